@@ -1,0 +1,48 @@
+/**
+ * What the endpoints stage needs to know about one cluster. The config stage maps the YAML file onto
+ * these plain, frozen objects; nothing here depends on how they were written down.
+ */
+import type { HealthCheckSpec } from "../health/types.js";
+
+export type IpFamilyPolicy = "V4_ONLY" | "V6_ONLY" | "V4_PREFERRED" | "V6_PREFERRED" | "ALL";
+
+export interface LocalitySpec {
+  region: string;
+  zone: string;
+  subZone: string;
+}
+
+interface SourceBase {
+  locality: LocalitySpec;
+  /** Locality weight (≥ 1). */
+  weight: number;
+  /** Metadata put on every endpoint of this source, under filter_metadata["envoy.lb"]. */
+  metadata: Readonly<Record<string, string>>;
+  /** Also read `key=value` TXT records at the name and merge them into the metadata. */
+  txtMetadata: boolean;
+}
+
+export type SourceSpec =
+  | (SourceBase & { kind: "dns"; name: string; port: number })
+  | (SourceBase & { kind: "srv"; name: string })
+  | (SourceBase & { kind: "static"; addresses: ReadonlyArray<{ address: string; port: number }> });
+
+export interface ClusterSpec {
+  name: string;
+  sources: readonly SourceSpec[];
+  ipFamily: IpFamilyPolicy;
+  /** Publish dual-stack hosts as one endpoint with the other family in additional_addresses. */
+  happyEyeballs: boolean;
+  /** Put localities in the client's zone at priority 0, others after. */
+  zoneAware: boolean;
+  /** Keep only endpoints whose metadata has all these key/values. */
+  selector?: Readonly<Record<string, string>>;
+  healthCheck?: HealthCheckSpec;
+  /** Publish an LDS API listener and RDS route of the same name for `xds:///NAME` (proxyless gRPC). */
+  grpcListener: boolean;
+  connectTimeoutMs: number;
+  lbPolicy: "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM" | "RING_HASH";
+  overprovisioningFactor: number;
+  /** How long an endpoint that left DNS stays as DRAINING before removal. */
+  drainMs: number;
+}
