@@ -1,0 +1,301 @@
+/**
+ * Builds one ClusterLoadAssignment from a cluster's spec, its candidate endpoints, health and drain
+ * state, and optionally the zone of the client it is for. Pure and deterministic (same input → same
+ * bytes), so the pipeline can hash the result to skip pushes, and it only ever builds assignments that
+ * gRPC (A27) and Envoy accept: IP literals, unique addresses cluster-wide, a weight on every locality,
+ * contiguous priorities 0..≤128, one entry per (locality, priority), weights ≥ 1 whose sums fit uint32.
+ */
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { AddressSchema } from "../gen/envoy/config/core/v3/address_pb.js";
+import { HealthStatus } from "../gen/envoy/config/core/v3/health_check_pb.js";
+import {
+  type LbEndpoint,
+  LbEndpointSchema,
+  type LocalityLbEndpoints,
+  LocalityLbEndpointsSchema,
+} from "../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
+import {
+  type ClusterLoadAssignment,
+  ClusterLoadAssignmentSchema,
+} from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import type { EndpointHealth } from "../health/types.js";
+import type { ClusterSpec, LocalitySpec } from "./cluster-spec.js";
+import { type EndpointCandidate, extractCandidates, type SourceResolution } from "./endpoint-candidates.js";
+
+export const UINT32_MAX = 0xffff_ffff;
+/** Highest priority Envoy's proto validation allows (`priority` lte 128). */
+export const MAX_PRIORITY = 128;
+/** Where endpoint metadata goes so Envoy's subset load balancer sees it. */
+export const LB_METADATA_KEY = "envoy.lb";
+
+export interface ClientZone {
+  /** Empty region matches any region. */
+  region: string;
+  zone: string;
+}
+
+export interface BuildInput {
+  spec: ClusterSpec;
+  /** Endpoints DNS (or config) currently lists. */
+  candidates: readonly EndpointCandidate[];
+  /** Endpoints that left DNS but are still inside the drain window; listed as DRAINING. */
+  draining?: readonly EndpointCandidate[];
+  /** Health by endpoint key; only consulted when the cluster has a health check. */
+  health?: (key: string) => EndpointHealth | undefined;
+  /** When set and the cluster is zoneAware, localities in this zone go first. */
+  clientZone?: ClientZone;
+}
+
+/** One LbEndpoint-to-be: a primary address and, with happy eyeballs, the other family's address. */
+interface Unit {
+  primary: EndpointCandidate;
+  additional?: EndpointCandidate;
+  health: EndpointHealth;
+  tier: number;
+}
+
+const toStatus: Record<EndpointHealth, HealthStatus> = {
+  UNKNOWN: HealthStatus.UNKNOWN,
+  HEALTHY: HealthStatus.HEALTHY,
+  UNHEALTHY: HealthStatus.UNHEALTHY,
+  DRAINING: HealthStatus.DRAINING,
+};
+
+export const localityKey = (l: LocalitySpec): string => `${l.region}/${l.zone}/${l.subZone}`;
+
+/** The zone key under which a zone-aware variant is stored and looked up by a client's Node locality. */
+export const zoneKey = (z: ClientZone): string => `${z.region}/${z.zone}`;
+
+function groupOf<K, V>(map: Map<K, V>, key: K, init: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = init();
+    map.set(key, v);
+  }
+  return v;
+}
+
+const compareStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function matchesSelector(
+  c: EndpointCandidate,
+  selector: Readonly<Record<string, string>> | undefined,
+): boolean {
+  if (!selector) return true;
+  for (const [k, v] of Object.entries(selector)) if (c.metadata[k] !== v) return false;
+  return true;
+}
+
+/** Happy eyeballs: a dual-stack host is healthy when either address is; unhealthy only when both are. */
+function combineHealth(a: EndpointHealth, b: EndpointHealth): EndpointHealth {
+  if (a === b) return a;
+  if (a === "HEALTHY" || b === "HEALTHY") return "HEALTHY";
+  if (a === "DRAINING" || b === "DRAINING") return "DRAINING";
+  if (a === "UNKNOWN" || b === "UNKNOWN") return "UNKNOWN";
+  return "UNHEALTHY";
+}
+
+/**
+ * Priority tiers, most significant first: client zone (in-zone before spill-over), SRV priority
+ * (operator-declared backups), then IP family (the same hosts over the other family are the last resort).
+ */
+function familyTier(spec: ClusterSpec, family: 4 | 6): number {
+  if (spec.ipFamily === "V4_PREFERRED") return family === 4 ? 0 : 1;
+  if (spec.ipFamily === "V6_PREFERRED") return family === 6 ? 0 : 1;
+  return 0;
+}
+
+function preferredFamily(spec: ClusterSpec): 4 | 6 {
+  return spec.ipFamily === "V6_PREFERRED" || spec.ipFamily === "V6_ONLY" ? 6 : 4;
+}
+
+/** Stable order of candidates for dedup: current before draining, then source order, then SRV priority. */
+function dedup(current: readonly EndpointCandidate[], draining: readonly EndpointCandidate[]) {
+  const seen = new Map<string, { c: EndpointCandidate; draining: boolean }>();
+  const take = (list: readonly EndpointCandidate[], isDraining: boolean): void => {
+    const sorted = [...list].sort(
+      (x, y) => x.sourceIndex - y.sourceIndex || x.srvPriority - y.srvPriority || y.weight - x.weight,
+    );
+    for (const c of sorted) if (!seen.has(c.key)) seen.set(c.key, { c, draining: isDraining });
+  };
+  take(current, false);
+  take(draining, true);
+  return [...seen.values()];
+}
+
+function pairUnits(
+  spec: ClusterSpec,
+  entries: Array<{ c: EndpointCandidate; health: EndpointHealth }>,
+): Unit[] {
+  const units: Unit[] = [];
+  const pairing =
+    spec.happyEyeballs &&
+    (spec.ipFamily === "V4_PREFERRED" || spec.ipFamily === "V6_PREFERRED" || spec.ipFamily === "ALL");
+  if (!pairing) {
+    for (const e of entries) units.push({ primary: e.c, health: e.health, tier: 0 });
+    return units;
+  }
+  // Same host name, port, source and SRV priority (and same drain state) = one dual-stack host.
+  const groups = new Map<string, Array<{ c: EndpointCandidate; health: EndpointHealth }>>();
+  for (const e of entries) {
+    if (e.c.host === "") {
+      units.push({ primary: e.c, health: e.health, tier: 0 });
+      continue;
+    }
+    const g = `${e.c.sourceIndex}|${e.c.host}|${e.c.port}|${e.c.srvPriority}|${e.health === "DRAINING"}`;
+    groupOf(groups, g, () => []).push(e);
+  }
+  const pref = preferredFamily(spec);
+  const byAddr = (x: { c: EndpointCandidate }, y: { c: EndpointCandidate }): number =>
+    compareStr(x.c.address, y.c.address);
+  for (const list of groups.values()) {
+    const first = list.filter((e) => e.c.family === pref).sort(byAddr);
+    const second = list.filter((e) => e.c.family !== pref).sort(byAddr);
+    const n = Math.max(first.length, second.length);
+    for (let i = 0; i < n; i++) {
+      const p = first[i];
+      const s = second[i];
+      if (p && s) {
+        units.push({ primary: p.c, additional: s.c, health: combineHealth(p.health, s.health), tier: 0 });
+      } else if (p) units.push({ primary: p.c, health: p.health, tier: 0 });
+      else if (s) units.push({ primary: s.c, health: s.health, tier: 0 });
+    }
+  }
+  return units;
+}
+
+/** Caps weights so their sum fits uint32 while keeping each ≥ 1 and roughly proportional. */
+function fitUint32(weights: number[]): number[] {
+  const capped = weights.map((w) => Math.min(UINT32_MAX, Math.max(1, Math.floor(w))));
+  const sum = capped.reduce((a, b) => a + b, 0);
+  if (sum <= UINT32_MAX) return capped;
+  // Reserve 1 per entry, scale the rest; floor keeps the sum at or below the limit.
+  const room = UINT32_MAX - capped.length;
+  return capped.map((w) => 1 + Math.floor(((w - 1) * room) / (sum - capped.length)));
+}
+
+function addressOf(c: EndpointCandidate): MessageInitShape<typeof AddressSchema> {
+  return {
+    address: {
+      case: "socketAddress",
+      value: { address: c.address, portSpecifier: { case: "portValue", value: c.port } },
+    },
+  };
+}
+
+function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint {
+  const md = u.primary.metadata;
+  const status = u.health === "DRAINING" || healthChecked ? toStatus[u.health] : HealthStatus.UNKNOWN;
+  return create(LbEndpointSchema, {
+    hostIdentifier: {
+      case: "endpoint",
+      value: {
+        address: addressOf(u.primary),
+        hostname: u.primary.host.replace(/\.$/, ""),
+        additionalAddresses: u.additional ? [{ address: addressOf(u.additional) }] : [],
+      },
+    },
+    healthStatus: status,
+    ...(Object.keys(md).length > 0 ? { metadata: { filterMetadata: { [LB_METADATA_KEY]: { ...md } } } } : {}),
+    loadBalancingWeight: weight,
+  });
+}
+
+/** Builds the assignment for a spec from already extracted candidates. */
+export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
+  const { spec } = input;
+  const healthChecked = spec.healthCheck !== undefined;
+  const current = input.candidates.filter((c) => matchesSelector(c, spec.selector));
+  const currentKeys = new Set(current.map((c) => c.key));
+  const draining = (input.draining ?? []).filter(
+    (c) => !currentKeys.has(c.key) && matchesSelector(c, spec.selector),
+  );
+  const entries = dedup(current, draining).map(({ c, draining: isDraining }) => ({
+    c,
+    health: isDraining
+      ? ("DRAINING" as const)
+      : healthChecked
+        ? (input.health?.(c.key) ?? "UNKNOWN")
+        : ("UNKNOWN" as const),
+  }));
+  const units = pairUnits(spec, entries);
+
+  const zoneAware = spec.zoneAware && input.clientZone !== undefined;
+  for (const u of units) {
+    const loc = spec.sources[u.primary.sourceIndex]?.locality;
+    const cz = input.clientZone;
+    const inZone =
+      !zoneAware ||
+      (cz !== undefined &&
+        loc !== undefined &&
+        loc.zone === cz.zone &&
+        (cz.region === "" || loc.region === cz.region));
+    // SRV priority < 2^16 and family tier < 2 fit below the zone bit without overlap.
+    u.tier = (inZone ? 0 : 1) * 2 ** 20 + u.primary.srvPriority * 2 + familyTier(spec, u.primary.family);
+  }
+  // Dense rank of the tiers actually present keeps priorities contiguous from 0.
+  const tiers = [...new Set(units.map((u) => u.tier))].sort((a, b) => a - b);
+  const rank = new Map(tiers.map((t, i) => [t, Math.min(i, MAX_PRIORITY)]));
+
+  const groups = new Map<
+    string,
+    { priority: number; locality: LocalitySpec; weight: number; units: Unit[] }
+  >();
+  for (const u of units) {
+    const source = spec.sources[u.primary.sourceIndex];
+    if (!source) continue;
+    const priority = rank.get(u.tier) ?? 0;
+    const g = `${priority}|${localityKey(source.locality)}`;
+    const group = groupOf(groups, g, () => ({
+      priority,
+      locality: source.locality,
+      weight: 0,
+      units: [] as Unit[],
+    }));
+    // Sources sharing a locality share one entry; its weight is the largest of theirs.
+    group.weight = Math.max(group.weight, source.weight);
+    group.units.push(u);
+  }
+  const ordered = [...groups.values()].sort(
+    (a, b) => a.priority - b.priority || compareStr(localityKey(a.locality), localityKey(b.locality)),
+  );
+  const byPriority = new Map<number, typeof ordered>();
+  for (const g of ordered) {
+    groupOf(byPriority, g.priority, () => []).push(g);
+  }
+  const localityWeights = new Map<(typeof ordered)[number], number>();
+  for (const list of byPriority.values()) {
+    const fitted = fitUint32(list.map((g) => g.weight));
+    list.forEach((g, i) => {
+      localityWeights.set(g, fitted[i] ?? 1);
+    });
+  }
+
+  const endpoints: LocalityLbEndpoints[] = ordered.map((g) => {
+    g.units.sort(
+      (a, b) => compareStr(a.primary.address, b.primary.address) || a.primary.port - b.primary.port,
+    );
+    const weights = fitUint32(g.units.map((u) => u.primary.weight));
+    return create(LocalityLbEndpointsSchema, {
+      locality: { region: g.locality.region, zone: g.locality.zone, subZone: g.locality.subZone },
+      lbEndpoints: g.units.map((u, i) => lbEndpoint(u, healthChecked, weights[i] ?? 1)),
+      loadBalancingWeight: localityWeights.get(g) ?? 1,
+      priority: g.priority,
+    });
+  });
+
+  return create(ClusterLoadAssignmentSchema, {
+    clusterName: spec.name,
+    endpoints,
+    policy: { overprovisioningFactor: Math.max(1, Math.floor(spec.overprovisioningFactor)) },
+  });
+}
+
+/** Convenience: extract candidates from answers and build in one step. */
+export function buildAssignmentFromAnswers(
+  spec: ClusterSpec,
+  resolutions: ReadonlyArray<SourceResolution | undefined>,
+  options: Omit<BuildInput, "spec" | "candidates"> = {},
+): ClusterLoadAssignment {
+  return buildAssignment({ spec, candidates: extractCandidates(spec, resolutions), ...options });
+}
