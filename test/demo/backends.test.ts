@@ -33,7 +33,7 @@ function hello(c: EchoClientInstance): Promise<HelloReply> {
 
 const HealthClient = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
 function check(target: string, service: string): Promise<{ status: string }> {
-  const c = new HealthClient(target, grpc.credentials.createInsecure()) as grpc.Client & {
+  const c = new HealthClient(target, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
     check(
       req: object,
       opts: grpc.CallOptions,
