@@ -1,0 +1,205 @@
+/**
+ * The config reference table of docs/config.md, rendered from the schema itself (types, defaults,
+ * ranges, allowed values) plus one sentence per key. A test fails when a key has no sentence or when
+ * the docs hold a different table, so the reference cannot drift from the code.
+ */
+import { z } from "zod";
+import { configFileSchema } from "./schema.js";
+
+/** One sentence per key path (`[]` marks list items). */
+export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  xds: "The xDS gRPC server Envoy and proxyless gRPC clients connect to.",
+  "xds.listen": "Address the xDS server binds, `host:port`, IPv6 as `[::]:18000`.",
+  "xds.limits": "Server limits.",
+  "xds.limits.maxConcurrentStreams": "HTTP/2 concurrent streams per client connection.",
+  "xds.limits.maxMessageBytes": "Largest request or response message, in bytes.",
+  "xds.limits.keepaliveMs": "Interval of HTTP/2 keepalive pings to clients.",
+  "xds.limits.keepaliveTimeoutMs": "How long to wait for a keepalive ack before closing the connection.",
+  "xds.limits.debounceMs": "How long changes are batched before one push.",
+  "xds.tls": "Serve xDS over TLS; absent means plaintext.",
+  "xds.tls.certFile":
+    "PEM server certificate (with `keyFile`). Relative paths resolve against the config file's folder.",
+  "xds.tls.keyFile": "PEM private key of `certFile`.",
+  "xds.tls.caFile": "PEM CA bundle; when set, clients must present a certificate signed by it.",
+  admin: "The admin HTTP server (`/healthz`, `/readyz`, `/metrics`, `/config_dump`, `/clusters`).",
+  "admin.listen":
+    "Address the admin server binds. It has no authentication: keep it on loopback or a private network.",
+  dns: "How names are resolved.",
+  "dns.servers":
+    "DNS servers `ip:port` in order of preference (port defaults to 53, IPv6 as `[fd00::2]:53`). Omitted: the `nameserver` lines of /etc/resolv.conf, else 127.0.0.1:53.",
+  "dns.timeoutMs": "Timeout of one try against one server.",
+  "dns.attempts": "Tries per server before failing over to the next.",
+  "dns.backoff": "How long a failing server is marked down (exponential with jitter).",
+  "dns.backoff.baseMs": "First backoff.",
+  "dns.backoff.maxMs": "Longest backoff; must be ≥ `baseMs`.",
+  "dns.minTtl": "Answers are cached at least this many seconds.",
+  "dns.maxTtl": "Answers are cached at most this many seconds; must be ≥ `minTtl`.",
+  "dns.negativeTtlCap":
+    "NXDOMAIN/NODATA are cached for min(SOA TTL, SOA MINIMUM), capped at this many seconds.",
+  "dns.serveStaleMaxAgeMs":
+    "When every server fails, the last good answer is served (stale) for up to this age (RFC 8767).",
+  "dns.use0x20": "Randomize the case of query names and check the echo (DNS 0x20), with per-server fallback.",
+  "dns.rebindingGuard": "CIDR blocks whose addresses are dropped from answers (e.g. `10.0.0.0/8`).",
+  cache: "The answer cache: an in-process LRU, optionally over etcd shared by every replica.",
+  "cache.localMaxEntries": "Entries kept by the in-process tier.",
+  "cache.etcd":
+    "Share answers, health and name ownership through etcd. Absent: local tier only (one replica).",
+  "cache.etcd.endpoints": "etcd client URLs, `http://` or `https://`.",
+  "cache.etcd.prefix": "Key prefix; starts and ends with `/`.",
+  "cache.etcd.dialTimeoutMs": "Connect timeout to etcd.",
+  "cache.etcd.tls": "TLS to etcd.",
+  "cache.etcd.tls.certFile": "PEM client certificate (with `keyFile`).",
+  "cache.etcd.tls.keyFile": "PEM private key of `certFile`.",
+  "cache.etcd.tls.caFile": "PEM CA bundle that signed etcd's server certificate.",
+  "cache.etcd.auth": "etcd user authentication.",
+  "cache.etcd.auth.username": "etcd user.",
+  "cache.etcd.auth.password": "Password inline (prefer `passwordFile`). Exactly one of the two.",
+  "cache.etcd.auth.passwordFile": "File holding the password.",
+  healthDefaults: "Defaults for every cluster's `healthCheck`.",
+  "healthDefaults.type": "`tcp` connect, `http`/`https` GET, or `grpc` (grpc.health.v1.Health/Check).",
+  "healthDefaults.intervalMs": "Time between checks of one endpoint.",
+  "healthDefaults.timeoutMs": "Timeout of one check; must be ≤ `intervalMs`.",
+  "healthDefaults.healthyThreshold": "Consecutive successes before an endpoint is HEALTHY.",
+  "healthDefaults.unhealthyThreshold":
+    "Consecutive failures before an endpoint is UNHEALTHY (a refused connection counts at once).",
+  "healthDefaults.initialJitter": "Random delay of the first check, as a fraction of the interval.",
+  "healthDefaults.intervalJitter": "Random extra delay per interval, as a fraction of the interval.",
+  "healthDefaults.path": "HTTP(S) path checked.",
+  "healthDefaults.expectedStatuses": "HTTP statuses that mean healthy (default 200..399).",
+  "healthDefaults.grpcService": 'gRPC health service name ("" = the whole server).',
+  clusters:
+    "The clusters served. Each has a name and exactly one of `dns`, `srv`, `static` (shorthand for one source) or `sources`.",
+  "clusters[].name":
+    "Cluster name: the EDS/CDS resource name, and the `xds:///NAME` target with `grpcListener`.",
+  "clusters[].dns": "Shorthand source: A/AAAA records of a name plus a port.",
+  "clusters[].dns.name": "DNS name (LDH labels ≤ 63 characters, ≤ 253 in total).",
+  "clusters[].dns.port": "Port of every endpoint, 1..65535.",
+  "clusters[].srv":
+    "Shorthand source: an SRV name; each target becomes endpoints with the SRV port, priority and weight.",
+  "clusters[].srv.name": "SRV owner name, e.g. `_grpc._tcp.payments.example.com`.",
+  "clusters[].static": "Shorthand source: fixed addresses.",
+  "clusters[].static[].address": "IPv4 or IPv6 literal.",
+  "clusters[].static[].port": "Port, 1..65535.",
+  "clusters[].sources": "Several sources, each with its own locality and weight.",
+  "clusters[].sources[].dns": "A/AAAA name plus port (as `clusters[].dns`).",
+  "clusters[].sources[].dns.name": "DNS name.",
+  "clusters[].sources[].dns.port": "Port, 1..65535.",
+  "clusters[].sources[].srv": "SRV name (as `clusters[].srv`).",
+  "clusters[].sources[].srv.name": "SRV owner name.",
+  "clusters[].sources[].static": "Fixed addresses (as `clusters[].static`).",
+  "clusters[].sources[].static[].address": "IPv4 or IPv6 literal.",
+  "clusters[].sources[].static[].port": "Port, 1..65535.",
+  "clusters[].sources[].locality": "Locality of this source's endpoints.",
+  "clusters[].sources[].locality.region": "Region.",
+  "clusters[].sources[].locality.zone": "Zone; matched against the client's node zone when `zoneAware`.",
+  "clusters[].sources[].locality.subZone": "Sub-zone.",
+  "clusters[].sources[].weight": "Locality load-balancing weight.",
+  "clusters[].sources[].metadata":
+    'Metadata on every endpoint, under filter_metadata["envoy.lb"] (string values).',
+  "clusters[].sources[].txtMetadata": "Also read `key=value` TXT records at the name into the metadata.",
+  "clusters[].locality": "Locality of the shorthand source (only with `dns`/`srv`/`static`).",
+  "clusters[].locality.region": "Region.",
+  "clusters[].locality.zone": "Zone.",
+  "clusters[].locality.subZone": "Sub-zone.",
+  "clusters[].weight": "Locality weight of the shorthand source (default 1).",
+  "clusters[].metadata": "Endpoint metadata of the shorthand source.",
+  "clusters[].txtMetadata": "TXT metadata for the shorthand source (default false).",
+  "clusters[].ipFamily":
+    "Which address families to publish and which goes first (the other one becomes the next priority).",
+  "clusters[].happyEyeballs":
+    "Publish dual-stack hosts as one endpoint with the other family in additional_addresses.",
+  "clusters[].zoneAware": "Put localities in the client's zone at priority 0 and the rest after.",
+  "clusters[].selector": "Keep only endpoints whose metadata has all these key/values.",
+  "clusters[].healthCheck":
+    "Active health check; fields omitted here come from `healthDefaults`. Absent: no active check.",
+  "clusters[].healthCheck.type": "As `healthDefaults.type`.",
+  "clusters[].healthCheck.intervalMs": "As `healthDefaults.intervalMs`.",
+  "clusters[].healthCheck.timeoutMs": "As `healthDefaults.timeoutMs`.",
+  "clusters[].healthCheck.healthyThreshold": "As `healthDefaults.healthyThreshold`.",
+  "clusters[].healthCheck.unhealthyThreshold": "As `healthDefaults.unhealthyThreshold`.",
+  "clusters[].healthCheck.initialJitter": "As `healthDefaults.initialJitter`.",
+  "clusters[].healthCheck.intervalJitter": "As `healthDefaults.intervalJitter`.",
+  "clusters[].healthCheck.path": "As `healthDefaults.path`.",
+  "clusters[].healthCheck.expectedStatuses": "As `healthDefaults.expectedStatuses`.",
+  "clusters[].healthCheck.grpcService": "As `healthDefaults.grpcService`.",
+  "clusters[].grpcListener":
+    "Also publish an LDS API listener and RDS route named like the cluster, for `xds:///NAME`.",
+  "clusters[].connectTimeoutMs": "Cluster connect timeout.",
+  "clusters[].lbPolicy": "Cluster load-balancing policy (proxyless gRPC supports ROUND_ROBIN and RING_HASH).",
+  "clusters[].overprovisioningFactor": "Envoy's overprovisioning factor in percent (gRPC ignores it).",
+  "clusters[].drainMs": "How long an endpoint that left DNS stays listed as DRAINING.",
+};
+
+export interface SchemaKey {
+  path: string;
+  type: string;
+  default?: unknown;
+  constraint: string;
+}
+
+type JsonSchema = {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  additionalProperties?: boolean | JsonSchema;
+  default?: unknown;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+};
+
+/** Every key the schema accepts, depth first, in schema order. */
+export function listSchemaKeys(): SchemaKey[] {
+  const root = z.toJSONSchema(configFileSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+  const keys: SchemaKey[] = [];
+  const visit = (node: JsonSchema, path: string) => {
+    for (const [name, child] of Object.entries(node.properties ?? {})) {
+      const p = path === "" ? name : `${path}.${name}`;
+      keys.push({ path: p, type: typeOf(child), default: child.default, constraint: constraintOf(child) });
+      if (child.type === "object") visit(child, p);
+      if (child.type === "array" && child.items?.type === "object") visit(child.items, `${p}[]`);
+    }
+  };
+  visit(root, "");
+  return keys;
+}
+
+function typeOf(s: JsonSchema): string {
+  if (s.enum) return "enum";
+  if (s.type === "array") return `list of ${s.items ? typeOf(s.items) : "any"}`;
+  if (s.type === "object") return typeof s.additionalProperties === "object" ? "map of string" : "mapping";
+  return s.type ?? "any";
+}
+
+function constraintOf(s: JsonSchema): string {
+  if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(", ");
+  if (s.minimum !== undefined && s.maximum !== undefined) return `${s.minimum}..${s.maximum}`;
+  if (s.type === "array" && s.minItems) return `at least ${s.minItems}`;
+  return "";
+}
+
+function formatDefault(value: unknown): string {
+  if (value === undefined) return "";
+  if (typeof value === "object" && value !== null && Object.keys(value).length === 0) return "";
+  return `\`${JSON.stringify(value)}\``;
+}
+
+export const REFERENCE_BEGIN =
+  "<!-- config-reference:begin (generated from src/config/schema.ts; do not edit) -->";
+export const REFERENCE_END = "<!-- config-reference:end -->";
+
+/** The markdown table between the markers in docs/config.md. */
+export function renderConfigReference(): string {
+  const rows = listSchemaKeys().map((k) => {
+    const description = (KEY_DESCRIPTIONS[k.path] ?? "").replaceAll("|", "\\|");
+    return `| \`${k.path}\` | ${k.type} | ${formatDefault(k.default)} | ${k.constraint.replaceAll("|", "\\|")} | ${description} |`;
+  });
+  return [
+    REFERENCE_BEGIN,
+    "| Key | Type | Default | Allowed | Meaning |",
+    "|---|---|---|---|---|",
+    ...rows,
+    REFERENCE_END,
+  ].join("\n");
+}

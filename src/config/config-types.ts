@@ -1,0 +1,74 @@
+/**
+ * The runtime config every stage receives: plain, deep-frozen objects with every default applied and
+ * every cluster already in the endpoints stage's ClusterSpec shape. Nothing here knows about YAML.
+ */
+import type { ClusterSpec } from "../endpoints/cluster-spec.js";
+import type { HealthCheckSpec } from "../health/types.js";
+
+export interface TlsFiles {
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+}
+
+export interface XdsConfig {
+  /** `host:port` for the gRPC server (IPv6 in brackets). */
+  listen: string;
+  limits: {
+    maxConcurrentStreams: number;
+    maxMessageBytes: number;
+    keepaliveMs: number;
+    keepaliveTimeoutMs: number;
+    /** How long the endpoints stage waits to batch changes into one push. */
+    debounceMs: number;
+  };
+  /** Absent: plaintext. Paths are absolute (resolved against the config file's folder). */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+}
+
+export interface DnsConfig {
+  /** `ip:port` of each server in order of preference (IPv6 as `[addr]:port`). */
+  servers: readonly string[];
+  /** True when `servers` came from resolv.conf because the file named none. */
+  serversFromSystem: boolean;
+  timeoutMs: number;
+  attempts: number;
+  backoff: { baseMs: number; maxMs: number };
+  /** Seconds. */
+  minTtl: number;
+  /** Seconds. */
+  maxTtl: number;
+  /** Seconds. */
+  negativeTtlCap: number;
+  serveStaleMaxAgeMs: number;
+  use0x20: boolean;
+  /** CIDR blocks whose addresses are dropped from answers. */
+  rebindingGuard: readonly string[];
+}
+
+export interface EtcdConfig {
+  endpoints: readonly string[];
+  /** Key prefix, starts and ends with "/". */
+  prefix: string;
+  dialTimeoutMs: number;
+  tls?: TlsFiles;
+  auth?: { username: string; password?: string; passwordFile?: string };
+}
+
+export interface CacheConfig {
+  localMaxEntries: number;
+  /** Absent: local tier only (one replica). */
+  etcd?: EtcdConfig;
+}
+
+export interface DnsEdsConfig {
+  /** Where it came from: a file path, or a label such as "<embedded>". */
+  source: string;
+  xds: XdsConfig;
+  /** `host:port` of the admin HTTP server. */
+  admin: { listen: string };
+  dns: DnsConfig;
+  cache: CacheConfig;
+  healthDefaults: HealthCheckSpec;
+  clusters: readonly ClusterSpec[];
+}

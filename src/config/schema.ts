@@ -1,0 +1,372 @@
+/**
+ * The shape of `dns-eds.yaml` as a zod schema: types, ranges, unknown keys (every object is strict) and
+ * the checks that span fields. Defaults come from defaults.ts; mapping to the runtime shape is in
+ * load-config.ts, so this file only says what a valid file looks like.
+ */
+import { isIP } from "node:net";
+import { z } from "zod";
+import { cidrProblem } from "./cidr.js";
+import {
+  ADMIN_DEFAULTS,
+  CACHE_DEFAULTS,
+  CLUSTER_DEFAULTS,
+  DNS_DEFAULTS,
+  HEALTH_DEFAULTS,
+  SOURCE_DEFAULTS,
+  XDS_DEFAULTS,
+} from "./defaults.js";
+import { dnsNameProblem } from "./dns-name.js";
+import { parseHostPort } from "./host-port.js";
+
+/** An integer in [min, max]; the message is what ConfigError prints before ", got ACTUAL". */
+const intIn = (min: number, max: number) => {
+  const error = `expected an integer ${min}..${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const fractionIn01 = () => {
+  const error = "expected a number 0..1";
+  return z.number({ error }).min(0, { error }).max(1, { error });
+};
+const port = () => {
+  const error = "expected 1..65535";
+  return z.number({ error }).int({ error }).min(1, { error }).max(65535, { error });
+};
+const bool = () => z.boolean({ error: "expected true or false" });
+const nonEmpty = (what: string) =>
+  z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+
+const listenAddress = () =>
+  z.string({ error: 'expected "host:port"' }).superRefine((text, ctx) => {
+    const r = parseHostPort(text);
+    if (!r.ok) ctx.addIssue({ code: "custom", message: r.problem });
+  });
+
+const dnsServer = z.string({ error: 'expected "ip:port"' }).superRefine((text, ctx) => {
+  const r = parseHostPort(text, { defaultPort: 53, requireIp: true });
+  if (!r.ok) ctx.addIssue({ code: "custom", message: r.problem });
+});
+
+const dnsName = (allowServiceLabels: boolean) =>
+  z.string({ error: "expected a DNS name" }).superRefine((name, ctx) => {
+    const problem = dnsNameProblem(name, { allowServiceLabels });
+    if (problem) ctx.addIssue({ code: "custom", message: `${problem} (in "${name}")` });
+  });
+
+const ipLiteral = z.string({ error: "expected an IP address" }).superRefine((text, ctx) => {
+  if (isIP(text) === 0)
+    ctx.addIssue({ code: "custom", message: `expected an IPv4 or IPv6 address, got "${text}"` });
+});
+
+const filePath = () => nonEmpty("a file path");
+
+/** Metadata keys and values end up in filter_metadata["envoy.lb"] as strings. */
+const stringMap = () =>
+  z.record(
+    nonEmpty("a non-empty key"),
+    z.string({ error: "expected a string (quote numbers and booleans)" }),
+  );
+
+/**
+ * xDS resource names double as the `xds:///NAME` target of proxyless gRPC, so they stay within
+ * characters that need no escaping in a URI path or an Envoy stat name.
+ */
+const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const clusterName = z.string({ error: "expected a cluster name" }).superRefine((name, ctx) => {
+  if (!CLUSTER_NAME.test(name)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected 1..253 letters, digits, ".", "_" or "-" starting with a letter or digit, got "${name}"`,
+    });
+  }
+});
+
+const tlsFiles = z
+  .strictObject({
+    certFile: filePath().optional(),
+    keyFile: filePath().optional(),
+    caFile: filePath().optional(),
+  })
+  .superRefine((tls, ctx) => {
+    if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+      ctx.addIssue({ code: "custom", message: "expected certFile and keyFile together" });
+    }
+  });
+
+const xdsSection = z.strictObject({
+  listen: listenAddress().default(XDS_DEFAULTS.listen),
+  limits: z
+    .strictObject({
+      maxConcurrentStreams: intIn(1, 1_000_000).default(XDS_DEFAULTS.limits.maxConcurrentStreams),
+      maxMessageBytes: intIn(1024, 256 * 1024 * 1024).default(XDS_DEFAULTS.limits.maxMessageBytes),
+      keepaliveMs: intIn(1_000, 86_400_000).default(XDS_DEFAULTS.limits.keepaliveMs),
+      keepaliveTimeoutMs: intIn(100, 600_000).default(XDS_DEFAULTS.limits.keepaliveTimeoutMs),
+      debounceMs: intIn(0, 60_000).default(XDS_DEFAULTS.limits.debounceMs),
+    })
+    .prefault({}),
+  tls: tlsFiles
+    .superRefine((tls, ctx) => {
+      if (tls.certFile === undefined)
+        ctx.addIssue({ code: "custom", message: "expected certFile and keyFile" });
+    })
+    .optional(),
+});
+
+const adminSection = z.strictObject({ listen: listenAddress().default(ADMIN_DEFAULTS.listen) });
+
+const dnsSection = z
+  .strictObject({
+    servers: z
+      .array(dnsServer)
+      .min(1, { error: "expected at least one server (omit to use resolv.conf)" })
+      .optional(),
+    timeoutMs: intIn(10, 60_000).default(DNS_DEFAULTS.timeoutMs),
+    attempts: intIn(1, 10).default(DNS_DEFAULTS.attempts),
+    backoff: z
+      .strictObject({
+        baseMs: intIn(10, 600_000).default(DNS_DEFAULTS.backoff.baseMs),
+        maxMs: intIn(10, 86_400_000).default(DNS_DEFAULTS.backoff.maxMs),
+      })
+      .prefault({})
+      .superRefine((b, ctx) => {
+        if (b.maxMs < b.baseMs)
+          ctx.addIssue({
+            code: "custom",
+            path: ["maxMs"],
+            message: `expected ≥ baseMs (${b.baseMs}), got ${b.maxMs}`,
+          });
+      }),
+    minTtl: intIn(0, 604_800).default(DNS_DEFAULTS.minTtl),
+    maxTtl: intIn(1, 604_800).default(DNS_DEFAULTS.maxTtl),
+    negativeTtlCap: intIn(0, 86_400).default(DNS_DEFAULTS.negativeTtlCap),
+    serveStaleMaxAgeMs: intIn(0, 30 * 86_400_000).default(DNS_DEFAULTS.serveStaleMaxAgeMs),
+    use0x20: bool().default(DNS_DEFAULTS.use0x20),
+    rebindingGuard: z
+      .array(
+        z.string({ error: "expected a CIDR block" }).superRefine((text, ctx) => {
+          const problem = cidrProblem(text);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+      )
+      .default([]),
+  })
+  .superRefine((d, ctx) => {
+    if (d.maxTtl < d.minTtl)
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxTtl"],
+        message: `expected ≥ minTtl (${d.minTtl}), got ${d.maxTtl}`,
+      });
+  });
+
+const etcdUrl = z.string({ error: "expected an etcd URL" }).superRefine((text, ctx) => {
+  let ok = false;
+  try {
+    const u = new URL(text);
+    ok = (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    ok = false;
+  }
+  if (!ok) ctx.addIssue({ code: "custom", message: `expected an http:// or https:// URL, got "${text}"` });
+});
+
+const etcdSection = z.strictObject({
+  endpoints: z.array(etcdUrl).min(1, { error: "expected at least one endpoint" }),
+  prefix: z
+    .string({ error: "expected a key prefix" })
+    .default(CACHE_DEFAULTS.etcd.prefix)
+    .superRefine((p, ctx) => {
+      if (!p.startsWith("/") || !p.endsWith("/") || p.length < 2)
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a prefix starting and ending with "/", got "${p}"`,
+        });
+    }),
+  dialTimeoutMs: intIn(100, 60_000).default(CACHE_DEFAULTS.etcd.dialTimeoutMs),
+  tls: tlsFiles.optional(),
+  auth: z
+    .strictObject({
+      username: nonEmpty("a user name"),
+      password: z.string({ error: "expected a string" }).optional(),
+      passwordFile: filePath().optional(),
+    })
+    .superRefine((a, ctx) => {
+      if ((a.password === undefined) === (a.passwordFile === undefined))
+        ctx.addIssue({ code: "custom", message: "expected exactly one of password or passwordFile" });
+    })
+    .optional(),
+});
+
+const cacheSection = z.strictObject({
+  localMaxEntries: intIn(1, 10_000_000).default(CACHE_DEFAULTS.localMaxEntries),
+  etcd: etcdSection.optional(),
+});
+
+const HEALTH_TYPES = ["tcp", "http", "https", "grpc"] as const;
+const httpStatus = intIn(100, 599);
+
+/** Fields of an active health check; in `healthDefaults` each has a default, in a cluster each is optional. */
+const healthFields = {
+  type: z.enum(HEALTH_TYPES),
+  intervalMs: intIn(100, 3_600_000),
+  timeoutMs: intIn(10, 600_000),
+  healthyThreshold: intIn(1, 100),
+  unhealthyThreshold: intIn(1, 100),
+  initialJitter: fractionIn01(),
+  intervalJitter: fractionIn01(),
+  path: z
+    .string({ error: "expected an HTTP path" })
+    .startsWith("/", { error: 'expected a path starting with "/"' }),
+  expectedStatuses: z.array(httpStatus).min(1, { error: "expected at least one status" }),
+  grpcService: z.string({ error: "expected a gRPC service name" }),
+};
+
+const timeoutWithinInterval = (h: { intervalMs?: number; timeoutMs?: number }, ctx: z.RefinementCtx) => {
+  if (h.intervalMs !== undefined && h.timeoutMs !== undefined && h.timeoutMs > h.intervalMs)
+    ctx.addIssue({
+      code: "custom",
+      path: ["timeoutMs"],
+      message: `expected ≤ intervalMs (${h.intervalMs}), got ${h.timeoutMs}`,
+    });
+};
+
+const healthDefaultsSection = z
+  .strictObject({
+    type: healthFields.type.default(HEALTH_DEFAULTS.type),
+    intervalMs: healthFields.intervalMs.default(HEALTH_DEFAULTS.intervalMs),
+    timeoutMs: healthFields.timeoutMs.default(HEALTH_DEFAULTS.timeoutMs),
+    healthyThreshold: healthFields.healthyThreshold.default(HEALTH_DEFAULTS.healthyThreshold),
+    unhealthyThreshold: healthFields.unhealthyThreshold.default(HEALTH_DEFAULTS.unhealthyThreshold),
+    initialJitter: healthFields.initialJitter.default(HEALTH_DEFAULTS.initialJitter),
+    intervalJitter: healthFields.intervalJitter.default(HEALTH_DEFAULTS.intervalJitter),
+    path: healthFields.path.default(HEALTH_DEFAULTS.path),
+    expectedStatuses: healthFields.expectedStatuses.optional(),
+    grpcService: healthFields.grpcService.default(HEALTH_DEFAULTS.grpcService),
+  })
+  .superRefine(timeoutWithinInterval);
+
+const clusterHealthCheck = z
+  .strictObject({
+    type: healthFields.type.optional(),
+    intervalMs: healthFields.intervalMs.optional(),
+    timeoutMs: healthFields.timeoutMs.optional(),
+    healthyThreshold: healthFields.healthyThreshold.optional(),
+    unhealthyThreshold: healthFields.unhealthyThreshold.optional(),
+    initialJitter: healthFields.initialJitter.optional(),
+    intervalJitter: healthFields.intervalJitter.optional(),
+    path: healthFields.path.optional(),
+    expectedStatuses: healthFields.expectedStatuses.optional(),
+    grpcService: healthFields.grpcService.optional(),
+  })
+  .superRefine(timeoutWithinInterval);
+
+const locality = z.strictObject({
+  region: z.string({ error: "expected a string" }).default(SOURCE_DEFAULTS.locality.region),
+  zone: z.string({ error: "expected a string" }).default(SOURCE_DEFAULTS.locality.zone),
+  subZone: z.string({ error: "expected a string" }).default(SOURCE_DEFAULTS.locality.subZone),
+});
+
+const dnsSource = z.strictObject({ name: dnsName(false), port: port() });
+const srvSource = z.strictObject({ name: dnsName(true) });
+const staticSource = z
+  .array(z.strictObject({ address: ipLiteral, port: port() }))
+  .min(1, { error: "expected at least one address" });
+
+const SOURCE_KINDS = ["dns", "srv", "static"] as const;
+
+const exactlyOneKind = (what: string, extra: readonly string[] = []) => {
+  const kinds = [...SOURCE_KINDS, ...extra];
+  return (v: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    const present = kinds.filter((k) => v[k] !== undefined);
+    if (present.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected exactly one of ${kinds.join(", ")} in ${what}, got ${present.length === 0 ? "none" : present.join(" and ")}`,
+      });
+    }
+  };
+};
+
+/** Locality weights must sum within uint32 across a cluster; this bound keeps 4,000 sources safe. */
+const localityWeight = () => intIn(1, 1_000_000);
+
+const sourceEntry = z
+  .strictObject({
+    dns: dnsSource.optional(),
+    srv: srvSource.optional(),
+    static: staticSource.optional(),
+    locality: locality.prefault({}),
+    weight: localityWeight().default(SOURCE_DEFAULTS.weight),
+    metadata: stringMap().default({}),
+    txtMetadata: bool().default(SOURCE_DEFAULTS.txtMetadata),
+  })
+  .superRefine(exactlyOneKind("a source"));
+
+const IP_FAMILIES = ["V4_ONLY", "V6_ONLY", "V4_PREFERRED", "V6_PREFERRED", "ALL"] as const;
+const LB_POLICIES = ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH"] as const;
+const SHORTHAND_ONLY = ["locality", "weight", "metadata", "txtMetadata"] as const;
+
+const clusterEntry = z
+  .strictObject({
+    name: clusterName,
+    dns: dnsSource.optional(),
+    srv: srvSource.optional(),
+    static: staticSource.optional(),
+    sources: z.array(sourceEntry).min(1, { error: "expected at least one source" }).optional(),
+    locality: locality.optional(),
+    weight: localityWeight().optional(),
+    metadata: stringMap().optional(),
+    txtMetadata: bool().optional(),
+    ipFamily: z.enum(IP_FAMILIES).default(CLUSTER_DEFAULTS.ipFamily),
+    happyEyeballs: bool().default(CLUSTER_DEFAULTS.happyEyeballs),
+    zoneAware: bool().default(CLUSTER_DEFAULTS.zoneAware),
+    selector: stringMap().optional(),
+    healthCheck: clusterHealthCheck.optional(),
+    grpcListener: bool().default(CLUSTER_DEFAULTS.grpcListener),
+    connectTimeoutMs: intIn(1, 600_000).default(CLUSTER_DEFAULTS.connectTimeoutMs),
+    lbPolicy: z.enum(LB_POLICIES).default(CLUSTER_DEFAULTS.lbPolicy),
+    overprovisioningFactor: intIn(1, 100_000).default(CLUSTER_DEFAULTS.overprovisioningFactor),
+    drainMs: intIn(0, 86_400_000).default(CLUSTER_DEFAULTS.drainMs),
+  })
+  .superRefine((c, ctx) => {
+    exactlyOneKind("a cluster", ["sources"])(c, ctx);
+    if (c.sources !== undefined) {
+      for (const key of SHORTHAND_ONLY) {
+        if (c[key] !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: "expected only with the dns/srv/static shorthand; with sources, set it on each source",
+          });
+      }
+    }
+  });
+
+export const configFileSchema = z
+  .strictObject({
+    xds: xdsSection.prefault({}),
+    admin: adminSection.prefault({}),
+    dns: dnsSection.prefault({}),
+    cache: cacheSection.prefault({}),
+    healthDefaults: healthDefaultsSection.prefault({}),
+    clusters: z.array(clusterEntry).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    for (const [i, c] of cfg.clusters.entries()) {
+      const first = seen.get(c.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["clusters", i, "name"],
+          message: `expected a unique cluster name, "${c.name}" is also clusters[${first}].name`,
+        });
+      } else {
+        seen.set(c.name, i);
+      }
+    }
+  });
+
+/** The file after validation and defaults, before mapping to the runtime shape. */
+export type ConfigFile = z.output<typeof configFileSchema>;
+export type ClusterEntry = ConfigFile["clusters"][number];
+export type SourceEntry = NonNullable<ClusterEntry["sources"]>[number];
