@@ -1,0 +1,51 @@
+/**
+ * What a single health probe returns, shared by the TCP, HTTP and gRPC checkers and the scheduler.
+ * A probe never throws: it reports a failure with a stable code and whether it is "hard" (the backend
+ * answered and said no, e.g. connection refused or a wrong status) so the scheduler can act at once,
+ * or "soft" (timeout, reset) so it counts towards the unhealthy threshold.
+ */
+import type { HealthCheckSpec } from "./types.js";
+
+export type ProbeFailureCode =
+  | "ERR_HEALTH_TIMEOUT"
+  | "ERR_HEALTH_REFUSED"
+  | "ERR_HEALTH_CONNECT"
+  | "ERR_HEALTH_STATUS"
+  | "ERR_HEALTH_NOT_SERVING"
+  | "ERR_HEALTH_PROTOCOL"
+  | "ERR_HEALTH_ABORTED";
+
+export type ProbeResult = { ok: true } | { ok: false; hard: boolean; code: ProbeFailureCode; detail: string };
+
+export interface ProbeTarget {
+  address: string;
+  port: number;
+}
+
+/** Runs one check; must settle by `spec.timeoutMs` or when `signal` aborts, whichever is first. */
+export type Probe = (target: ProbeTarget, spec: HealthCheckSpec, signal: AbortSignal) => Promise<ProbeResult>;
+
+/** Failure codes that mean the backend itself answered "no"; counted at once, not against thresholds. */
+export const HARD_CODES: ReadonlySet<ProbeFailureCode> = new Set([
+  "ERR_HEALTH_REFUSED",
+  "ERR_HEALTH_STATUS",
+  "ERR_HEALTH_NOT_SERVING",
+]);
+
+export const fail = (code: ProbeFailureCode, detail: string): ProbeResult => ({
+  ok: false,
+  hard: HARD_CODES.has(code),
+  code,
+  detail,
+});
+
+/** Node socket errors → probe codes; a refused/reset connection is an answer, anything else is soft. */
+export function socketFailure(err: NodeJS.ErrnoException): ProbeResult {
+  if (err.code === "ECONNREFUSED") return fail("ERR_HEALTH_REFUSED", err.message);
+  if (err.code === "ETIMEDOUT") return fail("ERR_HEALTH_TIMEOUT", err.message);
+  return fail("ERR_HEALTH_CONNECT", `${err.code ?? "error"}: ${err.message}`);
+}
+
+/** `host:port` with IPv6 bracketed, for URLs and gRPC targets. */
+export const hostPort = (t: ProbeTarget): string =>
+  t.address.includes(":") ? `[${t.address}]:${t.port}` : `${t.address}:${t.port}`;
