@@ -51,6 +51,8 @@ const envoy = [
   "config/bootstrap/v3/bootstrap.proto",
   "extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
   "extensions/filters/http/router/v3/router.proto",
+  // HTTP/2 to the xDS server in the docker-compose example's Envoy bootstrap (decoded in a test).
+  "extensions/upstreams/http/v3/http_protocol_options.proto",
   "service/discovery/v3/ads.proto",
   "service/discovery/v3/discovery.proto",
   "service/endpoint/v3/eds.proto",
