@@ -1,0 +1,88 @@
+/**
+ * Caching semantics of DNS answers (issue 3, "Caching semantics"): how long an answer may be kept,
+ * which outcomes are never cached, how long a last good answer may be served stale (RFC 8767), and
+ * when a served name is refreshed ahead of expiry. Pure functions over an injected clock so the
+ * policy is testable without timers.
+ */
+import type { Answer } from "../dns/types.js";
+
+export interface CachePolicy {
+  /** Lower clamp of a positive or negative TTL, seconds. */
+  minTtlSeconds: number;
+  /** Upper clamp of a positive TTL, seconds. */
+  maxTtlSeconds: number;
+  /** Upper clamp of a negative (NXDOMAIN/NODATA) TTL, seconds. */
+  maxNegativeTtlSeconds: number;
+  /** How long past expiry the last good answer may be served stale, seconds (RFC 8767 max-stale). */
+  maxStaleSeconds: number;
+  /** While serving stale, the upstream is retried at most once per this many seconds per name. */
+  staleRefreshIntervalSeconds: number;
+  /** Refresh-ahead window, as fractions of the TTL (a uniform pick in [lo, hi]). */
+  refreshAheadLo: number;
+  refreshAheadHi: number;
+}
+
+export const DEFAULT_CACHE_POLICY: Readonly<CachePolicy> = Object.freeze({
+  minTtlSeconds: 5,
+  maxTtlSeconds: 86_400,
+  maxNegativeTtlSeconds: 3_600,
+  maxStaleSeconds: 86_400,
+  staleRefreshIntervalSeconds: 30,
+  refreshAheadLo: 0.8,
+  refreshAheadHi: 0.9,
+});
+
+export function resolvePolicy(partial?: Partial<CachePolicy>): CachePolicy {
+  const p = { ...DEFAULT_CACHE_POLICY, ...(partial ?? {}) };
+  if (!(p.minTtlSeconds >= 0 && p.maxTtlSeconds >= p.minTtlSeconds)) {
+    throw new RangeError(`cache policy: need 0 <= minTtlSeconds <= maxTtlSeconds`);
+  }
+  if (!(p.refreshAheadLo > 0 && p.refreshAheadHi >= p.refreshAheadLo && p.refreshAheadHi < 1)) {
+    throw new RangeError(`cache policy: need 0 < refreshAheadLo <= refreshAheadHi < 1`);
+  }
+  return p;
+}
+
+/** NXDOMAIN, or NOERROR with no records of the type (NODATA). */
+export function isNegative(answer: Pick<Answer, "rcode" | "records">): boolean {
+  return answer.rcode !== 0 || answer.records.length === 0;
+}
+
+/**
+ * The TTL an upstream answer is cached for, or 0 when it must not be cached. A raw TTL of 0 means
+ * "use once" (RFC 1035), so it is not raised to the minimum; only rcodes that are answers
+ * (NOERROR, NXDOMAIN) are cacheable: SERVFAIL/REFUSED arrive as rejections and never reach here.
+ */
+export function cacheTtlSeconds(
+  answer: Pick<Answer, "rcode" | "records" | "ttl">,
+  policy: CachePolicy,
+): number {
+  if (answer.rcode !== 0 && answer.rcode !== 3) return 0;
+  const raw = Number.isFinite(answer.ttl) ? Math.floor(answer.ttl) : 0;
+  if (raw <= 0) return 0;
+  const max = isNegative(answer)
+    ? Math.min(policy.maxNegativeTtlSeconds, policy.maxTtlSeconds)
+    : policy.maxTtlSeconds;
+  return Math.min(max, Math.max(policy.minTtlSeconds, raw));
+}
+
+/** Unix ms at which an answer cached with `ttlSeconds` stops being fresh. */
+export function expiresAt(resolvedAt: number, ttlSeconds: number): number {
+  return resolvedAt + ttlSeconds * 1000;
+}
+
+/** Unix ms after which even a stale copy must no longer be served. */
+export function staleUntil(resolvedAt: number, ttlSeconds: number, policy: CachePolicy): number {
+  return expiresAt(resolvedAt, ttlSeconds) + policy.maxStaleSeconds * 1000;
+}
+
+/** When to refresh a served name ahead of expiry: at 80–90% of its TTL by default, jittered. */
+export function refreshAheadAt(
+  resolvedAt: number,
+  ttlSeconds: number,
+  policy: CachePolicy,
+  random: () => number = Math.random,
+): number {
+  const frac = policy.refreshAheadLo + (policy.refreshAheadHi - policy.refreshAheadLo) * random();
+  return resolvedAt + Math.floor(ttlSeconds * 1000 * frac);
+}

@@ -1,0 +1,261 @@
+/**
+ * One resolver per name across the fleet. Keys (cache keys, endpoint keys, anything) hash to one of
+ * N shards; each shard has an owner key `${prefix}v1/owners/${shard}` held by a replica's session
+ * lease. Replicas announce themselves under `members/` with the same lease and claim the shards that
+ * rendezvous hashing assigns them among live members (create-if-absent transactions, so two replicas
+ * never both hold a shard key). When a replica dies its lease expires, etcd deletes its member and
+ * owner keys, the watch tells everyone, and the shards are re-claimed: takeover within the session
+ * TTL plus the watch round trip. While etcd is unreachable every replica acts alone (owns everything),
+ * because a name nobody refreshes is worse than a name refreshed twice.
+ */
+import type { Etcd3, Lease } from "etcd3";
+import type { Logger } from "pino";
+import type { EtcdMirror } from "./etcd-mirror.js";
+import { rendezvousOwner, shardOf } from "./shard-hash.js";
+
+export interface NameOwnership {
+  /** True when this replica should do the work for `key` (resolve, refresh, health-check). */
+  owns(key: string): boolean;
+  /** Fires after the set of owned keys may have changed. */
+  onChange(cb: () => void): () => void;
+}
+
+/** Single replica (no etcd): owns everything, never changes. */
+export class SoleOwnership implements NameOwnership {
+  owns(_key: string): boolean {
+    return true;
+  }
+  onChange(_cb: () => void): () => void {
+    return () => undefined;
+  }
+}
+
+export interface EtcdOwnershipOptions {
+  mirror: EtcdMirror;
+  replicaId: string;
+  /** Shard count (default 64). Every replica of a fleet must use the same value. */
+  shards?: number;
+  /** Session lease TTL, seconds (default 5): the bulk of the takeover time. */
+  sessionTtlSeconds?: number;
+  logger?: Logger;
+}
+
+export interface OwnershipStatus {
+  session: "alive" | "none";
+  members: string[];
+  ownedShards: number[];
+  shards: number;
+}
+
+export class EtcdNameOwnership implements NameOwnership {
+  private readonly mirror: EtcdMirror;
+  private readonly client: Etcd3;
+  private readonly replicaId: string;
+  private readonly shards: number;
+  private readonly ttl: number;
+  private readonly logger: Logger | undefined;
+  private readonly members = new Set<string>();
+  private readonly owners = new Map<number, string>();
+  private readonly listeners = new Set<() => void>();
+  private session: Lease | undefined;
+  private sessionId: string | undefined;
+  private owned = new Set<number>();
+  private actingAlone = true;
+  private closed = false;
+  private rebalancing = false;
+  private rebalanceAgain = false;
+  private rebalanceTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: EtcdOwnershipOptions) {
+    this.mirror = opts.mirror;
+    this.client = opts.mirror.client;
+    this.replicaId = opts.replicaId;
+    this.shards = opts.shards ?? 64;
+    this.ttl = opts.sessionTtlSeconds ?? 5;
+    this.logger = opts.logger;
+    if (this.replicaId.includes("/")) throw new RangeError("replicaId must not contain '/'");
+    opts.mirror.subscribe("members/", {
+      put: (k) => {
+        this.members.add(k);
+        this.scheduleRebalance();
+      },
+      delete: (k) => {
+        this.members.delete(k);
+        this.scheduleRebalance();
+      },
+      snapshot: (entries) => {
+        this.members.clear();
+        for (const k of entries.keys()) this.members.add(k);
+        this.scheduleRebalance();
+      },
+    });
+    opts.mirror.subscribe("owners/", {
+      put: (k, v) => {
+        this.owners.set(Number(k), v.toString());
+        this.recompute();
+        this.scheduleRebalance();
+      },
+      delete: (k) => {
+        this.owners.delete(Number(k));
+        this.recompute();
+        this.scheduleRebalance();
+      },
+      snapshot: (entries) => {
+        this.owners.clear();
+        for (const [k, v] of entries) this.owners.set(Number(k), v.toString());
+        this.recompute();
+        this.scheduleRebalance();
+      },
+    });
+    opts.mirror.onState((s) => {
+      if (s === "connected") void this.ensureSession();
+      this.recompute();
+    });
+  }
+
+  owns(key: string): boolean {
+    if (this.actingAlone) return true;
+    return this.owned.has(shardOf(key, this.shards));
+  }
+
+  onChange(cb: () => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  status(): OwnershipStatus {
+    return {
+      session: this.sessionId ? "alive" : "none",
+      members: [...this.members].sort(),
+      ownedShards: [...this.owned].sort((a, b) => a - b),
+      shards: this.shards,
+    };
+  }
+
+  /** Registers the session once the mirror is connected (the mirror's onState also calls this). */
+  async start(): Promise<void> {
+    if (this.mirror.state() === "connected") await this.ensureSession();
+    this.recompute();
+  }
+
+  /** Graceful: revoke the session so the shards move at once instead of after the TTL. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
+    const s = this.session;
+    this.session = undefined;
+    this.sessionId = undefined;
+    if (s) await s.revoke().catch(() => undefined);
+  }
+
+  /** Crash-like stop: keepalives end, nothing is revoked; etcd expires the session after its TTL. */
+  abandon(): void {
+    this.closed = true;
+    if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
+    this.session?.removeAllListeners();
+    this.session?.release();
+    this.session = undefined;
+    this.sessionId = undefined;
+  }
+
+  private async ensureSession(): Promise<void> {
+    if (this.closed || this.session) return;
+    const lease = this.client.lease(this.ttl);
+    this.session = lease;
+    lease.on("lost", (err) => {
+      if (this.session !== lease) return;
+      this.logger?.warn({ err }, "ownership session lost");
+      this.session = undefined;
+      this.sessionId = undefined;
+      this.recompute();
+      if (this.mirror.state() === "connected") void this.ensureSession();
+    });
+    try {
+      const id = await lease.grant();
+      await lease.put(`${this.mirror.root}members/${this.replicaId}`).value(String(Date.now())).exec();
+      if (this.session !== lease) return;
+      this.sessionId = id;
+      this.recompute();
+      this.scheduleRebalance();
+    } catch (err) {
+      if (this.session === lease) {
+        this.session = undefined;
+        lease.release();
+      }
+      this.mirror.reportFailure(err);
+    }
+  }
+
+  private recompute(): void {
+    const alone = this.mirror.state() !== "connected" || this.sessionId === undefined;
+    const next = new Set<number>();
+    if (!alone) for (const [shard, owner] of this.owners) if (owner === this.replicaId) next.add(shard);
+    let changed = alone !== this.actingAlone || next.size !== this.owned.size;
+    if (!changed) for (const s of next) if (!this.owned.has(s)) changed = true;
+    this.actingAlone = alone;
+    this.owned = next;
+    if (changed) {
+      for (const cb of this.listeners) {
+        try {
+          cb();
+        } catch (err) {
+          this.logger?.error({ err }, "ownership listener threw");
+        }
+      }
+    }
+  }
+
+  private scheduleRebalance(): void {
+    if (this.closed || this.rebalanceTimer) return;
+    // Coalesce a burst of watch events (a snapshot, a member's many owner keys) into one pass.
+    this.rebalanceTimer = setTimeout(() => {
+      this.rebalanceTimer = undefined;
+      void this.rebalance();
+    }, 20);
+  }
+
+  private async rebalance(): Promise<void> {
+    if (this.rebalancing) {
+      this.rebalanceAgain = true;
+      return;
+    }
+    this.rebalancing = true;
+    try {
+      do {
+        this.rebalanceAgain = false;
+        await this.rebalanceOnce();
+      } while (this.rebalanceAgain && !this.closed);
+    } finally {
+      this.rebalancing = false;
+    }
+  }
+
+  private async rebalanceOnce(): Promise<void> {
+    const sessionId = this.sessionId;
+    if (this.closed || !sessionId || this.mirror.state() !== "connected") return;
+    if (!this.members.has(this.replicaId)) return; // our announcement has not come back yet
+    const ops: Promise<unknown>[] = [];
+    for (let shard = 0; shard < this.shards; shard++) {
+      const desired = rendezvousOwner(shard, this.members);
+      const holder = this.owners.get(shard);
+      const key = `${this.mirror.root}owners/${shard}`;
+      if (desired === this.replicaId && holder === undefined) {
+        ops.push(
+          this.client
+            .if(key, "Create", "==", 0)
+            .then(this.client.put(key).value(this.replicaId).lease(sessionId))
+            .commit(),
+        );
+      } else if (holder === this.replicaId && desired !== this.replicaId) {
+        ops.push(
+          this.client.if(key, "Value", "==", this.replicaId).then(this.client.delete().key(key)).commit(),
+        );
+      }
+    }
+    try {
+      await Promise.all(ops);
+    } catch (err) {
+      this.mirror.reportFailure(err);
+    }
+  }
+}
