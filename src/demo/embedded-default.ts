@@ -1,0 +1,121 @@
+/**
+ * The built-in configuration `npm start` runs when no --config is given: clusters whose names live in
+ * the demo zone, served by the embedded zone server on loopback. It needs no etcd and no outside DNS,
+ * so a newcomer's first command already serves real endpoints over xDS.
+ */
+import { readFileSync } from "node:fs";
+import { stringify } from "yaml";
+import type { DnsEdsConfig } from "../config/config-types.js";
+import { parseConfigObject } from "../config/load-config.js";
+import { startZoneServer, type ZoneServer } from "./zone-server.js";
+
+/** The demo zone shipped in examples/demo/ (also in the npm package, see package.json "files"). */
+export const DEMO_ZONE_URL = new URL("../../examples/demo/demo.zone", import.meta.url);
+export const DEMO_ORIGIN = "demo.dns-eds.test";
+/** Port the demo backends serve on, as written in the demo zone's SRV records. */
+export const DEMO_BACKEND_PORT = 50051;
+
+export interface EmbeddedConfigOptions {
+  /** Address of the embedded DNS server (default 127.0.0.1). */
+  zoneHost?: string;
+  /** xDS listen address (default loopback: the embedded default is for trying things on one machine). */
+  xdsListen?: string;
+  adminListen?: string;
+  /** Port of the backends behind the `echo` name (default 50051). */
+  backendPort?: number;
+  /** Add gRPC health checks (the demo runs real backends; `npm start` alone does not). */
+  healthChecks?: boolean;
+}
+
+/**
+ * The embedded default as it would be written in `dns-eds.yaml` (file shape, before defaults), so it
+ * can be shown to the user and goes through the same validation as any file.
+ */
+export function defaultEmbeddedConfigObject(zonePort: number, opts: EmbeddedConfigOptions = {}) {
+  const host = opts.zoneHost ?? "127.0.0.1";
+  const server = host.includes(":") ? `[${host}]:${zonePort}` : `${host}:${zonePort}`;
+  const port = opts.backendPort ?? DEMO_BACKEND_PORT;
+  const healthCheck = opts.healthChecks
+    ? {
+        healthCheck: {
+          type: "grpc",
+          intervalMs: 1000,
+          timeoutMs: 500,
+          healthyThreshold: 1,
+          unhealthyThreshold: 1,
+        },
+      }
+    : {};
+  return {
+    xds: { listen: opts.xdsListen ?? "127.0.0.1:18000" },
+    admin: { listen: opts.adminListen ?? "127.0.0.1:19000" },
+    // Short timeouts and TTL floor: the embedded server is on loopback and the demo changes records live.
+    dns: { servers: [server], timeoutMs: 300, attempts: 2, minTtl: 1 },
+    clusters: [
+      {
+        name: "echo",
+        dns: { name: `echo.${DEMO_ORIGIN}`, port },
+        ipFamily: "V4_PREFERRED",
+        grpcListener: true,
+        txtMetadata: true,
+        ...healthCheck,
+      },
+      {
+        name: "echo-srv",
+        srv: { name: `_grpc._tcp.echo.${DEMO_ORIGIN}` },
+        ipFamily: "ALL",
+        grpcListener: true,
+        ...healthCheck,
+      },
+    ],
+  };
+}
+
+/** The same, as YAML text (what `dns-eds serve` prints so a user can copy it into a file). */
+export function defaultEmbeddedConfigYaml(zonePort: number, opts: EmbeddedConfigOptions = {}): string {
+  return stringify(defaultEmbeddedConfigObject(zonePort, opts));
+}
+
+/** The embedded default as the validated, frozen runtime config. Throws ConfigError if it ever drifts. */
+export function defaultEmbeddedConfig(zonePort: number, opts: EmbeddedConfigOptions = {}): DnsEdsConfig {
+  return parseConfigObject(defaultEmbeddedConfigObject(zonePort, opts), { source: "<embedded>" });
+}
+
+export interface EmbeddedDefault {
+  config: DnsEdsConfig;
+  zone: ZoneServer;
+  /** Lines to print at start: where DNS is served and where to point a client. */
+  hints: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the embedded zone server (free port on loopback) and returns the config that points at it.
+ * The caller starts the control plane with `config` and calls `stop()` after it.
+ */
+export async function startEmbeddedDefault(
+  opts: EmbeddedConfigOptions & { zonePort?: number } = {},
+): Promise<EmbeddedDefault> {
+  const zone = await startZoneServer({
+    zoneText: readFileSync(DEMO_ZONE_URL, "utf8"),
+    host: opts.zoneHost ?? "127.0.0.1",
+    port: opts.zonePort ?? 0,
+  });
+  let config: DnsEdsConfig;
+  try {
+    config = defaultEmbeddedConfig(zone.port, opts);
+  } catch (err) {
+    await zone.close();
+    throw err;
+  }
+  const hints = [
+    `embedded DNS: zone ${zone.origin} on ${zone.server} (udp+tcp), e.g. dig @${zone.address} -p ${zone.port} echo.${DEMO_ORIGIN}`,
+    `xDS (ADS) on ${config.xds.listen}: point Envoy's ads_config or a gRPC bootstrap "server_uri" there`,
+    `proxyless gRPC targets: ${config.clusters
+      .filter((c) => c.grpcListener)
+      .map((c) => `xds:///${c.name}`)
+      .join(", ")} (see examples/grpc-proxyless/)`,
+    `admin: http://${config.admin.listen}/clusters`,
+  ];
+  return { config, zone, hints, stop: () => zone.close() };
+}
