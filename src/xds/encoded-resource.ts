@@ -1,0 +1,77 @@
+/**
+ * One resource version encoded once, in the exact byte forms the two protocol variants splice into
+ * responses: SotW `DiscoveryResponse.resources` (an Any) and Delta `DeltaDiscoveryResponse.resources`
+ * (a Resource wrapping the same Any). Both live in one buffer: the Any field is the tail of the Resource
+ * field, so the SotW bytes are a view, not a copy.
+ *
+ * The version is a content hash of the resource bytes, so every replica and every process computes the
+ * same version for the same content (Delta `initial_resource_versions` then work across replicas).
+ */
+import { createHash } from "node:crypto";
+import { type DescMessage, type Message, toBinary } from "@bufbuild/protobuf";
+import { lenPrefix, stringField } from "./wire.js";
+
+export interface EncodedResource {
+  readonly typeUrl: string;
+  readonly name: string;
+  /** sha256 of `bytes`, first 16 hex digits. */
+  readonly version: string;
+  readonly message: Message;
+  /** The resource message itself. */
+  readonly bytes: Uint8Array;
+  /** `DiscoveryResponse.resources` field (tag 2): a google.protobuf.Any. */
+  readonly sotwField: Uint8Array;
+  /** `DeltaDiscoveryResponse.resources` field (tag 2): an envoy.service.discovery.v3.Resource. */
+  readonly deltaField: Uint8Array;
+}
+
+// Field numbers from google/protobuf/any.proto and envoy/service/discovery/v3/discovery.proto.
+const ANY_TYPE_URL = 1;
+const ANY_VALUE = 2;
+const RESOURCE_VERSION = 1;
+const RESOURCE_RESOURCE = 2;
+const RESOURCE_NAME = 3;
+const RESPONSE_RESOURCES = 2;
+
+export function contentVersion(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+}
+
+export function encodeResource(
+  typeUrl: string,
+  name: string,
+  schema: DescMessage,
+  message: Message,
+): EncodedResource {
+  const bytes = toBinary(schema, message);
+  const version = contentVersion(bytes);
+  // Any { type_url, value }
+  const anyHead = stringField(ANY_TYPE_URL, typeUrl);
+  const valuePrefix = lenPrefix(ANY_VALUE, bytes.length);
+  const anyLen = anyHead.length + valuePrefix.length + bytes.length;
+  // Resource { version, name, resource: Any } — Any last so its field is the buffer's tail.
+  const versionField = stringField(RESOURCE_VERSION, version);
+  const nameField = stringField(RESOURCE_NAME, name);
+  const anyFieldPrefix = lenPrefix(RESOURCE_RESOURCE, anyLen);
+  const resourceLen = versionField.length + nameField.length + anyFieldPrefix.length + anyLen;
+  const outerPrefix = lenPrefix(RESPONSE_RESOURCES, resourceLen);
+  // RESOURCE_RESOURCE and RESPONSE_RESOURCES are both field 2, so the Resource's Any field prefix is
+  // byte-identical to a DiscoveryResponse.resources prefix of the same length.
+  const buf = Buffer.allocUnsafe(outerPrefix.length + resourceLen);
+  let pos = 0;
+  for (const part of [outerPrefix, versionField, nameField, anyFieldPrefix, anyHead, valuePrefix, bytes]) {
+    buf.set(part, pos);
+    pos += part.length;
+  }
+  const sotwStart = outerPrefix.length + versionField.length + nameField.length;
+  return {
+    typeUrl,
+    name,
+    version,
+    message,
+    // Keep only the one buffer alive: the standalone encoding becomes garbage.
+    bytes: buf.subarray(buf.length - bytes.length),
+    sotwField: buf.subarray(sotwStart),
+    deltaField: buf,
+  };
+}

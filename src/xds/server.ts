@@ -1,0 +1,281 @@
+/**
+ * The xDS gRPC server: ADS (SotW + Delta) and the per-type EDS/CDS/LDS/RDS services (SotW + Delta) over
+ * one ResourceStore. Responses leave as pre-built Buffers (a custom service definition whose response
+ * serializer is the identity), so nothing is re-encoded per stream. Owns server limits (keepalive,
+ * concurrent streams, message sizes, stream count) and graceful shutdown.
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import pino, { type Logger } from "pino";
+import {
+  type DeltaDiscoveryRequest,
+  DeltaDiscoveryRequestSchema,
+  type DiscoveryRequest,
+  DiscoveryRequestSchema,
+} from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { DeltaStream } from "./delta-stream.js";
+import { XdsError } from "./errors.js";
+import { NOOP_METRICS, type XdsMetrics } from "./metrics.js";
+import { type NodeInfo, zoneOf } from "./node-info.js";
+import type { ResourceStore } from "./resource-store.js";
+import { SotwStream } from "./sotw-stream.js";
+import type { StreamContext, TypeStateBase, XdsStreamBase } from "./stream-base.js";
+import { TYPE_URLS } from "./type-urls.js";
+
+export interface XdsServerLimits {
+  /** Server keepalive ping interval (default 30 s) and ack timeout (default 10 s). */
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+  /** HTTP/2 max concurrent streams per connection (default 100). */
+  maxConcurrentStreamsPerConnection?: number;
+  /** Streams across all connections; more are refused with RESOURCE_EXHAUSTED (default 50,000). */
+  maxStreams?: number;
+  /** Largest request accepted (default 4 MiB) and response sent (default 64 MiB). */
+  maxReceiveMessageBytes?: number;
+  maxSendMessageBytes?: number;
+  /** Names per type one stream may subscribe to (default 100,000). */
+  maxNamesPerType?: number;
+  /** Close connections after this age so load rebalances across replicas (default: never). */
+  maxConnectionAgeMs?: number;
+}
+
+export interface XdsServerOptions {
+  store: ResourceStore;
+  logger?: Logger;
+  metrics?: XdsMetrics;
+  /** Which resource variant a node gets (default: its locality zone). */
+  variantKeyOf?: (node: NodeInfo | undefined) => string | undefined;
+  limits?: XdsServerLimits;
+  credentials?: grpc.ServerCredentials;
+  now?: () => number;
+}
+
+export interface XdsServer {
+  listen(addr: string): Promise<number>;
+  shutdown(graceMs?: number): Promise<void>;
+  /** Open streams right now (for admin and tests). */
+  streamCount(): number;
+  /** Node ids of connected streams (for admin). */
+  nodes(): Array<{ kind: string; node: NodeInfo | undefined }>;
+}
+
+type Method = { path: string; delta: boolean; typeUrl: string | undefined; kind: string };
+
+const METHODS: Record<string, Method> = {
+  StreamAggregatedResources: m(
+    "discovery",
+    "AggregatedDiscoveryService",
+    "StreamAggregatedResources",
+    false,
+    undefined,
+    "ads-sotw",
+  ),
+  DeltaAggregatedResources: m(
+    "discovery",
+    "AggregatedDiscoveryService",
+    "DeltaAggregatedResources",
+    true,
+    undefined,
+    "ads-delta",
+  ),
+  StreamEndpoints: m(
+    "endpoint",
+    "EndpointDiscoveryService",
+    "StreamEndpoints",
+    false,
+    TYPE_URLS.endpoint,
+    "eds-sotw",
+  ),
+  DeltaEndpoints: m(
+    "endpoint",
+    "EndpointDiscoveryService",
+    "DeltaEndpoints",
+    true,
+    TYPE_URLS.endpoint,
+    "eds-delta",
+  ),
+  StreamClusters: m(
+    "cluster",
+    "ClusterDiscoveryService",
+    "StreamClusters",
+    false,
+    TYPE_URLS.cluster,
+    "cds-sotw",
+  ),
+  DeltaClusters: m(
+    "cluster",
+    "ClusterDiscoveryService",
+    "DeltaClusters",
+    true,
+    TYPE_URLS.cluster,
+    "cds-delta",
+  ),
+  StreamListeners: m(
+    "listener",
+    "ListenerDiscoveryService",
+    "StreamListeners",
+    false,
+    TYPE_URLS.listener,
+    "lds-sotw",
+  ),
+  DeltaListeners: m(
+    "listener",
+    "ListenerDiscoveryService",
+    "DeltaListeners",
+    true,
+    TYPE_URLS.listener,
+    "lds-delta",
+  ),
+  StreamRoutes: m("route", "RouteDiscoveryService", "StreamRoutes", false, TYPE_URLS.route, "rds-sotw"),
+  DeltaRoutes: m("route", "RouteDiscoveryService", "DeltaRoutes", true, TYPE_URLS.route, "rds-delta"),
+};
+
+function m(
+  pkg: string,
+  service: string,
+  method: string,
+  delta: boolean,
+  typeUrl: string | undefined,
+  kind: string,
+): Method {
+  return { path: `/envoy.service.${pkg}.v3.${service}/${method}`, delta, typeUrl, kind };
+}
+
+/** Groups METHODS by service path prefix into grpc-js service definitions with Buffer responses. */
+function serviceDefinitions(): Map<string, grpc.ServiceDefinition> {
+  const out = new Map<string, grpc.ServiceDefinition>();
+  for (const [name, def] of Object.entries(METHODS)) {
+    const service = def.path.slice(1, def.path.lastIndexOf("/"));
+    let sd = out.get(service) as Record<string, grpc.MethodDefinition<unknown, Buffer>> | undefined;
+    if (!sd) {
+      sd = {};
+      out.set(service, sd as grpc.ServiceDefinition);
+    }
+    const schema = def.delta ? DeltaDiscoveryRequestSchema : DiscoveryRequestSchema;
+    sd[name] = {
+      path: def.path,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: (r: unknown) =>
+        Buffer.from(toBinary(schema, r as DiscoveryRequest & DeltaDiscoveryRequest)),
+      requestDeserialize: (b: Buffer) => fromBinary(schema, b),
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
+    };
+  }
+  return out;
+}
+
+export function createXdsServer(opts: XdsServerOptions): XdsServer {
+  const logger = opts.logger ?? pino({ level: "silent" });
+  const metrics = opts.metrics ?? NOOP_METRICS;
+  const limits = opts.limits ?? {};
+  const maxStreams = limits.maxStreams ?? 50_000;
+  const now = opts.now ?? Date.now;
+  const streams = new Set<XdsStreamBase<TypeStateBase, unknown>>();
+  let shuttingDown = false;
+
+  const serverOptions: grpc.ServerOptions = {
+    "grpc.keepalive_time_ms": limits.keepaliveTimeMs ?? 30_000,
+    "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs ?? 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreamsPerConnection ?? 100,
+    "grpc.max_receive_message_length": limits.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
+    "grpc.max_send_message_length": limits.maxSendMessageBytes ?? 64 * 1024 * 1024,
+  };
+  if (limits.maxConnectionAgeMs !== undefined) {
+    serverOptions["grpc.max_connection_age_ms"] = limits.maxConnectionAgeMs;
+    serverOptions["grpc.max_connection_age_grace_ms"] = 30_000;
+  }
+  const server = new grpc.Server(serverOptions);
+
+  const open = (def: Method) => (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
+    if (shuttingDown || streams.size >= maxStreams) {
+      const code = shuttingDown ? grpc.status.UNAVAILABLE : grpc.status.RESOURCE_EXHAUSTED;
+      call.emit("error", { code, details: shuttingDown ? "server shutting down" : "too many xDS streams" });
+      return;
+    }
+    const ctx: StreamContext = {
+      store: opts.store,
+      logger,
+      metrics,
+      now,
+      limits: { maxNamesPerType: limits.maxNamesPerType ?? 100_000 },
+      variantKeyOf: opts.variantKeyOf ?? zoneOf,
+      fixedTypeUrl: def.typeUrl,
+      kind: def.kind,
+      onClose: (s) => streams.delete(s),
+    };
+    const s = def.delta
+      ? new DeltaStream(ctx, call as grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>)
+      : new SotwStream(ctx, call as grpc.ServerDuplexStream<DiscoveryRequest, Buffer>);
+    if (!s.isClosed) streams.add(s as unknown as XdsStreamBase<TypeStateBase, unknown>);
+  };
+
+  for (const [service, sd] of serviceDefinitions()) {
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const name of Object.keys(sd)) {
+      const def = METHODS[name];
+      if (def) impl[name] = open(def) as grpc.handleBidiStreamingCall<unknown, Buffer>;
+    }
+    server.addService(sd, impl);
+    logger.debug({ service }, "xds service registered");
+  }
+
+  let listening = false;
+  return {
+    listen(addr: string): Promise<number> {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(addr, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => {
+          if (err) {
+            reject(new XdsError("ERR_XDS_SERVER_STATE", `cannot listen on ${addr}: ${err.message}`));
+            return;
+          }
+          listening = true;
+          logger.info({ addr, port }, "xds server listening");
+          resolve(port);
+        });
+      });
+    },
+
+    async shutdown(graceMs = 5_000): Promise<void> {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      if (!listening) return;
+      logger.info({ streams: streams.size, graceMs }, "xds server shutting down");
+      const done = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // xDS streams never end by themselves; end them with UNAVAILABLE so clients reconnect elsewhere.
+      for (const s of [...streams]) s.endWith(grpc.status.UNAVAILABLE, "server shutting down");
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs);
+      });
+      const forced = await Promise.race([done.then(() => false), timedOut]);
+      clearTimeout(timer);
+      if (forced) {
+        logger.warn("xds server grace period over; forcing shutdown");
+        server.forceShutdown();
+      }
+    },
+
+    streamCount: () => streams.size,
+    nodes: () => [...streams].map((s) => ({ kind: s.kind, node: s.node })),
+  };
+}
+
+/**
+ * Shuts the server down gracefully on SIGTERM/SIGINT, then calls `after` (e.g. process.exit).
+ * Returns a function that removes the handlers.
+ */
+export function shutdownOnSignals(server: XdsServer, graceMs: number, after: () => void): () => void {
+  const handler = () => {
+    void server.shutdown(graceMs).finally(after);
+  };
+  process.once("SIGTERM", handler);
+  process.once("SIGINT", handler);
+  return () => {
+    process.off("SIGTERM", handler);
+    process.off("SIGINT", handler);
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * One State-of-the-World xDS stream (ADS or a per-type service). Implements the SotW rules: per-type
+ * version_info and per-stream nonces; ACK/NACK by error_detail; requests with a stale nonce are ignored;
+ * newly requested names are sent even if unchanged; unknown names are remembered and pushed when they
+ * appear; LDS/CDS responses carry the full set; NACKed content is never sent again until it changes.
+ */
+import { createHash } from "node:crypto";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import type { EncodedResource } from "./encoded-resource.js";
+import { encodeSotwResponse } from "./response-encoder.js";
+import {
+  type Phase,
+  type StreamContext,
+  type TypeStateBase,
+  versionsDigest,
+  XdsStreamBase,
+} from "./stream-base.js";
+import { isFullStateType, typeLabel } from "./type-urls.js";
+
+interface SotwTypeState extends TypeStateBase {
+  fullState: boolean;
+  /** What we believe the client holds: acked plus the latest response, reverted on NACK. */
+  known: Map<string, string>;
+  acked: Map<string, string>;
+  /** Versions carried by the latest response (awaiting ACK/NACK). */
+  inflight: Map<string, string> | undefined;
+  /** First request had no names: legacy wildcard, kept while later requests also name nothing. */
+  legacyWildcard: boolean;
+  /** A wildcard subscription must get a response even when the set is empty. */
+  owesResponse: boolean;
+}
+
+const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
+
+export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
+  constructor(ctx: StreamContext, call: ServerDuplexStream<DiscoveryRequest, Buffer>) {
+    super(ctx, call);
+  }
+
+  protected handle(req: DiscoveryRequest): void {
+    this.setNode(req.node);
+    const typeUrl = this.resolveTypeUrl(req.typeUrl);
+    if (typeUrl === undefined) {
+      this.ctx.logger.warn(
+        { typeUrl: req.typeUrl, kind: this.ctx.kind, node: this.node?.id },
+        "xds request for an unsupported type",
+      );
+      return;
+    }
+    let st = this.states.get(typeUrl);
+    const first = st === undefined;
+    if (!st) {
+      st = newState(typeUrl);
+      this.states.set(typeUrl, st);
+    }
+    if (req.responseNonce !== "") {
+      if (req.responseNonce !== st.nonce) {
+        this.ctx.logger.debug(
+          { typeUrl, nonce: req.responseNonce, current: st.nonce },
+          "sotw: stale nonce ignored",
+        );
+        return;
+      }
+      if (req.errorDetail) this.onNack(st, req.errorDetail.message);
+      else this.onAck(st);
+    }
+    this.applyNames(st, req.resourceNames, first);
+  }
+
+  private onAck(st: SotwTypeState): void {
+    if (!st.inflight) return;
+    if (st.fullState) st.acked = new Map(st.inflight);
+    else for (const [n, v] of st.inflight) st.acked.set(n, v);
+    for (const [n, v] of st.inflight) if (st.rejected.get(n) === v) st.rejected.delete(n);
+    st.inflight = undefined;
+  }
+
+  private onNack(st: SotwTypeState, detail: string): void {
+    this.ctx.metrics.nacked(st.typeUrl, detail);
+    this.ctx.logger.warn({ typeUrl: st.typeUrl, node: this.node?.id, detail }, "xds NACK");
+    if (!st.inflight) return;
+    // The client keeps its last good versions; remember what it refused so it is not offered again.
+    for (const [n, v] of st.inflight) if (st.acked.get(n) !== v) st.rejected.set(n, v);
+    st.known = new Map(st.acked);
+    st.inflight = undefined;
+  }
+
+  private applyNames(st: SotwTypeState, requested: readonly string[], first: boolean): void {
+    const names = new Set(requested);
+    const star = names.delete("*");
+    if (first) st.legacyWildcard = st.fullState && requested.length === 0;
+    const wildcard = st.fullState && (star || (st.legacyWildcard && requested.length === 0));
+    const added: string[] = [];
+    for (const n of names) {
+      if (!st.names.has(n)) {
+        added.push(n);
+        st.force.add(n);
+      }
+    }
+    for (const n of st.names) {
+      if (!names.has(n) && !(wildcard && this.ctx.store.getEncoded(st.typeUrl, n))) st.known.delete(n);
+    }
+    const turnedOn = wildcard && !st.wildcard;
+    if (turnedOn) st.owesResponse = true;
+    if (!wildcard && st.wildcard) {
+      for (const n of st.known.keys()) if (!names.has(n)) st.known.delete(n);
+    }
+    st.names = names;
+    st.wildcard = wildcard;
+    if (added.length > 0 || turnedOn) this.updateInterest(st, added, turnedOn);
+    else this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
+  }
+
+  protected override isDirty(st: SotwTypeState): boolean {
+    return st.pending.size > 0 || st.owesResponse;
+  }
+
+  protected build(st: SotwTypeState, phase: Phase): Buffer | undefined {
+    return st.fullState ? this.buildFull(st, phase) : this.buildPartial(st, phase);
+  }
+
+  /** EDS/RDS: only resources the client lacks; SotW cannot express their removal. */
+  private buildPartial(st: SotwTypeState, phase: Phase): Buffer | undefined {
+    if (phase !== "upsert") return undefined;
+    const out: EncodedResource[] = [];
+    for (const n of st.pending) {
+      if (!this.subscribed(st, n)) continue;
+      const e = this.ctx.store.getEncoded(st.typeUrl, n, this.variantKey);
+      if (!e || !this.wanted(st, e)) continue;
+      out.push(e);
+    }
+    if (out.length === 0) return undefined;
+    for (const e of out) st.pending.delete(e.name);
+    return this.emit(st, out);
+  }
+
+  /** LDS/CDS: the full subscribed set whenever something in it changed or left. */
+  private buildFull(st: SotwTypeState, phase: Phase): Buffer | undefined {
+    const set = new Map<string, EncodedResource>();
+    const add = (n: string) => {
+      const e = this.ctx.store.getEncoded(st.typeUrl, n, this.variantKey);
+      if (e) set.set(n, e);
+    };
+    if (st.wildcard) for (const n of this.ctx.store.names(st.typeUrl)) add(n);
+    for (const n of st.names) add(n);
+    let changed = false;
+    for (const n of st.pending) {
+      const e = set.get(n);
+      if (e && this.wanted(st, e)) {
+        changed = true;
+        break;
+      }
+    }
+    let removed = false;
+    for (const n of st.known.keys()) {
+      if (!set.has(n)) {
+        removed = true;
+        break;
+      }
+    }
+    const send = phase === "upsert" ? changed || (st.owesResponse && !removed) : removed || st.owesResponse;
+    if (!send) return undefined;
+    st.owesResponse = false;
+    st.known = new Map();
+    for (const n of set.keys()) st.pending.delete(n);
+    return this.emit(st, [...set.values()]);
+  }
+
+  private wanted(st: SotwTypeState, e: EncodedResource): boolean {
+    if (st.rejected.get(e.name) === e.version) return false;
+    return st.force.has(e.name) || st.known.get(e.name) !== e.version;
+  }
+
+  private emit(st: SotwTypeState, resources: EncodedResource[]): Buffer {
+    const sent = new Map<string, string>();
+    for (const e of resources) {
+      st.known.set(e.name, e.version);
+      st.force.delete(e.name);
+      sent.set(e.name, e.version);
+    }
+    st.inflight = st.fullState ? sent : new Map([...(st.inflight ?? []), ...sent]);
+    st.nonce = this.nextNonce();
+    const versionInfo = versionsDigest(st.known, shortHash);
+    this.ctx.logger.debug(
+      { typeUrl: typeLabel(st.typeUrl), n: resources.length, nonce: st.nonce, node: this.node?.id },
+      "sotw push",
+    );
+    return encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce: st.nonce, resources });
+  }
+}
+
+function newState(typeUrl: string): SotwTypeState {
+  return {
+    typeUrl,
+    names: new Set(),
+    wildcard: false,
+    pending: new Set(),
+    force: new Set(),
+    rejected: new Map(),
+    nonce: "",
+    since: undefined,
+    fullState: isFullStateType(typeUrl),
+    known: new Map(),
+    acked: new Map(),
+    inflight: undefined,
+    legacyWildcard: false,
+    owesResponse: false,
+  };
+}
