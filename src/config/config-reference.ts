@@ -9,7 +9,7 @@ import { configFileSchema } from "./schema.js";
 /** One sentence per key path (`[]` marks list items). */
 export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   xds: "The xDS gRPC server Envoy and proxyless gRPC clients connect to.",
-  "xds.listen": "Address the xDS server binds, `host:port`, IPv6 as `[::]:18000`.",
+  "xds.listen": "Address the xDS server binds, `host:port`, IPv6 as `[::]:18000` (port 0: any free port).",
   "xds.limits": "Server limits.",
   "xds.limits.maxConcurrentStreams": "HTTP/2 concurrent streams per client connection.",
   "xds.limits.maxMessageBytes": "Largest request or response message, in bytes.",

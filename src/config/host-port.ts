@@ -18,7 +18,11 @@ export type HostPortResult = { ok: true; value: HostPort } | { ok: false; proble
 /** Parses `host:port`; `defaultPort` makes the port optional. */
 export function parseHostPort(
   text: string,
-  opts: { defaultPort?: number; requireIp?: boolean } = {},
+  opts: {
+    defaultPort?: number;
+    requireIp?: boolean /** Listen addresses: 0 = any free port. */;
+    allowPortZero?: boolean;
+  } = {},
 ): HostPortResult {
   const fail = (problem: string): HostPortResult => ({ ok: false, problem });
   let host: string;
@@ -48,7 +52,9 @@ export function parseHostPort(
     port = opts.defaultPort;
   } else {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
-    if (!(port >= 1 && port <= 65535)) return fail(`expected a port 1..65535 after the host, got "${text}"`);
+    const min = opts.allowPortZero ? 0 : 1;
+    if (!(port >= min && port <= 65535))
+      return fail(`expected a port ${min}..65535 after the host, got "${text}"`);
   }
   return { ok: true, value: { host, port, family: family as 0 | 4 | 6 } };
 }

@@ -180,7 +180,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
 }
 
 function normalizeListen(text: string): string {
-  const r = parseHostPort(text);
+  const r = parseHostPort(text, { allowPortZero: true });
   return r.ok ? formatHostPort(r.value) : text;
 }
 

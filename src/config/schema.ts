@@ -37,7 +37,7 @@ const nonEmpty = (what: string) =>
 
 const listenAddress = () =>
   z.string({ error: 'expected "host:port"' }).superRefine((text, ctx) => {
-    const r = parseHostPort(text);
+    const r = parseHostPort(text, { allowPortZero: true });
     if (!r.ok) ctx.addIssue({ code: "custom", message: r.problem });
   });
 

@@ -1,0 +1,187 @@
+/**
+ * The admin HTTP server (node:http, loopback by default): `/healthz` (the process answers),
+ * `/readyz` (injected readiness checks → 200/503 with JSON reasons), `/metrics` (Prometheus text from
+ * the prom-client registry), `/config_dump` (the xDS resources served, per type and version) and
+ * `/clusters` (endpoints per cluster, text or `?format=json`). Read-only: anything but GET/HEAD is 405.
+ *
+ * Providers can be attached after start (`setProviders`), so the server answers `/healthz` and
+ * `/metrics` while the rest of the process is still starting, and `/readyz` says so.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import { parseHostPort } from "../config/host-port.js";
+import { type ClusterView, renderClustersText } from "./clusters-page.js";
+import { evaluateReadiness, type ReadinessCheck } from "./readiness.js";
+
+export interface AdminProviders {
+  readiness?: readonly ReadinessCheck[];
+  /** The xDS resources currently served, e.g. ResourceStore.dump(): `{ [typeUrl]: [{ name, version, resource }] }`. */
+  configDump?: () => unknown | Promise<unknown>;
+  clusters?: () => readonly ClusterView[] | Promise<readonly ClusterView[]>;
+}
+
+export interface AdminLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface AdminServerOptions extends AdminProviders {
+  /** `host:port`; port 0 picks a free one. */
+  listen: string;
+  registry: Registry;
+  logger?: AdminLogger;
+  /** Bound on each readiness check (default 2 s). */
+  readinessTimeoutMs?: number;
+}
+
+export class AdminError extends Error {
+  readonly code: "ERR_ADMIN_LISTEN";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "AdminError";
+    this.code = "ERR_ADMIN_LISTEN";
+  }
+}
+
+export interface AdminServer {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  readonly url: string;
+  setProviders(providers: AdminProviders): void;
+  close(): Promise<void>;
+}
+
+const INDEX = [
+  "dns-eds admin",
+  "",
+  "/healthz       the process is up",
+  "/readyz        ready to serve: DNS reachable, etcd connected or not configured, every cluster resolved once",
+  "/metrics       Prometheus metrics",
+  "/config_dump   xDS resources served, per type and version (JSON)",
+  "/clusters      endpoints of each cluster (text; ?format=json)",
+  "",
+].join("\n");
+
+/** JSON that survives bigint fields (protobuf int64 values). */
+const toJson = (value: unknown) =>
+  JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);
+
+export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const parsed = parseHostPort(opts.listen, { allowPortZero: true });
+  if (!parsed.ok) throw new AdminError(`admin listen address: ${parsed.problem}`);
+  let providers: AdminProviders = {
+    ...(opts.readiness ? { readiness: opts.readiness } : {}),
+    ...(opts.configDump ? { configDump: opts.configDump } : {}),
+    ...(opts.clusters ? { clusters: opts.clusters } : {}),
+  };
+  let started = opts.readiness !== undefined;
+
+  const send = (res: ServerResponse, status: number, type: string, body: string) => {
+    res.writeHead(status, {
+      "content-type": type,
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+    });
+    res.end(res.req.method === "HEAD" ? undefined : body);
+  };
+  const sendJson = (res: ServerResponse, status: number, value: unknown) =>
+    send(res, status, "application/json; charset=utf-8", `${toJson(value)}\n`);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("allow", "GET, HEAD");
+      send(res, 405, "text/plain; charset=utf-8", "read-only: use GET\n");
+      return;
+    }
+    const url = new URL(req.url ?? "/", "http://admin.invalid");
+    switch (url.pathname) {
+      case "/":
+        send(res, 200, "text/plain; charset=utf-8", INDEX);
+        return;
+      case "/healthz":
+        sendJson(res, 200, { status: "ok" });
+        return;
+      case "/readyz": {
+        if (!started) {
+          sendJson(res, 503, {
+            ready: false,
+            checks: [{ name: "startup", ok: false, reason: "still starting" }],
+          });
+          return;
+        }
+        const report = await evaluateReadiness(providers.readiness ?? [], opts.readinessTimeoutMs);
+        sendJson(res, report.ready ? 200 : 503, report);
+        return;
+      }
+      case "/metrics":
+        send(res, 200, opts.registry.contentType, await opts.registry.metrics());
+        return;
+      case "/config_dump": {
+        if (!providers.configDump) {
+          sendJson(res, 503, { error: "no resources published yet" });
+          return;
+        }
+        const dump = await providers.configDump();
+        const type = url.searchParams.get("type");
+        if (type && dump && typeof dump === "object") {
+          // `?type=` takes a full type URL or its tail, e.g. ClusterLoadAssignment.
+          const entries = Object.entries(dump as Record<string, unknown>).filter(
+            ([k]) => k === type || k.endsWith(`.${type}`),
+          );
+          sendJson(res, 200, Object.fromEntries(entries));
+          return;
+        }
+        sendJson(res, 200, dump);
+        return;
+      }
+      case "/clusters": {
+        const clusters = providers.clusters ? await providers.clusters() : [];
+        if (url.searchParams.get("format") === "json") sendJson(res, 200, { clusters });
+        else send(res, 200, "text/plain; charset=utf-8", renderClustersText(clusters));
+        return;
+      }
+      default:
+        send(res, 404, "text/plain; charset=utf-8", `not found: ${url.pathname}\n\n${INDEX}`);
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      opts.logger?.error({ err, path: req.url }, "admin request failed");
+      if (!res.headersSent) sendJson(res, 500, { error: (err as Error)?.message ?? String(err) });
+      else res.destroy();
+    });
+  });
+  // Admin requests are small; slow or idle clients must not pin sockets.
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) =>
+      reject(new AdminError(`admin server cannot listen on ${opts.listen}: ${err.message}`, { cause: err }));
+    server.once("error", onError);
+    server.listen(parsed.value.port, parsed.value.host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = parsed.value.family === 6 ? `[${parsed.value.host}]` : parsed.value.host;
+
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    setProviders(next) {
+      providers = { ...providers, ...next };
+      if (next.readiness !== undefined) started = true;
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

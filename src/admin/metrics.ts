@@ -1,0 +1,317 @@
+/**
+ * The Prometheus metric set of dns-eds (prom-client) with typed recording functions, plus adapters
+ * shaped like the hook interfaces of the other stages (DNS, cache, xDS), so those stages stay free of
+ * any metrics library and the integrator only plugs `metrics.xdsHooks()` etc. into them.
+ *
+ * Label values are bounded: servers come from config, types and outcomes from fixed sets, clusters
+ * from config. Nothing per endpoint or per client becomes a label.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export type EndpointHealthLabel = "UNKNOWN" | "HEALTHY" | "UNHEALTHY" | "DRAINING";
+const HEALTH_LABELS: readonly EndpointHealthLabel[] = ["UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING"];
+
+/** Same shape as DnsMetrics of src/dns. */
+export interface DnsMetricsHooks {
+  query(server: string, outcome: string, latencyMs: number): void;
+  failover(from: string, to: string): void;
+  rejected(reason: string): void;
+}
+
+/** Same shape as CacheMetrics of src/cache. */
+export interface CacheMetricsHooks {
+  upstream(type: string, outcome: "ok" | "error", ms: number): void;
+  etcdState(state: "connected" | "degraded" | "disabled"): void;
+  servedStale(type: string): void;
+}
+
+/** Same shape as XdsMetrics of src/xds. */
+export interface XdsMetricsHooks {
+  streamOpened(kind: string): void;
+  streamClosed(kind: string): void;
+  pushed(typeUrl: string, bytes: number, latencyMs: number): void;
+  nacked(typeUrl: string, detail: string): void;
+}
+
+/** Cumulative counts kept as plain integers by the cache tiers, read at scrape time. */
+export interface CacheCounterSnapshot {
+  /** Per tier (e.g. "local", "etcd"). */
+  hits: Readonly<Record<string, number>>;
+  misses: Readonly<Record<string, number>>;
+}
+
+export interface DnsEdsMetrics {
+  readonly registry: Registry;
+  dnsQuery(server: string, outcome: string, latencyMs: number): void;
+  dnsFailover(from: string, to: string): void;
+  dnsRejected(reason: string): void;
+  cacheHit(tier: string, n?: number): void;
+  cacheMiss(tier: string, n?: number): void;
+  staleAnswer(type: string): void;
+  cacheUpstream(type: string, outcome: "ok" | "error", ms: number): void;
+  etcdState(state: "connected" | "degraded" | "disabled"): void;
+  /** Reads the tiers' own counters at every scrape (the cached lookup path never calls into metrics). */
+  observeCacheCounters(read: () => CacheCounterSnapshot): void;
+  setClusterEndpoints(cluster: string, counts: Partial<Record<EndpointHealthLabel, number>>): void;
+  removeCluster(cluster: string): void;
+  healthCheck(checkType: string, outcome: string): void;
+  xdsStreamOpened(kind: string): void;
+  xdsStreamClosed(kind: string): void;
+  xdsPushed(typeUrl: string, bytes: number, latencyMs: number): void;
+  xdsNacked(typeUrl: string): void;
+  configReload(outcome: "applied" | "unchanged" | "invalid"): void;
+  dnsHooks(): DnsMetricsHooks;
+  cacheHooks(): CacheMetricsHooks;
+  xdsHooks(): XdsMetricsHooks;
+}
+
+export interface MetricsOptions {
+  /** Registry to register into (default: a new one, so several servers can live in one process). */
+  registry?: Registry;
+  /** Also export Node process metrics (CPU, memory, event loop lag). Default true. */
+  processMetrics?: boolean;
+  /** Reported in dnseds_build_info. */
+  version?: string;
+}
+
+/** `type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment` → `eds`: short, bounded labels. */
+export function xdsTypeLabel(typeUrl: string): string {
+  const message = typeUrl.slice(typeUrl.lastIndexOf(".") + 1);
+  switch (message) {
+    case "ClusterLoadAssignment":
+      return "eds";
+    case "Cluster":
+      return "cds";
+    case "Listener":
+      return "lds";
+    case "RouteConfiguration":
+      return "rds";
+    default:
+      return message || "unknown";
+  }
+}
+
+const DNS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const PUSH_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
+  const registry = opts.registry ?? new Registry();
+  const registers = [registry];
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "dnseds_" });
+
+  new Gauge({
+    name: "dnseds_build_info",
+    help: "Always 1; the version label says which dns-eds runs.",
+    labelNames: ["version"],
+    registers,
+  }).set({ version: opts.version ?? "unknown" }, 1);
+
+  const dnsQueries = new Counter({
+    name: "dnseds_dns_queries_total",
+    help: "DNS queries sent, by server and outcome (ok, nxdomain, nodata, timeout, servfail, refused, error...).",
+    labelNames: ["server", "outcome"],
+    registers,
+  });
+  const dnsLatency = new Histogram({
+    name: "dnseds_dns_query_duration_seconds",
+    help: "Time from sending a DNS query to its outcome, by server.",
+    labelNames: ["server"],
+    buckets: DNS_BUCKETS,
+    registers,
+  });
+  const dnsFailovers = new Counter({
+    name: "dnseds_dns_failovers_total",
+    help: "Queries moved from one server to the next.",
+    labelNames: ["from", "to"],
+    registers,
+  });
+  const dnsRejected = new Counter({
+    name: "dnseds_dns_rejected_replies_total",
+    help: "DNS replies rejected by validation, by reason (wrong id, wrong question, malformed...).",
+    labelNames: ["reason"],
+    registers,
+  });
+
+  const cacheHits = new Counter({
+    name: "dnseds_cache_hits_total",
+    help: "Lookups answered by a cache tier.",
+    labelNames: ["tier"],
+    registers,
+    // prom-client calls this before each scrape: fold in the tiers' own counters (misses are read too).
+    collect: () => collectCache(),
+  });
+  const cacheMisses = new Counter({
+    name: "dnseds_cache_misses_total",
+    help: "Lookups a cache tier could not answer.",
+    labelNames: ["tier"],
+    registers,
+  });
+  const staleAnswers = new Counter({
+    name: "dnseds_cache_stale_answers_total",
+    help: "Answers served past their TTL because every DNS server failed (RFC 8767), by record type.",
+    labelNames: ["type"],
+    registers,
+  });
+  const upstream = new Counter({
+    name: "dnseds_cache_upstream_lookups_total",
+    help: "Lookups the cache passed to DNS, by record type and outcome.",
+    labelNames: ["type", "outcome"],
+    registers,
+  });
+  const etcdStateGauge = new Gauge({
+    name: "dnseds_cache_etcd_state",
+    help: "1 for the current state of the etcd tier (connected, degraded, disabled), 0 for the others.",
+    labelNames: ["state"],
+    registers,
+  });
+
+  const endpoints = new Gauge({
+    name: "dnseds_endpoints",
+    help: "Endpoints published per cluster and health status.",
+    labelNames: ["cluster", "health"],
+    registers,
+  });
+  const healthChecks = new Counter({
+    name: "dnseds_health_checks_total",
+    help: "Active health checks run, by check type and outcome.",
+    labelNames: ["type", "outcome"],
+    registers,
+  });
+
+  const xdsStreams = new Gauge({
+    name: "dnseds_xds_streams",
+    help: "Open xDS streams by kind (e.g. ads-sotw, ads-delta, eds-sotw).",
+    labelNames: ["kind"],
+    registers,
+  });
+  const xdsPushes = new Counter({
+    name: "dnseds_xds_pushes_total",
+    help: "xDS responses written, by resource type.",
+    labelNames: ["type"],
+    registers,
+  });
+  const xdsPushBytes = new Counter({
+    name: "dnseds_xds_push_bytes_total",
+    help: "Bytes of xDS responses written, by resource type.",
+    labelNames: ["type"],
+    registers,
+  });
+  const xdsPushLatency = new Histogram({
+    name: "dnseds_xds_push_duration_seconds",
+    help: "Time from a resource change to its response being written to a stream, by resource type.",
+    labelNames: ["type"],
+    buckets: PUSH_BUCKETS,
+    registers,
+  });
+  const xdsNacks = new Counter({
+    name: "dnseds_xds_nacks_total",
+    help: "Responses rejected by clients (NACK), by resource type.",
+    labelNames: ["type"],
+    registers,
+  });
+
+  const configReloads = new Counter({
+    name: "dnseds_config_reloads_total",
+    help: "Config reloads by outcome (applied, unchanged, invalid).",
+    labelNames: ["outcome"],
+    registers,
+  });
+  const configReloadErrors = new Counter({
+    name: "dnseds_config_reload_errors_total",
+    help: "Config reloads rejected; the running config was kept.",
+    registers,
+  });
+
+  // Cumulative counters owned by the cache tiers, turned into counter increments at scrape time.
+  const cacheSources: Array<() => CacheCounterSnapshot> = [];
+  const lastSeen = new Map<string, number>();
+  const addDelta = (counter: Counter<"tier">, kind: string, tier: string, value: number) => {
+    const key = `${kind}|${tier}`;
+    const before = lastSeen.get(key) ?? 0;
+    // A restarted tier starts from 0 again: count its new total rather than going backwards.
+    const delta = value >= before ? value - before : value;
+    lastSeen.set(key, value);
+    if (delta > 0) counter.inc({ tier }, delta);
+  };
+  const collectCache = () => {
+    for (const read of cacheSources) {
+      const snap = read();
+      for (const [tier, n] of Object.entries(snap.hits)) addDelta(cacheHits, "hits", tier, n);
+      for (const [tier, n] of Object.entries(snap.misses)) addDelta(cacheMisses, "misses", tier, n);
+    }
+  };
+
+  const api: DnsEdsMetrics = {
+    registry,
+    dnsQuery(server, outcome, latencyMs) {
+      dnsQueries.inc({ server, outcome });
+      dnsLatency.observe({ server }, latencyMs / 1000);
+    },
+    dnsFailover(from, to) {
+      dnsFailovers.inc({ from, to });
+    },
+    dnsRejected(reason) {
+      dnsRejected.inc({ reason });
+    },
+    cacheHit(tier, n = 1) {
+      cacheHits.inc({ tier }, n);
+    },
+    cacheMiss(tier, n = 1) {
+      cacheMisses.inc({ tier }, n);
+    },
+    staleAnswer(type) {
+      staleAnswers.inc({ type });
+    },
+    cacheUpstream(type, outcome) {
+      upstream.inc({ type, outcome });
+    },
+    etcdState(state) {
+      for (const s of ["connected", "degraded", "disabled"])
+        etcdStateGauge.set({ state: s }, s === state ? 1 : 0);
+    },
+    observeCacheCounters(read) {
+      cacheSources.push(read);
+    },
+    setClusterEndpoints(cluster, counts) {
+      for (const health of HEALTH_LABELS) endpoints.set({ cluster, health }, counts[health] ?? 0);
+    },
+    removeCluster(cluster) {
+      for (const health of HEALTH_LABELS) endpoints.remove({ cluster, health });
+    },
+    healthCheck(checkType, outcome) {
+      healthChecks.inc({ type: checkType, outcome });
+    },
+    xdsStreamOpened(kind) {
+      xdsStreams.inc({ kind });
+    },
+    xdsStreamClosed(kind) {
+      xdsStreams.dec({ kind });
+    },
+    xdsPushed(typeUrl, bytes, latencyMs) {
+      const type = xdsTypeLabel(typeUrl);
+      xdsPushes.inc({ type });
+      xdsPushBytes.inc({ type }, bytes);
+      xdsPushLatency.observe({ type }, latencyMs / 1000);
+    },
+    xdsNacked(typeUrl) {
+      xdsNacks.inc({ type: xdsTypeLabel(typeUrl) });
+    },
+    configReload(outcome) {
+      configReloads.inc({ outcome });
+      if (outcome === "invalid") configReloadErrors.inc();
+    },
+    dnsHooks: () => ({ query: api.dnsQuery, failover: api.dnsFailover, rejected: api.dnsRejected }),
+    cacheHooks: () => ({
+      upstream: api.cacheUpstream,
+      etcdState: api.etcdState,
+      servedStale: api.staleAnswer,
+    }),
+    xdsHooks: () => ({
+      streamOpened: api.xdsStreamOpened,
+      streamClosed: api.xdsStreamClosed,
+      pushed: api.xdsPushed,
+      nacked: (typeUrl: string) => api.xdsNacked(typeUrl),
+    }),
+  };
+  return api;
+}
