@@ -63,8 +63,8 @@ const toStatus: Record<EndpointHealth, HealthStatus> = {
 
 export const localityKey = (l: LocalitySpec): string => `${l.region}/${l.zone}/${l.subZone}`;
 
-/** The zone key under which a zone-aware variant is stored and looked up by a client's Node locality. */
-export const zoneKey = (z: ClientZone): string => `${z.region}/${z.zone}`;
+/** Variant key of a zone-aware assignment: the xDS server picks variants by the client Node's zone alone. */
+export const zoneKey = (z: ClientZone): string => z.zone;
 
 function groupOf<K, V>(map: Map<K, V>, key: K, init: () => V): V {
   let v = map.get(key);
