@@ -26,7 +26,8 @@ describe("examples/docker-compose", () => {
     expect(b.node?.id).toBe("envoy-1");
     const ads = b.dynamicResources?.adsConfig;
     expect(ads?.grpcServices[0]?.targetSpecifier.case).toBe("envoyGrpc");
-    const adsCluster = (ads?.grpcServices[0]?.targetSpecifier.value as { clusterName: string }).clusterName;
+    const adsCluster = (ads?.grpcServices[0]?.targetSpecifier.value as { clusterName: string } | undefined)
+      ?.clusterName;
     // The ADS cluster must be static and speak HTTP/2, or Envoy cannot open the gRPC stream.
     const xds = b.staticResources?.clusters.find((c) => c.name === adsCluster);
     expect(xds).toBeDefined();
