@@ -1,0 +1,124 @@
+/**
+ * The `dns-eds` command line (commander): serve (default), validate, resolve, demo, --version and
+ * --log-level, with help text a newcomer can start from. Commands owned by other parts of the project
+ * (resolve, demo, the control plane) are imported only when they run.
+ */
+import { Command, Option } from "commander";
+import { LOG_LEVELS, type LogLevel } from "../admin/logger.js";
+import { EXIT_FAILURE } from "./exit-codes.js";
+import { runServe } from "./serve-command.js";
+import { runValidate } from "./validate-command.js";
+import { packageVersion } from "./version.js";
+
+const RESOLVE_MODULE = "./resolve-command.js";
+const DEMO_MODULE = "../demo/demo.js";
+
+const EXAMPLES = `
+Examples:
+  $ dns-eds                                  serve the embedded demo config (no etcd, no outside DNS)
+  $ dns-eds serve --config dns-eds.yaml      serve the clusters of a config file
+  $ dns-eds validate --config dns-eds.yaml   check a config file (exit 0 valid, 2 invalid)
+  $ dns-eds resolve payments.example.com     look a name up the way dns-eds does
+  $ dns-eds demo                             watch DNS changes and failures move gRPC traffic live
+
+Reload a running server's config with SIGHUP (kill -HUP PID) or by saving the file.
+Admin endpoints (default http://127.0.0.1:19000): /healthz /readyz /metrics /config_dump /clusters
+Config reference: docs/config.md`;
+
+export interface ProgramIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Receives the exit code of a command (default: sets process.exitCode). */
+  exit: (code: number) => void;
+}
+
+const defaultIo: ProgramIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+  exit: (code) => {
+    process.exitCode = code;
+  },
+};
+
+export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> {
+  const program = new Command("dns-eds")
+    .description(
+      "A control plane that resolves DNS names (A/AAAA/SRV) and serves them as xDS endpoints\n" +
+        "(EDS with CDS/LDS/RDS) to Envoy and proxyless gRPC clients.",
+    )
+    .version(packageVersion(), "-V, --version", "print the version")
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(LOG_LEVELS as unknown as string[])
+        .default("info"),
+    )
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(run dns-eds --help for usage)")
+    .addHelpText("after", EXAMPLES);
+
+  const logLevel = () => program.opts<{ logLevel: LogLevel }>().logLevel;
+
+  program
+    .command("serve", { isDefault: true })
+    .description("serve xDS for the clusters of a config file (default command)")
+    .option("-c, --config <file>", "config file (dns-eds.yaml); without it, the embedded demo config")
+    .action(async (opts: { config?: string }) => {
+      io.exit(
+        await runServe({
+          ...(opts.config !== undefined ? { config: opts.config } : {}),
+          logLevel: logLevel(),
+          err: io.err,
+        }),
+      );
+    });
+
+  program
+    .command("validate")
+    .description("check a config file without serving: exit 0 when valid, 2 with every problem listed")
+    .requiredOption("-c, --config <file>", "config file to check")
+    .option("--print", "print the effective config (defaults applied) as JSON")
+    .action(async (opts: { config: string; print?: boolean }) => {
+      io.exit(await runValidate(opts.config, { print: opts.print === true }, io));
+    });
+
+  await addResolveCommand(program, io);
+
+  program
+    .command("demo")
+    .description("run the demo: embedded DNS zone, three backends, the control plane and a gRPC client, live")
+    .action(async () => {
+      try {
+        const mod = (await import(DEMO_MODULE)) as { runDemo?: () => Promise<unknown> };
+        if (typeof mod.runDemo !== "function") throw new Error(`${DEMO_MODULE} exports no runDemo`);
+        await mod.runDemo();
+        io.exit(0);
+      } catch (e) {
+        io.err(`dns-eds demo: ${(e as Error).message ?? String(e)}\n`);
+        io.exit(EXIT_FAILURE);
+      }
+    });
+
+  return program;
+}
+
+/** `resolve` lives with the DNS stage (src/cli/resolve-command.ts); a build without it says so. */
+async function addResolveCommand(program: Command, io: ProgramIo): Promise<void> {
+  let register: ((program: Command) => void) | undefined;
+  try {
+    const mod = (await import(RESOLVE_MODULE)) as { registerResolveCommand?: (program: Command) => void };
+    register = mod.registerResolveCommand;
+  } catch {
+    register = undefined;
+  }
+  if (register) {
+    register(program);
+    return;
+  }
+  program
+    .command("resolve <name>")
+    .description("look a name up the way dns-eds does (not available in this build)")
+    .action(() => {
+      io.err("dns-eds resolve: not available in this build (the DNS resolver module is missing)\n");
+      io.exit(EXIT_FAILURE);
+    });
+}

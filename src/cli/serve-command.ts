@@ -1,0 +1,187 @@
+/**
+ * `dns-eds serve`: loads the config (or the embedded default), starts the admin server and the control
+ * plane, reloads on SIGHUP and file changes, and stops cleanly on SIGTERM/SIGINT. A bad config exits 2
+ * before anything is bound.
+ */
+import type { Registry } from "prom-client";
+import { type AdminProviders, type AdminServer, startAdminServer } from "../admin/admin-server.js";
+import { componentLogger, createLogger, type Logger, type LogLevel } from "../admin/logger.js";
+import { createMetrics, type DnsEdsMetrics } from "../admin/metrics.js";
+import { ConfigError } from "../config/config-error.js";
+import type { DnsEdsConfig } from "../config/config-types.js";
+import { type ConfigWatcher, createConfigWatcher } from "../config/config-watcher.js";
+import { loadConfigFile } from "../config/load-config.js";
+import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK } from "./exit-codes.js";
+import { packageVersion } from "./version.js";
+
+/** What `startServer` of src/app/serve.ts returns. */
+export interface ControlPlaneHandle {
+  stop(): Promise<void>;
+  reload(config: DnsEdsConfig): Promise<void>;
+  /** What the admin server shows; a control plane may instead call `opts.admin.setProviders` itself. */
+  adminProviders?: AdminProviders;
+}
+
+export interface StartServerOptions {
+  logger: Logger;
+  metrics: DnsEdsMetrics;
+  registry: Registry;
+  admin: AdminServer;
+}
+
+export type StartServer = (config: DnsEdsConfig, opts: StartServerOptions) => Promise<ControlPlaneHandle>;
+
+interface EmbeddedDefault {
+  config: DnsEdsConfig;
+  hints: string[];
+  stop(): Promise<void>;
+}
+
+export interface ServeOptions {
+  config?: string;
+  logLevel?: LogLevel;
+  /** Where SIGHUP/SIGTERM/SIGINT come from (default `process`). */
+  signals?: Pick<NodeJS.EventEmitter, "on" | "off">;
+  err?: (text: string) => void;
+}
+
+// Variable specifiers: these modules belong to other parts of the project and are loaded only when used,
+// so `validate` and `--help` work (and build) without them.
+const APP_MODULE = "../app/serve.js";
+const EMBEDDED_MODULE = "../demo/embedded-default.js";
+
+async function importStartServer(): Promise<StartServer> {
+  const mod = (await import(APP_MODULE)) as { startServer?: StartServer };
+  if (typeof mod.startServer !== "function") throw new Error(`${APP_MODULE} exports no startServer`);
+  return mod.startServer;
+}
+
+async function startEmbedded(): Promise<EmbeddedDefault> {
+  const mod = (await import(EMBEDDED_MODULE)) as { startEmbeddedDefault?: () => Promise<EmbeddedDefault> };
+  if (typeof mod.startEmbeddedDefault !== "function")
+    throw new Error(`${EMBEDDED_MODULE} exports no startEmbeddedDefault`);
+  return mod.startEmbeddedDefault();
+}
+
+/** Runs until a stop signal; resolves with the process exit code. */
+export async function runServe(opts: ServeOptions): Promise<number> {
+  const err = opts.err ?? ((t: string) => process.stderr.write(t));
+  const signals = opts.signals ?? process;
+  const root = createLogger({ level: opts.logLevel ?? "info" });
+  const log = componentLogger(root, "serve");
+
+  // 1. Config first: a bad file must exit before any port is bound.
+  let config: DnsEdsConfig | undefined;
+  let embedded: EmbeddedDefault | undefined;
+  if (opts.config !== undefined) {
+    try {
+      config = await loadConfigFile(opts.config);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        err(`${e.message}\n`);
+        return EXIT_BAD_CONFIG;
+      }
+      throw e;
+    }
+  }
+
+  let startServer: StartServer;
+  try {
+    startServer = await importStartServer();
+  } catch (e) {
+    err(`dns-eds: the control plane is not available in this build (${(e as Error).message})\n`);
+    return EXIT_FAILURE;
+  }
+
+  const toClose: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of toClose.reverse()) {
+      try {
+        await close();
+      } catch (e) {
+        log.error({ err: e }, "error while stopping");
+      }
+    }
+  };
+
+  try {
+    if (opts.config === undefined) {
+      embedded = await startEmbedded();
+      toClose.push(() => (embedded as EmbeddedDefault).stop());
+      config = embedded.config;
+      log.info("no --config given: running the embedded default (demo zone served in-process)");
+      for (const hint of embedded.hints) log.info(hint);
+    }
+    if (config === undefined) throw new Error("no config");
+    const running: DnsEdsConfig = config;
+
+    const metrics = createMetrics({ version: packageVersion() });
+    const admin = await startAdminServer({
+      listen: running.admin.listen,
+      registry: metrics.registry,
+      logger: componentLogger(root, "admin"),
+    });
+    toClose.push(() => admin.close());
+    log.info({ url: admin.url }, "admin listening");
+
+    const app = await startServer(running, { logger: root, metrics, registry: metrics.registry, admin });
+    toClose.push(() => app.stop());
+    if (app.adminProviders) admin.setProviders(app.adminProviders);
+    log.info(
+      { clusters: running.clusters.length, xds: running.xds.listen, source: running.source },
+      "serving",
+    );
+
+    let watcher: ConfigWatcher | undefined;
+    if (opts.config !== undefined) {
+      watcher = createConfigWatcher({
+        path: opts.config,
+        initial: running,
+        signals,
+        logger: componentLogger(root, "config"),
+        onChange: async (next) => {
+          metrics.configReload("applied");
+          if (next.xds.listen !== running.xds.listen || next.admin.listen !== running.admin.listen) {
+            log.warn("listen addresses are read at start only; restart to move them");
+          }
+          await app.reload(next);
+        },
+        onReloadError: () => metrics.configReload("invalid"),
+      });
+      const w = watcher;
+      toClose.push(async () => w.close());
+    }
+
+    return await new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) {
+          log.warn({ signal }, "second stop signal: exiting at once");
+          resolve(EXIT_FAILURE);
+          return;
+        }
+        stopping = true;
+        log.info({ signal }, "stopping");
+        void closeAll().then(() => {
+          signals.off("SIGTERM", onTerm);
+          signals.off("SIGINT", onInt);
+          resolve(EXIT_OK);
+        });
+      };
+      const onTerm = () => stop("SIGTERM");
+      const onInt = () => stop("SIGINT");
+      signals.on("SIGTERM", onTerm);
+      signals.on("SIGINT", onInt);
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(`${e.message}\n`);
+      await closeAll();
+      return EXIT_BAD_CONFIG;
+    }
+    log.error({ err: e }, "start failed");
+    err(`dns-eds: ${(e as Error).message ?? String(e)}\n`);
+    await closeAll();
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Spawns the real `dns-eds` binary: built by tsc from src/cli/main.ts into a private folder under
+ * .tmp/ (so parallel test files and other stages' half-written modules do not interfere).
+ */
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..", "..");
+let buildDir: string;
+let mainJs: string;
+let workDir: string;
+
+beforeAll(async () => {
+  mkdirSync(join(root, ".tmp"), { recursive: true });
+  buildDir = mkdtempSync(join(root, ".tmp", "cli-build-"));
+  writeFileSync(
+    join(buildDir, "tsconfig.json"),
+    JSON.stringify({
+      extends: "../../tsconfig.json",
+      compilerOptions: { outDir: ".", rootDir: "../../src", sourceMap: false },
+      files: ["../../src/cli/main.ts"],
+      include: [],
+    }),
+  );
+  await run(
+    process.execPath,
+    [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(buildDir, "tsconfig.json")],
+    {
+      cwd: root,
+    },
+  );
+  mainJs = join(buildDir, "cli", "main.js");
+  workDir = mkdtempSync(join(tmpdir(), "dns-eds-cli-"));
+}, 120_000);
+
+afterAll(() => {
+  rmSync(buildDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [mainJs, ...args], {
+      cwd: workDir,
+      timeout: 20_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const write = (name: string, text: string) => {
+  const p = join(workDir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe("dns-eds CLI", () => {
+  it("prints the package version", async () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+    const r = await cli(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it("prints help that lists every command and where to start", async () => {
+    const r = await cli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const word of [
+      "serve",
+      "validate",
+      "resolve",
+      "demo",
+      "--log-level",
+      "--version",
+      "Examples:",
+      "SIGHUP",
+      "/readyz",
+    ]) {
+      expect(r.stdout).toContain(word);
+    }
+    const v = await cli(["validate", "--help"]);
+    expect(v.stdout).toContain("--config <file>");
+  });
+
+  it("validate exits 0 on a valid file", async () => {
+    const file = write(
+      "ok.yaml",
+      "dns: { servers: ['127.0.0.1:53'] }\nclusters:\n  - name: payments\n    dns: { name: payments.example.com, port: 8080 }\n",
+    );
+    const r = await cli(["validate", "--config", file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("valid, 1 cluster(s): payments");
+    const p = await cli(["validate", "--config", file, "--print"]);
+    expect(JSON.parse(p.stdout).clusters[0].sources[0]).toMatchObject({ kind: "dns", port: 8080 });
+  });
+
+  it("validate exits 2 and names every problem by path", async () => {
+    const file = write(
+      "bad.yaml",
+      "clusters:\n  - name: a\n    dns: { name: a.example.com, port: 80 }\n  - name: b\n    dns: { name: b.example.com, port: 70000 }\n    colour: blue\n",
+    );
+    const r = await cli(["validate", "--config", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("clusters[1].dns.port: expected 1..65535, got 70000");
+    expect(r.stderr).toContain("clusters[1].colour: unknown key");
+    const missing = await cli(["validate", "--config", join(workDir, "nope.yaml")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("expected a readable file, got ENOENT");
+  });
+
+  it("validate without --config is a usage error", async () => {
+    const r = await cli(["validate"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("--config");
+  });
+
+  it("rejects an unknown log level", async () => {
+    const r = await cli(["--log-level", "loud", "validate", "--config", "x"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("loud");
+  });
+
+  it("serve exits 2 on a bad config without binding the admin port", async () => {
+    const file = write("bad-serve.yaml", "admin: { listen: '127.0.0.1:0' }\nxds: { listen: 1 }\n");
+    const r = await cli(["serve", "--config", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("xds.listen:");
+    expect(r.stdout).not.toContain("admin listening");
+  });
+});
+
+/**
+ * A stand-in for the integrator's src/app/serve.ts, written into the private build folder, so the
+ * serve wiring (admin, reload, signals) is tested on the real binary whatever state serve.ts is in.
+ */
+const FAKE_APP = `
+export async function startServer(config, opts) {
+  const log = opts.logger.child({ component: "fake-app" });
+  log.info({ clusters: config.clusters.map((c) => c.name) }, "fake started");
+  opts.admin.setProviders({
+    readiness: [{ name: "fake", check: () => ({ ok: true }) }],
+    configDump: () => ({ fake: config.clusters.map((c) => ({ name: c.name, version: "1" })) }),
+  });
+  return {
+    async reload(next) { log.info({ clusters: next.clusters.map((c) => c.name) }, "fake reloaded"); },
+    async stop() { log.info("fake stopped"); },
+  };
+}
+`;
+
+describe("dns-eds serve with a control plane", () => {
+  let child: ChildProcessWithoutNullStreams | undefined;
+  afterAll(() => {
+    child?.kill("SIGKILL");
+  });
+
+  it("starts admin, reloads on change and SIGHUP, counts a bad reload, stops on SIGTERM", async () => {
+    mkdirSync(join(buildDir, "app"), { recursive: true });
+    writeFileSync(join(buildDir, "app", "serve.js"), FAKE_APP);
+    const clusterYaml = (names: string[]) =>
+      `admin: { listen: "127.0.0.1:0" }\nxds: { listen: "127.0.0.1:0" }\ndns: { servers: ["127.0.0.1:53"] }\nclusters:\n${names
+        .map((n) => `  - name: ${n}\n    dns: { name: ${n}.example.com, port: 80 }\n`)
+        .join("")}`;
+    const file = write("serve.yaml", clusterYaml(["a"]));
+    const proc = spawn(process.execPath, [mainJs, "serve", "--config", file, "--log-level", "debug"], {
+      cwd: workDir,
+    });
+    child = proc;
+    const lines: Array<Record<string, unknown>> = [];
+    const waiters: Array<{
+      pred: (l: Record<string, unknown>) => boolean;
+      resolve: (l: Record<string, unknown>) => void;
+    }> = [];
+    let buffer = "";
+    proc.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl = buffer.indexOf("\n");
+      while (nl >= 0) {
+        const line = JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>;
+        buffer = buffer.slice(nl + 1);
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.pred(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+        nl = buffer.indexOf("\n");
+      }
+    });
+    const waitFor = (pred: (l: Record<string, unknown>) => boolean, what: string) => {
+      const seen = lines.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise<Record<string, unknown>>((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error(`no log line: ${what}\n${lines.map((l) => JSON.stringify(l)).join("\n")}`)),
+          10_000,
+        );
+        waiters.push({
+          pred,
+          resolve: (l) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        });
+      });
+    };
+
+    const adminLine = await waitFor((l) => l.msg === "admin listening", "admin listening");
+    const url = String(adminLine.url);
+    await waitFor((l) => l.msg === "fake started", "fake started");
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${url}/config_dump`)).json()).toEqual({ fake: [{ name: "a", version: "1" }] });
+
+    writeFileSync(file, clusterYaml(["a", "b"]));
+    const reloaded = await waitFor((l) => l.msg === "fake reloaded", "reload after file change");
+    expect(reloaded.clusters).toEqual(["a", "b"]);
+
+    writeFileSync(file, "clusters: [ {name: x, dns: {name: x.example.com, port: 0}} ]\n");
+    const rejected = await waitFor(
+      (l) => l.msg === "config reload rejected; keeping the running config",
+      "bad reload",
+    );
+    expect(rejected.component).toBe("config");
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain("dnseds_config_reload_errors_total 1");
+    expect(metrics).toContain('dnseds_config_reloads_total{outcome="applied"} 1');
+
+    writeFileSync(file, clusterYaml(["c"]));
+    await waitFor((l) => l.msg === "fake reloaded" && JSON.stringify(l.clusters) === '["c"]', "reload to c");
+    proc.kill("SIGHUP"); // unchanged content: no second reload, and SIGHUP must not kill the process
+    proc.kill("SIGTERM");
+    const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(lines.some((l) => l.msg === "fake stopped")).toBe(true);
+    expect(lines.filter((l) => l.msg === "fake reloaded")).toHaveLength(2);
+    child = undefined;
+  });
+});
