@@ -46,6 +46,8 @@ export interface ZoneServerOptions {
   maxUdpPayload?: number;
   /** A TCP connection with no complete query for this long is closed (default 10 s, RFC 7766 §6.2.3). */
   tcpIdleMs?: number;
+  /** TCP connections beyond this are refused, so idle clients cannot exhaust the process (default 256). */
+  maxTcpConnections?: number;
 }
 
 export interface RecordUpdate {
@@ -140,6 +142,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
   };
 
   const { udp, tcp } = await bindBoth(host, options.port ?? 0, onUdp, onTcp);
+  tcp.maxConnections = options.maxTcpConnections ?? 256;
   const port = udp.address().port;
   let closed = false;
 
