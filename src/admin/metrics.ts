@@ -33,6 +33,19 @@ export interface XdsMetricsHooks {
   nacked(typeUrl: string, detail: string): void;
 }
 
+/** Same shape as HealthSchedulerOptions.onProbe of src/health: one call per probe. */
+export type HealthProbeHook = (
+  key: string,
+  result: { ok: true } | { ok: false; code: string },
+  health: EndpointHealthLabel,
+) => void;
+
+/** What the endpoints gauge is computed from at scrape time (the same data as the /clusters page). */
+export interface ClusterHealthSource {
+  name: string;
+  endpoints: ReadonlyArray<{ health: string }>;
+}
+
 /** Cumulative counts kept as plain integers by the cache tiers, read at scrape time. */
 export interface CacheCounterSnapshot {
   /** Per tier (e.g. "local", "etcd"). */
@@ -54,7 +67,10 @@ export interface DnsEdsMetrics {
   observeCacheCounters(read: () => CacheCounterSnapshot): void;
   setClusterEndpoints(cluster: string, counts: Partial<Record<EndpointHealthLabel, number>>): void;
   removeCluster(cluster: string): void;
-  healthCheck(checkType: string, outcome: string): void;
+  /** Computes the endpoints gauge from the clusters' current endpoints at every scrape. */
+  observeClusters(read: () => readonly ClusterHealthSource[]): void;
+  /** `outcome`: "ok" or the failure code (ERR_HEALTH_TIMEOUT, ERR_HEALTH_REFUSED, ...). */
+  healthCheck(outcome: string): void;
   xdsStreamOpened(kind: string): void;
   xdsStreamClosed(kind: string): void;
   xdsPushed(typeUrl: string, bytes: number, latencyMs: number): void;
@@ -63,6 +79,7 @@ export interface DnsEdsMetrics {
   dnsHooks(): DnsMetricsHooks;
   cacheHooks(): CacheMetricsHooks;
   xdsHooks(): XdsMetricsHooks;
+  healthProbeHook(): HealthProbeHook;
 }
 
 export interface MetricsOptions {
@@ -165,16 +182,29 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     registers,
   });
 
-  const endpoints = new Gauge({
+  const clusterSources: Array<() => readonly ClusterHealthSource[]> = [];
+  const endpoints: Gauge<"cluster" | "health"> = new Gauge({
     name: "dnseds_endpoints",
     help: "Endpoints published per cluster and health status.",
     labelNames: ["cluster", "health"],
     registers,
+    collect: () => {
+      if (clusterSources.length === 0) return;
+      // Rebuilt from the source at each scrape, so removed clusters disappear.
+      endpoints.reset();
+      for (const read of clusterSources) {
+        for (const c of read()) {
+          const counts: Partial<Record<string, number>> = {};
+          for (const e of c.endpoints) counts[e.health] = (counts[e.health] ?? 0) + 1;
+          for (const health of HEALTH_LABELS) endpoints.set({ cluster: c.name, health }, counts[health] ?? 0);
+        }
+      }
+    },
   });
   const healthChecks = new Counter({
     name: "dnseds_health_checks_total",
-    help: "Active health checks run, by check type and outcome.",
-    labelNames: ["type", "outcome"],
+    help: "Active health checks run, by outcome (ok or the failure code).",
+    labelNames: ["outcome"],
     registers,
   });
 
@@ -278,8 +308,11 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     removeCluster(cluster) {
       for (const health of HEALTH_LABELS) endpoints.remove({ cluster, health });
     },
-    healthCheck(checkType, outcome) {
-      healthChecks.inc({ type: checkType, outcome });
+    observeClusters(read) {
+      clusterSources.push(read);
+    },
+    healthCheck(outcome) {
+      healthChecks.inc({ outcome });
     },
     xdsStreamOpened(kind) {
       xdsStreams.inc({ kind });
@@ -312,6 +345,7 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
       pushed: api.xdsPushed,
       nacked: (typeUrl: string) => api.xdsNacked(typeUrl),
     }),
+    healthProbeHook: () => (_key, result) => api.healthCheck(result.ok ? "ok" : result.code),
   };
   return api;
 }

@@ -143,7 +143,9 @@ describe("admin server", () => {
     cache.etcdState("connected");
     cache.upstream("A", "ok", 3);
     metrics.setClusterEndpoints("payments", { HEALTHY: 2, UNHEALTHY: 1 });
-    metrics.healthCheck("grpc", "healthy");
+    const probe = metrics.healthProbeHook();
+    probe("10.0.0.2|8080", { ok: true }, "HEALTHY");
+    probe("10.0.0.2|8080", { ok: false, code: "ERR_HEALTH_TIMEOUT" }, "HEALTHY");
     metrics.configReload("invalid");
 
     const r = await get("/metrics");
@@ -165,7 +167,8 @@ describe("admin server", () => {
       'dnseds_endpoints{cluster="payments",health="HEALTHY"} 2',
       'dnseds_endpoints{cluster="payments",health="UNHEALTHY"} 1',
       'dnseds_endpoints{cluster="payments",health="DRAINING"} 0',
-      'dnseds_health_checks_total{type="grpc",outcome="healthy"} 1',
+      'dnseds_health_checks_total{outcome="ok"} 1',
+      'dnseds_health_checks_total{outcome="ERR_HEALTH_TIMEOUT"} 1',
       'dnseds_xds_streams{kind="ads-sotw"} 1',
       'dnseds_xds_pushes_total{type="eds"} 1',
       'dnseds_xds_push_bytes_total{type="eds"} 2900',
