@@ -87,3 +87,8 @@ export function clusterResources(spec: ClusterSpec): ResourceUpsert[] {
   }
   return out;
 }
+
+/** Everything clusterResources() reads from the spec: equal keys mean identical resources, so no push. */
+export function clusterResourcesKey(spec: ClusterSpec): string {
+  return JSON.stringify([spec.name, spec.connectTimeoutMs, spec.lbPolicy, spec.grpcListener]);
+}

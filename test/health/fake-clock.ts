@@ -25,6 +25,7 @@ export class FakeClock implements Clock {
   /** Fires due timers in order, letting promise callbacks run between them; bounded by `maxFires`. */
   async advance(ms: number, maxFires = 1_000_000): Promise<void> {
     const end = this.t + ms;
+    await flush(); // let work started before advance() (e.g. resolved lookups) land first
     for (let fires = 0; fires < maxFires; fires++) {
       let nextId = -1;
       let nextDue = Number.POSITIVE_INFINITY;
@@ -47,6 +48,4 @@ export class FakeClock implements Clock {
 }
 
 /** Lets pending promise callbacks (probe results) run. */
-export const flush = async (): Promise<void> => {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
-};
+export const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

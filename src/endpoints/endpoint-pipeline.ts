@@ -1,0 +1,582 @@
+/**
+ * Drives the endpoints stage for a set of clusters: tracks every DNS name the clusters need (A/AAAA per
+ * family policy, SRV plus each target's addresses, TXT for metadata), feeds endpoints to the health
+ * checker, and on a DNS update, health change or config change rebuilds only the affected clusters after
+ * a short debounce, publishing CDS/EDS(+zone variants)/LDS/RDS through a Publisher. Content that encodes
+ * to the same bytes is not published again. Endpoints that leave DNS stay as DRAINING for the drain window.
+ */
+import { toBinary } from "@bufbuild/protobuf";
+import type { Answer, RecordType } from "../dns/types.js";
+import {
+  type ClusterLoadAssignment,
+  ClusterLoadAssignmentSchema,
+} from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { type Clock, systemClock } from "../health/clock.js";
+import type { ProbeTarget } from "../health/probe.js";
+import type { EndpointHealth, HealthCheckSpec, HealthSink } from "../health/types.js";
+import { buildAssignment, zoneKey } from "./assignment-builder.js";
+import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
+import type { ClusterSpec, LocalitySpec, SourceSpec } from "./cluster-spec.js";
+import { type EndpointCandidate, extractCandidates, type SourceResolution } from "./endpoint-candidates.js";
+import { type EndpointSource, fqdn, lookupKey } from "./endpoint-source.js";
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  type PublishBatch,
+  type Publisher,
+  type ResourceUpsert,
+  ROUTE_TYPE,
+} from "./publisher.js";
+
+export class EndpointPipelineError extends Error {
+  constructor(
+    readonly code: "ERR_ENDPOINTS_DUPLICATE_CLUSTER" | "ERR_ENDPOINTS_CLOSED",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The part of the health scheduler the pipeline uses. */
+export interface HealthTracker {
+  track(target: ProbeTarget, spec: HealthCheckSpec): void;
+  untrack(key: string): void;
+}
+
+export interface EndpointPipelineOptions {
+  source: EndpointSource;
+  publisher: Publisher;
+  /** Where health is read (and change events come from). */
+  healthSink?: HealthSink;
+  /** Who runs the checks; endpoints of clusters with a healthCheck are tracked here. */
+  healthTracker?: HealthTracker;
+  /** Coalescing window for rebuilds, ms (default 100). */
+  debounceMs?: number;
+  clock?: Clock;
+  onError?: (err: unknown, context: string) => void;
+}
+
+export interface EndpointSnapshot {
+  address: string;
+  port: number;
+  health: EndpointHealth;
+  priority: number;
+  locality: LocalitySpec;
+  /** e.g. `dns:api.example.com.`, `srv:_grpc._tcp.example.com.→host.example.com.`, `static`. */
+  source: string;
+  weight: number;
+  draining: boolean;
+  /** Ms until the DNS record behind the endpoint expires (negative: served past TTL); absent for static. */
+  ttlLeftMs?: number;
+  additionalAddresses: string[];
+}
+
+export interface ClusterSnapshot {
+  name: string;
+  /** Every source has had a first answer (or a failure), so an assignment has been published. */
+  ready: boolean;
+  endpoints: EndpointSnapshot[];
+  lastBuildAt?: number;
+  errors: string[];
+}
+
+interface ClusterState {
+  spec: ClusterSpec;
+  /** Lookup keys this cluster depends on (own names plus SRV targets). */
+  lookups: Set<string>;
+  current: EndpointCandidate[];
+  draining: Map<string, { c: EndpointCandidate; until: number }>;
+  lastCla?: ClusterLoadAssignment;
+  claBytes?: string;
+  resourceBytes?: string;
+  lastBuildAt?: number;
+  healthKeys: Set<string>;
+  published: boolean;
+  listenerPublished: boolean;
+  /** What the batch being published carries; becomes claBytes/resourceBytes once publish succeeds. */
+  pending?: { claBytes: string; resourceBytes: string };
+}
+
+interface LookupState {
+  name: string;
+  type: RecordType;
+  answer?: Answer;
+  error?: string;
+  settled: boolean;
+  clusters: Set<string>;
+}
+
+const families = (spec: ClusterSpec): RecordType[] =>
+  spec.ipFamily === "V4_ONLY" ? ["A"] : spec.ipFamily === "V6_ONLY" ? ["AAAA"] : ["A", "AAAA"];
+
+const HEALTH_NAMES: readonly EndpointHealth[] = ["UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING"];
+
+const bytesKey = (b: Uint8Array): string => Buffer.from(b).toString("base64");
+
+export class EndpointPipeline {
+  private readonly clusters = new Map<string, ClusterState>();
+  private readonly lookups = new Map<string, LookupState>();
+  /** endpoint key → clusters listing it with a health check, so a health change rebuilds only those. */
+  private readonly healthIndex = new Map<string, Set<string>>();
+  private readonly dirty = new Set<string>();
+  private readonly removed = new Map<string, ClusterSpec>();
+  private readonly clock: Clock;
+  private readonly debounceMs: number;
+  private timer: unknown;
+  private drainTimer: unknown;
+  private drainTimerAt = Number.POSITIVE_INFINITY;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly options: EndpointPipelineOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.debounceMs = Math.max(0, options.debounceMs ?? 100);
+    this.unsubscribe.push(options.source.onUpdate((name, type, answer) => this.onAnswer(name, type, answer)));
+    if (options.healthSink) this.unsubscribe.push(options.healthSink.onChange((key) => this.onHealth(key)));
+  }
+
+  /** Replaces the set of clusters; only added, removed or changed clusters are rebuilt. */
+  setClusters(specs: readonly ClusterSpec[]): void {
+    if (this.closed) throw new EndpointPipelineError("ERR_ENDPOINTS_CLOSED", "pipeline is closed");
+    const names = new Set<string>();
+    for (const s of specs) {
+      if (names.has(s.name))
+        throw new EndpointPipelineError("ERR_ENDPOINTS_DUPLICATE_CLUSTER", `duplicate cluster ${s.name}`);
+      names.add(s.name);
+    }
+    for (const [name, st] of this.clusters) {
+      if (names.has(name)) continue;
+      this.clusters.delete(name);
+      this.releaseLookups(name, st.lookups, new Set());
+      this.setHealthKeys(name, st, new Set());
+      this.dirty.delete(name);
+      if (st.published) this.removed.set(name, st.spec);
+      this.schedule();
+    }
+    for (const spec of specs) {
+      const st = this.clusters.get(spec.name);
+      if (st && JSON.stringify(st.spec) === JSON.stringify(spec)) continue;
+      this.removed.delete(spec.name);
+      const next: ClusterState = st ?? {
+        spec,
+        lookups: new Set(),
+        current: [],
+        draining: new Map(),
+        healthKeys: new Set(),
+        published: false,
+        listenerPublished: false,
+      };
+      next.spec = spec;
+      this.clusters.set(spec.name, next);
+      this.refreshLookups(spec.name, next);
+      this.markDirty(spec.name);
+    }
+  }
+
+  /** Publishes pending changes now instead of waiting for the debounce (tests, shutdown). */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    // One flush at a time: later changes wait for the running one, then go in the next.
+    while (this.flushing) await this.flushing;
+    this.flushing = this.doFlush().finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  snapshot(): ClusterSnapshot[] {
+    const now = this.clock.now();
+    const out: ClusterSnapshot[] = [];
+    for (const [name, st] of this.clusters) {
+      const placed = new Map<
+        string,
+        { priority: number; health: EndpointHealth; weight: number; extra: string[] }
+      >();
+      for (const le of st.lastCla?.endpoints ?? []) {
+        for (const lb of le.lbEndpoints) {
+          if (lb.hostIdentifier.case !== "endpoint") continue;
+          const [primary, ...rest] = [
+            lb.hostIdentifier.value.address,
+            ...lb.hostIdentifier.value.additionalAddresses.map((x) => x.address),
+          ]
+            .map((ad) =>
+              ad?.address.case === "socketAddress"
+                ? `${ad.address.value.address}|${ad.address.value.portSpecifier.value}`
+                : "",
+            )
+            .filter((k) => k !== "");
+          if (!primary) continue;
+          const health = HEALTH_NAMES[lb.healthStatus] ?? "UNKNOWN";
+          const info = { priority: le.priority, health, weight: lb.loadBalancingWeight ?? 1, extra: rest };
+          placed.set(primary, info);
+          for (const r of rest) placed.set(r, { ...info, extra: [] });
+        }
+      }
+      const endpoints: EndpointSnapshot[] = [];
+      const listed = [
+        ...st.current.map((c) => ({ c, draining: false })),
+        ...[...st.draining.values()].map((d) => ({ c: d.c, draining: true })),
+      ];
+      const seen = new Set<string>();
+      for (const { c, draining } of listed) {
+        const p = placed.get(c.key);
+        if (!p || seen.has(c.key)) continue;
+        seen.add(c.key);
+        const source = st.spec.sources[c.sourceIndex];
+        const e: EndpointSnapshot = {
+          address: c.address,
+          port: c.port,
+          health: p.health,
+          priority: p.priority,
+          locality: source?.locality ?? { region: "", zone: "", subZone: "" },
+          source: describeSource(source, c),
+          weight: p.weight,
+          draining,
+          additionalAddresses: p.extra.map((k) => k.replace("|", ":")),
+        };
+        if (c.expiresAt !== undefined) e.ttlLeftMs = c.expiresAt - now;
+        endpoints.push(e);
+      }
+      endpoints.sort(
+        (a, b) =>
+          a.priority - b.priority ||
+          (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port),
+      );
+      const errors: string[] = [];
+      for (const k of st.lookups) {
+        const l = this.lookups.get(k);
+        if (l?.error) errors.push(`${k}: ${l.error}`);
+      }
+      const snap: ClusterSnapshot = { name, ready: st.published, endpoints, errors };
+      if (st.lastBuildAt !== undefined) snap.lastBuildAt = st.lastBuildAt;
+      out.push(snap);
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const u of this.unsubscribe) u();
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    if (this.drainTimer !== undefined) this.clock.clearTimeout(this.drainTimer);
+    for (const [name, st] of this.clusters) {
+      this.releaseLookups(name, st.lookups, new Set());
+      this.setHealthKeys(name, st, new Set());
+    }
+    this.clusters.clear();
+  }
+
+  // ---- DNS side ----
+
+  /** Recomputes which lookups a cluster needs (own names + current SRV targets) and (un)tracks them. */
+  private refreshLookups(name: string, st: ClusterState): void {
+    const want = new Set<string>();
+    const add = (n: string, type: RecordType): void => {
+      const k = lookupKey(n, type);
+      want.add(k);
+      let l = this.lookups.get(k);
+      if (!l) {
+        l = { name: fqdn(n), type, settled: false, clusters: new Set() };
+        this.lookups.set(k, l);
+        this.startLookup(k, l);
+      }
+      l.clusters.add(name);
+    };
+    for (const s of st.spec.sources) {
+      if (s.kind === "static") continue;
+      if (s.kind === "dns") for (const t of families(st.spec)) add(s.name, t);
+      if (s.kind === "srv") {
+        add(s.name, "SRV");
+        const srv = this.lookups.get(lookupKey(s.name, "SRV"))?.answer;
+        for (const r of srv?.records ?? []) {
+          if (r.type !== "SRV" || fqdn(r.target) === ".") continue;
+          for (const t of families(st.spec)) add(r.target, t);
+        }
+      }
+      if (s.txtMetadata) add(s.name, "TXT");
+    }
+    this.releaseLookups(name, st.lookups, want);
+    st.lookups = want;
+  }
+
+  private startLookup(key: string, l: LookupState): void {
+    this.options.source.track(l.name, l.type);
+    this.options.source.resolve(l.name, l.type).then(
+      (answer) => this.onAnswer(l.name, l.type, answer),
+      (err: unknown) => {
+        const cur = this.lookups.get(key);
+        if (cur !== l) return;
+        // Keep whatever we had: a failure never empties a set. It only unblocks the first publish.
+        l.error = `${(err as { code?: string }).code ?? "error"}: ${(err as Error)?.message ?? String(err)}`;
+        if (!l.settled) {
+          l.settled = true;
+          for (const c of l.clusters) this.markDirty(c);
+        }
+      },
+    );
+  }
+
+  private releaseLookups(name: string, had: Set<string>, keep: Set<string>): void {
+    for (const k of had) {
+      if (keep.has(k)) continue;
+      const l = this.lookups.get(k);
+      if (!l) continue;
+      l.clusters.delete(name);
+      if (l.clusters.size === 0) {
+        this.lookups.delete(k);
+        this.options.source.untrack(l.name, l.type);
+      }
+    }
+  }
+
+  private onAnswer(name: string, type: RecordType, answer: Answer): void {
+    if (this.closed) return;
+    const l = this.lookups.get(lookupKey(name, type));
+    if (!l) return;
+    // The tracked update and our own first resolve race; never go back to an older answer.
+    if (l.answer && answer.resolvedAt < l.answer.resolvedAt) return;
+    l.answer = answer;
+    l.settled = true;
+    delete l.error;
+    for (const c of [...l.clusters]) {
+      const st = this.clusters.get(c);
+      if (!st) continue;
+      if (type === "SRV") this.refreshLookups(c, st);
+      this.markDirty(c);
+    }
+  }
+
+  private onHealth(key: string): void {
+    for (const c of this.healthIndex.get(key) ?? []) this.markDirty(c);
+  }
+
+  // ---- building ----
+
+  private markDirty(name: string): void {
+    this.dirty.add(name);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed || this.timer !== undefined) return;
+    // Fixed window from the first change (not reset by later ones) bounds the added latency.
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.flush().catch((e: unknown) => this.options.onError?.(e, "flush"));
+    }, this.debounceMs);
+  }
+
+  private resolutionsOf(spec: ClusterSpec): Array<SourceResolution | undefined> {
+    const get = (n: string, t: RecordType): Answer | undefined => this.lookups.get(lookupKey(n, t))?.answer;
+    return spec.sources.map((s): SourceResolution | undefined => {
+      const r: SourceResolution = {};
+      if (s.kind === "static") return r;
+      if (s.txtMetadata) {
+        const txt = get(s.name, "TXT");
+        if (txt) r.txt = txt;
+      }
+      if (s.kind === "dns") {
+        const a = get(s.name, "A");
+        const aaaa = get(s.name, "AAAA");
+        if (a) r.a = a;
+        if (aaaa) r.aaaa = aaaa;
+        return r;
+      }
+      const srv = get(s.name, "SRV");
+      if (!srv) return r;
+      // Targets' own tracked answers win over the copy inside the SRV answer: they refresh on their TTL.
+      const targets = new Map<string, { a: Answer["records"]; aaaa: Answer["records"] }>();
+      for (const rec of srv.records) {
+        if (rec.type !== "SRV") continue;
+        const t = fqdn(rec.target);
+        if (t === "." || targets.has(t)) continue;
+        const inline = srv.targets?.get(t);
+        targets.set(t, {
+          a: get(t, "A")?.records ?? inline?.a ?? [],
+          aaaa: get(t, "AAAA")?.records ?? inline?.aaaa ?? [],
+        });
+      }
+      r.srv = { ...srv, targets };
+      return r;
+    });
+  }
+
+  private isReady(st: ClusterState): boolean {
+    for (const s of st.spec.sources) {
+      if (s.kind === "static") continue;
+      const keys =
+        s.kind === "dns" ? families(st.spec).map((t) => lookupKey(s.name, t)) : [lookupKey(s.name, "SRV")];
+      for (const k of keys) if (!this.lookups.get(k)?.settled) return false;
+    }
+    return true;
+  }
+
+  private setHealthKeys(name: string, st: ClusterState, keys: Set<string>): void {
+    const tracker = this.options.healthTracker;
+    for (const k of st.healthKeys) {
+      if (keys.has(k)) continue;
+      const set = this.healthIndex.get(k);
+      set?.delete(name);
+      if (set && set.size === 0) {
+        this.healthIndex.delete(k);
+        tracker?.untrack(k);
+      }
+    }
+    for (const k of keys) {
+      let set = this.healthIndex.get(k);
+      if (!set) {
+        set = new Set();
+        this.healthIndex.set(k, set);
+      }
+      set.add(name);
+    }
+    st.healthKeys = keys;
+  }
+
+  private rebuild(
+    name: string,
+    st: ClusterState,
+    upserts: ResourceUpsert[][],
+    removals: Array<{ typeUrl: string; name: string }>,
+  ): void {
+    const now = this.clock.now();
+    const spec = st.spec;
+    const candidates = extractCandidates(spec, this.resolutionsOf(spec));
+    const currentKeys = new Set(candidates.map((c) => c.key));
+    // Endpoints that left DNS start draining; ones that came back stop; expired ones go.
+    if (st.published && spec.drainMs > 0) {
+      for (const c of st.current)
+        if (!currentKeys.has(c.key) && !st.draining.has(c.key))
+          st.draining.set(c.key, { c, until: now + spec.drainMs });
+    }
+    for (const [k, d] of st.draining) if (currentKeys.has(k) || d.until <= now) st.draining.delete(k);
+    st.current = candidates;
+    this.armDrainTimer();
+
+    if (spec.healthCheck && this.options.healthTracker) {
+      for (const c of candidates)
+        this.options.healthTracker.track({ address: c.address, port: c.port }, spec.healthCheck);
+    }
+    this.setHealthKeys(name, st, spec.healthCheck ? currentKeys : new Set());
+
+    const sink = this.options.healthSink;
+    const health = sink ? (k: string) => sink.get(k) : undefined;
+    const draining = [...st.draining.values()].map((d) => d.c);
+    const input = { spec, candidates, draining, ...(health ? { health } : {}) };
+    const base = buildAssignment(input);
+    const variants = new Map<string, ClusterLoadAssignment>();
+    if (spec.zoneAware) {
+      const zones = new Set(spec.sources.map((s) => s.locality.zone));
+      // One zone only: every variant would equal the base assignment.
+      if (zones.size > 1)
+        for (const zone of zones)
+          variants.set(
+            zoneKey({ region: "", zone }),
+            buildAssignment({ ...input, clientZone: { region: "", zone } }),
+          );
+    }
+    st.lastCla = base;
+    st.lastBuildAt = now;
+
+    const claBytes = [
+      bytesKey(toBinary(ClusterLoadAssignmentSchema, base)),
+      ...[...variants].map(([z, v]) => `${z}=${bytesKey(toBinary(ClusterLoadAssignmentSchema, v))}`),
+    ].join(",");
+    const resourceBytes = clusterResourcesKey(spec);
+    const [cds, eds, ldsRds] = upserts as [ResourceUpsert[], ResourceUpsert[], ResourceUpsert[]];
+    const resourcesChanged = resourceBytes !== st.resourceBytes;
+    if (resourcesChanged) {
+      for (const r of clusterResources(spec)) (r.typeUrl === CLUSTER_TYPE ? cds : ldsRds).push(r);
+      if (st.listenerPublished && !spec.grpcListener) {
+        removals.push({ typeUrl: LISTENER_TYPE, name }, { typeUrl: ROUTE_TYPE, name });
+      }
+    }
+    // A changed Cluster makes Envoy re-warm and wait for EDS, so its CLA goes out again too.
+    if (claBytes !== st.claBytes || resourcesChanged) {
+      eds.push({ typeUrl: ENDPOINT_TYPE, name, resource: base, ...(variants.size > 0 ? { variants } : {}) });
+    }
+    st.pending = { claBytes, resourceBytes };
+  }
+
+  private armDrainTimer(): void {
+    const now = this.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    // Expired entries are already marked dirty; the rebuild drops them and re-arms for the rest.
+    for (const st of this.clusters.values())
+      for (const d of st.draining.values()) if (d.until > now) next = Math.min(next, d.until);
+    if (next === Number.POSITIVE_INFINITY || next >= this.drainTimerAt) return;
+    if (this.drainTimer !== undefined) this.clock.clearTimeout(this.drainTimer);
+    this.drainTimerAt = next;
+    this.drainTimer = this.clock.setTimeout(
+      () => {
+        this.drainTimer = undefined;
+        this.drainTimerAt = Number.POSITIVE_INFINITY;
+        const now = this.clock.now();
+        for (const [name, st] of this.clusters)
+          for (const d of st.draining.values()) if (d.until <= now) this.markDirty(name);
+        this.armDrainTimer();
+      },
+      Math.max(0, next - this.clock.now()),
+    );
+  }
+
+  private async doFlush(): Promise<void> {
+    if (this.closed) return;
+    const names = [...this.dirty];
+    this.dirty.clear();
+    const upserts: ResourceUpsert[][] = [[], [], []];
+    const remove: Array<{ typeUrl: string; name: string }> = [];
+    const built: ClusterState[] = [];
+    for (const name of names) {
+      const st = this.clusters.get(name);
+      if (!st || !this.isReady(st)) continue;
+      try {
+        this.rebuild(name, st, upserts, remove);
+        built.push(st);
+      } catch (e) {
+        this.options.onError?.(e, `build ${name}`);
+      }
+    }
+    for (const [name, spec] of this.removed) {
+      // Listener and route first so no client is left routing to a cluster that is already gone.
+      if (spec.grpcListener) remove.push({ typeUrl: LISTENER_TYPE, name }, { typeUrl: ROUTE_TYPE, name });
+      remove.push({ typeUrl: ENDPOINT_TYPE, name }, { typeUrl: CLUSTER_TYPE, name });
+    }
+    const upsert = upserts.flat();
+    if (upsert.length === 0 && remove.length === 0) return;
+    const batch: PublishBatch = {};
+    if (upsert.length > 0) batch.upsert = upsert;
+    if (remove.length > 0) batch.remove = remove;
+    try {
+      await this.options.publisher.publish(batch);
+    } catch (e) {
+      this.options.onError?.(e, "publish");
+      // Not recorded as published: retry with whatever is current after another window.
+      for (const st of built) this.dirty.add(st.spec.name);
+      this.schedule();
+      return;
+    }
+    this.removed.clear();
+    for (const st of built) {
+      if (st.pending) {
+        st.claBytes = st.pending.claBytes;
+        st.resourceBytes = st.pending.resourceBytes;
+        st.listenerPublished = st.spec.grpcListener;
+        delete st.pending;
+      }
+      st.published = true;
+    }
+  }
+}
+
+function describeSource(source: SourceSpec | undefined, c: EndpointCandidate): string {
+  if (!source) return "?";
+  if (source.kind === "static") return "static";
+  if (source.kind === "dns") return `dns:${fqdn(source.name)}`;
+  return `srv:${fqdn(source.name)}→${c.host}`;
+}
