@@ -194,7 +194,7 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
         id: "start",
         title: "Two A records behind echo",
         explain:
-          "dns-eds resolved echo.demo.dns-eds.test (A 127.0.0.1, 127.0.0.2) and published them over EDS; the client round-robins.",
+          "dns-eds resolved echo.demo.dns-eds.test and published A 127.0.0.1, 127.0.0.2 at priority 0 (AAAA ::1 waits at priority 1); the client round-robins.",
       },
       {
         id: "record-added",
