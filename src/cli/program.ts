@@ -43,8 +43,8 @@ const defaultIo: ProgramIo = {
 export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> {
   const program = new Command("dns-eds")
     .description(
-      "A control plane that resolves DNS names (A/AAAA/SRV) and serves them as xDS endpoints\n" +
-        "(EDS with CDS/LDS/RDS) to Envoy and proxyless gRPC clients.",
+      "A control plane that resolves DNS names (A/AAAA/SRV) and serves them as xDS endpoints (EDS with " +
+        "CDS/LDS/RDS) to Envoy and proxyless gRPC clients.",
     )
     .version(packageVersion(), "-V, --version", "print the version")
     .addOption(

@@ -4,6 +4,7 @@
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -158,13 +159,32 @@ export async function startServer(config, opts) {
 
 describe("dns-eds serve with a control plane", () => {
   let child: ChildProcessWithoutNullStreams | undefined;
+  beforeAll(() => {
+    mkdirSync(join(buildDir, "app"), { recursive: true });
+    writeFileSync(join(buildDir, "app", "serve.js"), FAKE_APP);
+  });
   afterAll(() => {
     child?.kill("SIGKILL");
   });
 
+  it("exits 1 with the reason when the admin port is taken", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const file = write(
+        "busy.yaml",
+        `admin: { listen: "127.0.0.1:${port}" }\ndns: { servers: ["127.0.0.1:53"] }\n`,
+      );
+      const r = await cli(["serve", "--config", file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`admin server cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      blocker.close();
+    }
+  });
+
   it("starts admin, reloads on change and SIGHUP, counts a bad reload, stops on SIGTERM", async () => {
-    mkdirSync(join(buildDir, "app"), { recursive: true });
-    writeFileSync(join(buildDir, "app", "serve.js"), FAKE_APP);
     const clusterYaml = (names: string[]) =>
       `admin: { listen: "127.0.0.1:0" }\nxds: { listen: "127.0.0.1:0" }\ndns: { servers: ["127.0.0.1:53"] }\nclusters:\n${names
         .map((n) => `  - name: ${n}\n    dns: { name: ${n}.example.com, port: 80 }\n`)
