@@ -24,5 +24,6 @@ export interface PublishBatch {
 }
 
 export interface Publisher {
-  publish(batch: PublishBatch): void | Promise<void>;
+  /** May return a promise (awaited; a rejection means "not published, retry"); other results are ignored. */
+  publish(batch: PublishBatch): unknown;
 }
