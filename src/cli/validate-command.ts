@@ -14,7 +14,12 @@ export interface ValidateIo {
 export async function runValidate(file: string, opts: { print?: boolean }, io: ValidateIo): Promise<number> {
   try {
     const config = await loadConfigFile(file);
-    if (opts.print) io.out(`${JSON.stringify(config, null, 2)}\n`);
+    if (opts.print) {
+      // The effective config may be pasted into tickets: never print a credential.
+      const redact = (key: string, value: unknown) =>
+        key === "password" && typeof value === "string" ? "[redacted]" : value;
+      io.out(`${JSON.stringify(config, redact, 2)}\n`);
+    }
     const names = config.clusters.map((c) => c.name);
     const list =
       names.length > 0 ? `: ${names.slice(0, 20).join(", ")}${names.length > 20 ? ", ..." : ""}` : "";

@@ -56,8 +56,14 @@ export function parseConfigText(text: string, opts: LoadConfigOptions = {}): Dns
       }),
     );
   }
-  // An empty file is a valid config: every default, no clusters.
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let raw: unknown;
+  try {
+    // An empty file is a valid config: every default, no clusters.
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    // Alias problems (unresolved, or too many expansions) surface only when building the value.
+    throw new ConfigError(source, [{ path: "", message: `expected valid YAML, ${(err as Error).message}` }]);
+  }
   return parseConfigObject(raw, { ...opts, source });
 }
 
