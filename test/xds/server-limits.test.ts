@@ -41,7 +41,11 @@ describe("StreamWriter backpressure", () => {
     let sent = 0;
     const w = new StreamWriter(
       call,
-      () => (sent < latest ? Buffer.from(String((sent = latest))) : undefined),
+      () => {
+        if (sent >= latest) return undefined;
+        sent = latest;
+        return Buffer.from(String(sent));
+      },
       (e) => {
         throw e;
       },
