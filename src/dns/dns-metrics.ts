@@ -1,0 +1,26 @@
+/**
+ * Optional metrics hooks the resolver calls; the operator surface binds them to Prometheus. Hooks must
+ * not throw (a throwing hook is caught and ignored so metrics can never break resolution).
+ */
+import type { RejectReason } from "./message-validator.js";
+
+export type QueryOutcome =
+  | "answer"
+  | "nxdomain"
+  | "nodata"
+  | "timeout"
+  | "servfail"
+  | "refused"
+  | "bad_rcode"
+  | "bad_reply"
+  | "network"
+  | "truncated";
+
+export interface DnsMetrics {
+  /** One try against one server finished. */
+  query?(server: string, outcome: QueryOutcome, latencyMs: number): void;
+  /** A lookup moved on from `from` to `to` after a failure. */
+  failover?(from: string, to: string): void;
+  /** A reply (or record) was rejected by validation. */
+  rejected?(reason: RejectReason): void;
+}

@@ -1,0 +1,430 @@
+/**
+ * The hardened stub resolver: `createResolver(opts)` implements the `Resolver` contract of types.ts on
+ * our own UDP/TCP transports. Policy is layered over the one `Transport.exchange` seam: singleflight per
+ * (name, type) → CNAME chase across queries → server pool (order, failover, down-marking, probing) →
+ * per-server in-flight limit → UDP with TC→TCP. Answers carry RAW TTLs (min of the records used;
+ * negative answers min(SOA TTL, SOA MINIMUM)); clamping, negative caps and serve-stale belong to the
+ * cache tier. Nothing here caches.
+ */
+import { DnsError, isDnsError } from "./dns-error.js";
+import type { DnsMetrics, QueryOutcome } from "./dns-metrics.js";
+import type { RejectReason } from "./message-validator.js";
+import { normalizeName, randomizeCase } from "./name-validation.js";
+import { EDNS_UDP_PAYLOAD, encodeQuery, RECORD_TYPE_CODES } from "./query-encoder.js";
+import { createRebindingGuard, type RebindingGuard } from "./rebinding-guard.js";
+import {
+  type ChainState,
+  interpretReply,
+  MAX_CNAME_LINKS,
+  RCODE_NOERROR,
+  RCODE_NXDOMAIN,
+  RCODE_REFUSED,
+  RCODE_SERVFAIL,
+} from "./reply-interpreter.js";
+import { loadResolvConf, RESOLV_CONF_PATH } from "./resolv-conf.js";
+import { randomBytesFromPool, randomQueryId } from "./secure-random.js";
+import { parseServerAddress, type ServerAddress } from "./server-address.js";
+import {
+  CASE_MISMATCHES_BEFORE_FALLBACK,
+  type Candidate,
+  ServerPool,
+  type ServerState,
+} from "./server-pool.js";
+import { Singleflight } from "./singleflight.js";
+import type { SocketFactory } from "./socket-factory.js";
+import { addressesFromAdditional, MAX_SRV_TARGET_LOOKUPS, srvBailiwick } from "./srv-targets.js";
+import { TcpTransport } from "./tcp-transport.js";
+import type { Transport } from "./transport.js";
+import type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "./types.js";
+import { UdpTransport } from "./udp-transport.js";
+import type { WireMessage, WireRecord } from "./wire-decoder.js";
+
+/** Per-try timeout when neither options nor resolv.conf say otherwise. */
+export const DEFAULT_TIMEOUT_MS = 2000;
+/** Rounds over the server list per query. */
+export const DEFAULT_ATTEMPTS = 2;
+
+export interface ResolverOptions {
+  /** Ordered servers, "host:port" / "[v6]:port" / bare IP (port 53). Default: resolv.conf nameservers. */
+  servers?: string[];
+  /** resolv.conf to read when `servers` (or timeout/attempts) are not given. */
+  resolvConfPath?: string;
+  /** Per-try timeout in ms (default resolv.conf `timeout:`, else 2,000). */
+  timeoutMs?: number;
+  /** Rounds over the server list (default resolv.conf `attempts:`, else 2). */
+  attempts?: number;
+  /** Queries in flight per server (default 256). */
+  maxInFlightPerServer?: number;
+  /** Lookups waiting for a slot per server before ERR_DNS_OVERLOADED (default 10,000). */
+  maxQueuedPerServer?: number;
+  /** Queries per UDP socket before it is retired (default 32). */
+  udpMaxQueriesPerSocket?: number;
+  /** EDNS0 UDP payload size advertised (default 1232; 0 disables EDNS). */
+  ednsUdpSize?: number;
+  /** DNS 0x20 random case, checked case-sensitively over UDP, per-server fallback (default false). */
+  use0x20?: boolean;
+  /** CIDR ranges whose addresses are dropped from answers (default none). */
+  rebindingGuard?: string[];
+  /** CNAME links followed per lookup (default 12). */
+  maxCnameLinks?: number;
+  /** Server down-marking backoff (defaults: server-pool.ts constants). */
+  backoff?: { baseMs?: number; maxMs?: number };
+  now?: () => number;
+  /** Randomness for backoff jitter only (IDs and ports use the CSPRNG / kernel). */
+  random?: () => number;
+  socketFactory?: SocketFactory;
+  /** Replace the network seam (tests, alternative transports). */
+  transports?: { udp?: Transport; tcp?: Transport };
+  metrics?: DnsMetrics;
+}
+
+export type DnsResolver = Resolver & {
+  close(): Promise<void>;
+  /** Configured servers, as "host:port" keys, in order. */
+  readonly servers: readonly string[];
+};
+
+interface QueryResult {
+  msg: WireMessage;
+  server: string;
+}
+
+function rcodeError(rcode: number, server: string): DnsError {
+  if (rcode === RCODE_SERVFAIL)
+    return new DnsError("ERR_DNS_SERVFAIL", `${server} answered SERVFAIL`, { server });
+  if (rcode === RCODE_REFUSED)
+    return new DnsError("ERR_DNS_REFUSED", `${server} answered REFUSED`, { server });
+  return new DnsError("ERR_DNS_BAD_RCODE", `${server} answered rcode ${rcode}`, { server });
+}
+
+function outcomeOf(msg: WireMessage): QueryOutcome {
+  switch (msg.rcode) {
+    case RCODE_NOERROR:
+      return msg.answers.length > 0 ? "answer" : "nodata";
+    case RCODE_NXDOMAIN:
+      return "nxdomain";
+    case RCODE_SERVFAIL:
+      return "servfail";
+    case RCODE_REFUSED:
+      return "refused";
+    default:
+      return "bad_rcode";
+  }
+}
+
+function errorOutcome(e: unknown): QueryOutcome {
+  if (!isDnsError(e)) return "network";
+  if (e.code === "ERR_DNS_TIMEOUT") return "timeout";
+  if (e.code === "ERR_DNS_BAD_REPLY" || e.code === "ERR_DNS_TCP_FRAMING") return "bad_reply";
+  return "network";
+}
+
+class StubResolver implements DnsResolver {
+  readonly servers: readonly string[];
+  private readonly pool: ServerPool;
+  private readonly udp: Transport;
+  private readonly tcp: Transport;
+  private readonly timeoutMs: number;
+  private readonly attempts: number;
+  private readonly edns: number;
+  private readonly use0x20: boolean;
+  private readonly guard: RebindingGuard | undefined;
+  private readonly maxLinks: number;
+  private readonly now: () => number;
+  private readonly metrics: DnsMetrics | undefined;
+  private readonly flights = new Singleflight<Answer>();
+  private closed = false;
+
+  constructor(opts: ResolverOptions) {
+    const needConf =
+      opts.servers === undefined || opts.timeoutMs === undefined || opts.attempts === undefined;
+    let conf: ReturnType<typeof loadResolvConf> | undefined;
+    if (needConf) {
+      try {
+        conf = loadResolvConf(opts.resolvConfPath ?? RESOLV_CONF_PATH);
+      } catch (e) {
+        if (opts.servers === undefined) throw e;
+      }
+    }
+    const serverSpecs = opts.servers ?? conf?.servers ?? [];
+    if (serverSpecs.length === 0) throw new DnsError("ERR_DNS_BAD_CONFIG", "no DNS servers configured");
+    const addresses: ServerAddress[] = serverSpecs.map(parseServerAddress);
+    this.servers = addresses.map((a) => a.key);
+    this.timeoutMs = opts.timeoutMs ?? conf?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.attempts = opts.attempts ?? conf?.attempts ?? DEFAULT_ATTEMPTS;
+    if (!(this.timeoutMs > 0) || !Number.isInteger(this.attempts) || this.attempts < 1) {
+      throw new DnsError("ERR_DNS_BAD_CONFIG", "timeoutMs must be > 0 and attempts an integer ≥ 1");
+    }
+    this.now = opts.now ?? Date.now;
+    this.pool = new ServerPool(addresses, {
+      now: this.now,
+      random: opts.random ?? Math.random,
+      ...(opts.backoff?.baseMs !== undefined ? { backoffBaseMs: opts.backoff.baseMs } : {}),
+      ...(opts.backoff?.maxMs !== undefined ? { backoffMaxMs: opts.backoff.maxMs } : {}),
+      ...(opts.maxInFlightPerServer !== undefined ? { maxInFlightPerServer: opts.maxInFlightPerServer } : {}),
+      ...(opts.maxQueuedPerServer !== undefined ? { maxQueuedPerServer: opts.maxQueuedPerServer } : {}),
+    });
+    const factory = opts.socketFactory ? { socketFactory: opts.socketFactory } : {};
+    this.udp =
+      opts.transports?.udp ??
+      new UdpTransport({
+        ...factory,
+        ...(opts.udpMaxQueriesPerSocket !== undefined
+          ? { maxQueriesPerSocket: opts.udpMaxQueriesPerSocket }
+          : {}),
+      });
+    this.tcp = opts.transports?.tcp ?? new TcpTransport(factory);
+    this.edns = opts.ednsUdpSize ?? EDNS_UDP_PAYLOAD;
+    this.use0x20 = opts.use0x20 ?? false;
+    this.guard = createRebindingGuard(opts.rebindingGuard ?? []);
+    this.maxLinks = opts.maxCnameLinks ?? MAX_CNAME_LINKS;
+    this.metrics = opts.metrics;
+  }
+
+  private hook(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // metrics must never break resolution
+    }
+  }
+
+  async resolve(name: string, type: RecordType, options: ResolveOptions = {}): Promise<Answer> {
+    if (this.closed) throw new DnsError("ERR_DNS_CLOSED", "resolver closed");
+    const qname = normalizeName(name);
+    if (!Object.hasOwn(RECORD_TYPE_CODES, type)) {
+      throw new DnsError("ERR_DNS_BAD_TYPE", `unsupported record type ${JSON.stringify(type)}`);
+    }
+    return this.flights.do(`${type} ${qname}`, (signal) => this.lookup(qname, type, signal), options.signal);
+  }
+
+  private async lookup(qname: string, type: RecordType, signal: AbortSignal): Promise<Answer> {
+    const qtype = RECORD_TYPE_CODES[type];
+    const chain: ChainState = { visited: new Set([qname]), links: 0, maxLinks: this.maxLinks };
+    let current = qname;
+    let ttl = Number.POSITIVE_INFINITY;
+    for (let step = 0; step <= this.maxLinks; step++) {
+      const { msg, server } = await this.query(current, type, signal);
+      const r = interpretReply(msg, current, qtype, chain);
+      if (r.kind === "loop") {
+        throw new DnsError("ERR_DNS_CNAME_LOOP", `CNAME loop at ${r.name} while resolving ${qname}`, {
+          server,
+        });
+      }
+      if (r.kind === "too-long") {
+        throw new DnsError(
+          "ERR_DNS_CNAME_TOO_LONG",
+          `CNAME chain of ${qname} longer than ${this.maxLinks} links`,
+          {
+            server,
+          },
+        );
+      }
+      ttl = Math.min(ttl, r.ttl);
+      if (r.kind === "continue") {
+        current = normalizeName(r.nextName);
+        continue;
+      }
+      const records = this.toRecords(r.records);
+      const answer: Answer = {
+        name: qname,
+        type,
+        rcode: r.rcode,
+        records,
+        ttl: Number.isFinite(ttl) ? ttl : 0,
+        server,
+        resolvedAt: this.now(),
+        stale: false,
+      };
+      if (type === "SRV" && records.length > 0) await this.addSrvTargets(answer, msg, r.finalName, signal);
+      return answer;
+    }
+    throw new DnsError(
+      "ERR_DNS_CNAME_TOO_LONG",
+      `CNAME chain of ${qname} longer than ${this.maxLinks} links`,
+    );
+  }
+
+  private toRecords(wire: WireRecord[]): DnsRecord[] {
+    const out: DnsRecord[] = [];
+    for (const r of wire) {
+      const d = r.data;
+      if (d.kind === "A" || d.kind === "AAAA") {
+        if (this.guard?.blocks(d.address, d.kind === "A" ? 4 : 6)) {
+          this.hook(() => this.metrics?.rejected?.("rebinding"));
+          continue;
+        }
+        out.push({ type: d.kind, address: d.address, ttl: r.ttl });
+      } else if (d.kind === "SRV") {
+        out.push({
+          type: "SRV",
+          priority: d.priority,
+          weight: d.weight,
+          port: d.port,
+          target: d.target,
+          ttl: r.ttl,
+        });
+      } else if (d.kind === "TXT") {
+        out.push({ type: "TXT", strings: d.strings, ttl: r.ttl });
+      }
+    }
+    return out;
+  }
+
+  private async addSrvTargets(answer: Answer, msg: WireMessage, srvName: string, signal: AbortSignal) {
+    const bailiwick = srvBailiwick(msg, srvName);
+    const targets = new Map<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>();
+    const followUps: string[] = [];
+    for (const rec of answer.records) {
+      if (rec.type !== "SRV" || rec.target === "." || targets.has(rec.target)) continue;
+      const extra = addressesFromAdditional(msg, rec.target, bailiwick);
+      if (extra) {
+        const entry = { a: this.toRecords(extra.a), aaaa: this.toRecords(extra.aaaa) };
+        targets.set(rec.target, entry);
+        for (const r of [...entry.a, ...entry.aaaa]) answer.ttl = Math.min(answer.ttl, r.ttl);
+      } else {
+        targets.set(rec.target, { a: [], aaaa: [] });
+        if (followUps.length < MAX_SRV_TARGET_LOOKUPS) followUps.push(rec.target);
+      }
+    }
+    // A failed follow-up fails the whole lookup: a partial target list would shrink the endpoint set,
+    // and a DNS failure must never empty endpoints (the cache serves the last good answer instead).
+    await Promise.all(
+      followUps.map(async (target) => {
+        const [a, aaaa] = await Promise.all([
+          this.flights.do(`A ${target}`, (s) => this.lookup(target, "A", s), signal),
+          this.flights.do(`AAAA ${target}`, (s) => this.lookup(target, "AAAA", s), signal),
+        ]);
+        targets.set(target, { a: a.records, aaaa: aaaa.records });
+        answer.ttl = Math.min(answer.ttl, a.ttl, aaaa.ttl);
+      }),
+    );
+    answer.targets = targets;
+  }
+
+  /** One question answered by some server: failover over the pool for `attempts` rounds. */
+  private async query(name: string, type: RecordType, signal: AbortSignal): Promise<QueryResult> {
+    let lastErr: unknown;
+    let lastServer: string | undefined;
+    for (let round = 0; round < this.attempts; round++) {
+      const plan = this.pool.plan();
+      const settled = new Set<Candidate>();
+      try {
+        for (const cand of plan) {
+          const s = cand.state;
+          if (lastServer !== undefined && lastServer !== s.address.key) {
+            const from = lastServer;
+            this.hook(() => this.metrics?.failover?.(from, s.address.key));
+          }
+          lastServer = s.address.key;
+          let msg: WireMessage;
+          try {
+            msg = await this.tryServer(s, name, type, signal);
+          } catch (e) {
+            if (this.closed) throw new DnsError("ERR_DNS_CLOSED", "resolver closed");
+            if (
+              signal.aborted ||
+              (isDnsError(e) && (e.code === "ERR_DNS_ABORTED" || e.code === "ERR_DNS_OVERLOADED"))
+            ) {
+              throw e;
+            }
+            settled.add(cand);
+            this.pool.failed(s);
+            lastErr = e;
+            continue;
+          }
+          settled.add(cand);
+          if (msg.rcode === RCODE_NOERROR || msg.rcode === RCODE_NXDOMAIN) {
+            this.pool.succeeded(s);
+            return { msg, server: s.address.key };
+          }
+          this.pool.failed(s);
+          lastErr = rcodeError(msg.rcode, s.address.key);
+        }
+      } finally {
+        for (const c of plan) if (!settled.has(c)) this.pool.release(c);
+      }
+    }
+    if (this.pool.servers.length === 1 && isDnsError(lastErr)) throw lastErr;
+    throw new DnsError(
+      "ERR_DNS_ALL_SERVERS_FAILED",
+      `every DNS server failed for ${name} ${type}: ${(lastErr as Error | undefined)?.message ?? "no servers"}`,
+      { cause: lastErr },
+    );
+  }
+
+  /** One try against one server: UDP, then TCP when the UDP reply is truncated. */
+  private async tryServer(
+    s: ServerState,
+    name: string,
+    type: RecordType,
+    signal: AbortSignal,
+  ): Promise<WireMessage> {
+    const release = await s.limiter.acquire(signal);
+    const t0 = performance.now();
+    const server = s.address;
+    const qtype = RECORD_TYPE_CODES[type];
+    let caseMismatches = 0;
+    const onReject = (reason: RejectReason) => {
+      if (reason === "question-case") caseMismatches++;
+      this.hook(() => this.metrics?.rejected?.(reason));
+    };
+    try {
+      const use0x20 = this.use0x20 && !s.no0x20;
+      const id = randomQueryId();
+      const wireName = use0x20 ? randomizeCase(name, randomBytesFromPool(8)) : name;
+      let msg: WireMessage;
+      try {
+        msg = await this.udp.exchange({
+          server,
+          packet: encodeQuery({ id, name: wireName, type, ednsUdpSize: this.edns }),
+          expected: { id, wireName, type: qtype, caseSensitive: use0x20 },
+          timeoutMs: this.timeoutMs,
+          signal,
+          onReject,
+        });
+      } catch (e) {
+        if (use0x20 && caseMismatches > 0 && isDnsError(e) && e.code === "ERR_DNS_TIMEOUT") {
+          // Only wrong-case replies came back: the server may not echo case. Fall back after a few.
+          s.caseMismatches++;
+          if (s.caseMismatches >= CASE_MISMATCHES_BEFORE_FALLBACK) s.no0x20 = true;
+        }
+        throw e;
+      }
+      if (use0x20) s.caseMismatches = 0;
+      if (msg.tc) {
+        this.hook(() => this.metrics?.query?.(server.key, "truncated", performance.now() - t0));
+        const tcpId = randomQueryId();
+        msg = await this.tcp.exchange({
+          server,
+          packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: this.edns }),
+          expected: { id: tcpId, wireName: name, type: qtype, caseSensitive: false },
+          timeoutMs: this.timeoutMs,
+          signal,
+          onReject,
+        });
+      }
+      const out = outcomeOf(msg);
+      this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+      return msg;
+    } catch (e) {
+      const out = errorOutcome(e);
+      this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+      throw e;
+    } finally {
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.pool.servers) s.limiter.failAll(new DnsError("ERR_DNS_CLOSED", "resolver closed"));
+    await Promise.all([this.udp.close(), this.tcp.close()]);
+  }
+}
+
+/** Creates a resolver; throws DnsError ERR_DNS_BAD_CONFIG on bad options. */
+export function createResolver(opts: ResolverOptions = {}): DnsResolver {
+  return new StubResolver(opts);
+}

@@ -1,0 +1,74 @@
+/**
+ * Concurrent lookups of the same key share one execution. Each caller may abort on its own without
+ * disturbing the others; the shared work is aborted only when every caller has gone.
+ */
+import { DnsError } from "./dns-error.js";
+
+interface Flight<T> {
+  promise: Promise<T>;
+  callers: number;
+  controller: AbortController;
+}
+
+export class Singleflight<T> {
+  private readonly flights = new Map<string, Flight<T>>();
+
+  get size(): number {
+    return this.flights.size;
+  }
+
+  do(key: string, work: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(new DnsError("ERR_DNS_ABORTED", "lookup aborted"));
+    let f = this.flights.get(key);
+    if (!f) {
+      const controller = new AbortController();
+      const flight: Flight<T> = { callers: 0, controller, promise: Promise.resolve() as Promise<T> };
+      flight.promise = (async () => {
+        try {
+          return await work(controller.signal);
+        } finally {
+          if (this.flights.get(key) === flight) this.flights.delete(key);
+        }
+      })();
+      // Attach a handler so a flight whose callers all left does not become an unhandled rejection.
+      flight.promise.catch(() => {});
+      this.flights.set(key, flight);
+      f = flight;
+    }
+    const flight = f;
+    flight.callers++;
+    if (!signal) {
+      return flight.promise.finally(() => {
+        flight.callers--;
+      });
+    }
+    return new Promise<T>((resolve, reject) => {
+      let left = false;
+      const leave = () => {
+        if (left) return;
+        left = true;
+        flight.callers--;
+        signal.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        leave();
+        if (flight.callers === 0) {
+          if (this.flights.get(key) === flight) this.flights.delete(key);
+          flight.controller.abort();
+        }
+        reject(new DnsError("ERR_DNS_ABORTED", "lookup aborted"));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      flight.promise.then(
+        (v) => {
+          leave();
+          resolve(v);
+        },
+        (e) => {
+          leave();
+          reject(e);
+        },
+      );
+    });
+  }
+}
