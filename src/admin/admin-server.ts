@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { parseHostPort } from "../config/host-port.js";
-import { type ClusterView, renderClustersText } from "./clusters-page.js";
+import { type ClusterView, renderClustersHtml, renderClustersText } from "./clusters-page.js";
 import { evaluateReadiness, type ReadinessCheck } from "./readiness.js";
 
 export interface AdminProviders {
@@ -59,7 +59,7 @@ const INDEX = [
   "/readyz        ready to serve: DNS reachable, etcd connected or not configured, every cluster resolved once",
   "/metrics       Prometheus metrics",
   "/config_dump   xDS resources served, per type and version (JSON)",
-  "/clusters      endpoints of each cluster (text; ?format=json)",
+  "/clusters      endpoints of each cluster (text; ?format=json or ?format=html)",
   "",
 ].join("\n");
 
@@ -137,7 +137,11 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
       }
       case "/clusters": {
         const clusters = providers.clusters ? await providers.clusters() : [];
-        if (url.searchParams.get("format") === "json") sendJson(res, 200, { clusters });
+        const format =
+          url.searchParams.get("format") ??
+          (/\btext\/html\b/.test(req.headers.accept ?? "") ? "html" : "text");
+        if (format === "json") sendJson(res, 200, { clusters });
+        else if (format === "html") send(res, 200, "text/html; charset=utf-8", renderClustersHtml(clusters));
         else send(res, 200, "text/plain; charset=utf-8", renderClustersText(clusters));
         return;
       }

@@ -74,3 +74,48 @@ export function renderClustersText(clusters: readonly ClusterView[]): string {
   }
   return `${out.join("\n")}`;
 }
+
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
+  );
+
+/** The same page for a browser: one table per cluster, every value escaped. */
+export function renderClustersHtml(clusters: readonly ClusterView[]): string {
+  const parts = [
+    "<!doctype html><html><head><meta charset=utf-8><title>dns-eds clusters</title>",
+    "<style>body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}",
+    "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;font-family:monospace}",
+    ".HEALTHY{color:#070}.UNHEALTHY{color:#b00}.DRAINING{color:#a60}</style></head><body>",
+    `<h1>Clusters (${clusters.length})</h1><p><a href="?format=json">JSON</a> · <a href="?format=text">text</a></p>`,
+  ];
+  for (const c of clusters) {
+    parts.push(
+      `<h2>${escapeHtml(c.name)}${c.version ? ` <small>version ${escapeHtml(c.version)}</small>` : ""}</h2>`,
+    );
+    if (c.error) parts.push(`<p>last error: ${escapeHtml(c.error)}</p>`);
+    if (c.endpoints.length === 0) {
+      parts.push("<p>no endpoints</p>");
+      continue;
+    }
+    parts.push(
+      "<table><tr><th>endpoint</th><th>health</th><th>priority</th><th>locality</th><th>weight</th><th>TTL left</th><th>source</th></tr>",
+    );
+    for (const e of c.endpoints) {
+      const cells = [
+        formatAddress(e),
+        e.health,
+        String(e.priority),
+        formatLocality(e.locality),
+        e.weight !== undefined ? String(e.weight) : "-",
+        e.ttlLeftS !== undefined ? `${Math.max(0, Math.round(e.ttlLeftS))}s` : "-",
+        e.source,
+      ].map(escapeHtml);
+      parts.push(`<tr class="${escapeHtml(e.health)}"><td>${cells.join("</td><td>")}</td></tr>`);
+    }
+    parts.push("</table>");
+  }
+  parts.push("</body></html>\n");
+  return parts.join("\n");
+}

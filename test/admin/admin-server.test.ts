@@ -34,7 +34,7 @@ const clusters: ClusterView[] = [
       },
     ],
   },
-  { name: "empty", endpoints: [], error: "ERR_DNS_TIMEOUT: all servers timed out" },
+  { name: "empty", endpoints: [], error: "ERR_DNS_TIMEOUT: all servers timed out <script>" },
 ];
 
 describe("admin server", () => {
@@ -213,7 +213,13 @@ describe("admin server", () => {
     );
     expect(text.body).toMatch(/\[fd00::1\]:8080\s+HEALTHY\s+1\s+-\s+-\s+30s/);
     expect(text.body).toContain("cluster empty: no endpoints");
-    expect(text.body).toContain("last error: ERR_DNS_TIMEOUT: all servers timed out");
+    expect(text.body).toContain("last error: ERR_DNS_TIMEOUT: all servers timed out <script>");
+    const html = await get("/clusters", { headers: { accept: "text/html,application/xhtml+xml" } });
+    expect(html.type).toContain("text/html");
+    expect(html.body).toContain('<tr class="UNHEALTHY"><td>10.0.0.2:8080</td><td>UNHEALTHY</td>');
+    expect(html.body).toContain("<h2>empty</h2>");
+    expect(html.body).toContain("timed out &lt;script&gt;");
+    expect(html.body).not.toContain("<script>");
     const json = await get("/clusters?format=json");
     expect(json.type).toContain("application/json");
     expect(JSON.parse(json.body)).toEqual({ clusters });
