@@ -167,6 +167,9 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
   ): Buffer {
     st.inflight = new Map([...(st.inflight ?? []), ...sent]);
     st.nonce = this.nextNonce();
+    if (!this.ctx.logger.isLevelEnabled("debug")) {
+      return encodeDeltaResponse({ typeUrl: st.typeUrl, nonce: st.nonce, resources, removed });
+    }
     this.ctx.logger.debug(
       {
         typeUrl: typeLabel(st.typeUrl),

@@ -268,14 +268,21 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
  * Shuts the server down gracefully on SIGTERM/SIGINT, then calls `after` (e.g. process.exit).
  * Returns a function that removes the handlers.
  */
-export function shutdownOnSignals(server: XdsServer, graceMs: number, after: () => void): () => void {
+export function shutdownOnSignals(
+  server: XdsServer,
+  graceMs: number,
+  after: () => void,
+  proc: Pick<NodeJS.EventEmitter, "once" | "off"> = process,
+): () => void {
   const handler = () => {
+    dispose();
     void server.shutdown(graceMs).finally(after);
   };
-  process.once("SIGTERM", handler);
-  process.once("SIGINT", handler);
-  return () => {
-    process.off("SIGTERM", handler);
-    process.off("SIGINT", handler);
+  const dispose = () => {
+    proc.off("SIGTERM", handler);
+    proc.off("SIGINT", handler);
   };
+  proc.once("SIGTERM", handler);
+  proc.once("SIGINT", handler);
+  return dispose;
 }

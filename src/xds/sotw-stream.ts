@@ -54,7 +54,8 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
       st = newState(typeUrl);
       this.states.set(typeUrl, st);
     }
-    if (req.responseNonce !== "") {
+    // A first request may carry a nonce from a previous stream (client reconnected): treat it as initial.
+    if (req.responseNonce !== "" && !first) {
       if (req.responseNonce !== st.nonce) {
         this.ctx.logger.debug(
           { typeUrl, nonce: req.responseNonce, current: st.nonce },
@@ -182,10 +183,12 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
     st.inflight = st.fullState ? sent : new Map([...(st.inflight ?? []), ...sent]);
     st.nonce = this.nextNonce();
     const versionInfo = versionsDigest(st.known, shortHash);
-    this.ctx.logger.debug(
-      { typeUrl: typeLabel(st.typeUrl), n: resources.length, nonce: st.nonce, node: this.node?.id },
-      "sotw push",
-    );
+    if (this.ctx.logger.isLevelEnabled("debug")) {
+      this.ctx.logger.debug(
+        { typeUrl: typeLabel(st.typeUrl), n: resources.length, nonce: st.nonce, node: this.node?.id },
+        "sotw push",
+      );
+    }
     return encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce: st.nonce, resources });
   }
 }

@@ -3,6 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import type { ClusterLoadAssignment } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { clusterLoadAssignment } from "../../src/xds/resource-builders.js";
+import { shutdownOnSignals } from "../../src/xds/server.js";
 import { StreamWriter } from "../../src/xds/stream-writer.js";
 import { node, putCla, startServer, T } from "./harness.js";
 import { RawXdsClient, sotwResources } from "./raw-client.js";
@@ -141,6 +142,25 @@ describe("xDS server limits", () => {
     } finally {
       a.close();
       await server.shutdown(500);
+    }
+  });
+
+  it("shuts down gracefully on SIGTERM/SIGINT", async () => {
+    const { server, port } = await startServer();
+    const proc = new EventEmitter();
+    const a = new RawXdsClient("sotw", port);
+    try {
+      a.send({ node: node("a"), typeUrl: T.endpoint, resourceNames: ["nothing"] });
+      const done = new Promise<void>((resolve) => shutdownOnSignals(server, 1000, resolve, proc));
+      // Wait until the stream is registered before signalling (bounded).
+      for (let i = 0; i < 100 && server.streamCount() === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(server.streamCount()).toBe(1);
+      proc.emit("SIGTERM");
+      await done;
+      expect((await a.status()).code).toBe(status.UNAVAILABLE);
+      expect(proc.listenerCount("SIGINT")).toBe(0);
+    } finally {
+      a.close();
     }
   });
 

@@ -242,6 +242,19 @@ describe("SotW ADS", () => {
     expect(JSON.stringify(sotwResources(await cb.next())[0]?.message)).toContain("10.0.0.2");
   });
 
+  it("a reconnecting client's first request carrying an old nonce is served, not treated as stale", async () => {
+    putCla(store, "s9", "10.0.0.1");
+    const { c } = open();
+    c.send({
+      node: node("n9"),
+      typeUrl: T.endpoint,
+      resourceNames: ["s9"],
+      versionInfo: "old",
+      responseNonce: "zz-old",
+    });
+    expect(sotwNames(await c.next())).toEqual(["s9"]);
+  });
+
   it("per-type service: StreamEndpoints works with an empty type_url", async () => {
     putCla(store, "s8", "10.0.0.1");
     const c = new RawXdsClient(
