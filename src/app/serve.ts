@@ -1,0 +1,230 @@
+/**
+ * The control plane, wired: config → DNS resolver → caching resolver (local LRU, optional etcd) →
+ * health scheduler → endpoint pipeline → versioned xDS store → gRPC xDS server, with the admin
+ * providers beside it. Each stage only sees the small interface of the next; this module is the one
+ * place that knows them all, so swapping a tier (no etcd, another resolver) changes nothing else.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import * as grpc from "@grpc/grpc-js";
+import type { AdminProviders } from "../admin/admin-server.js";
+import type { ClusterView } from "../admin/clusters-page.js";
+import { componentLogger, type Logger } from "../admin/logger.js";
+import type { DnsEdsMetrics } from "../admin/metrics.js";
+import { dnsReadiness, etcdReadiness, firstResolutionReadiness } from "../admin/readiness.js";
+import { type CachingResolver, createCachingResolver } from "../cache/caching-resolver.js";
+import type { DnsEdsConfig, EtcdConfig } from "../config/config-types.js";
+import { createResolver, type DnsResolver } from "../dns/resolver.js";
+import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
+import { HealthScheduler } from "../health/health-scheduler.js";
+import { ResourceStore } from "../xds/resource-store.js";
+import { createXdsServer, type XdsServer } from "../xds/server.js";
+
+export interface StartServerOptions {
+  logger: Logger;
+  metrics?: DnsEdsMetrics;
+  /** Unique per replica (default: hostname + random suffix). */
+  replicaId?: string;
+}
+
+export interface RunningControlPlane {
+  /** The bound xDS port (useful when the config asks for port 0). */
+  readonly xdsPort: number;
+  readonly store: ResourceStore;
+  readonly pipeline: EndpointPipeline;
+  readonly cache: CachingResolver;
+  readonly adminProviders: AdminProviders;
+  reload(config: DnsEdsConfig): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How long streams get to finish on stop before they are cancelled. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+function etcdOptions(etcd: EtcdConfig) {
+  const password =
+    etcd.auth?.password ??
+    (etcd.auth?.passwordFile ? readFileSync(etcd.auth.passwordFile, "utf8").trim() : undefined);
+  return {
+    endpoints: [...etcd.endpoints],
+    prefix: etcd.prefix,
+    opTimeoutMs: etcd.dialTimeoutMs,
+    ...(etcd.tls
+      ? {
+          credentials: {
+            rootCertificate: etcd.tls.caFile ? readFileSync(etcd.tls.caFile) : Buffer.alloc(0),
+            ...(etcd.tls.certFile ? { certChain: readFileSync(etcd.tls.certFile) } : {}),
+            ...(etcd.tls.keyFile ? { privateKey: readFileSync(etcd.tls.keyFile) } : {}),
+          },
+        }
+      : {}),
+    ...(etcd.auth ? { auth: { username: etcd.auth.username, password: password ?? "" } } : {}),
+  };
+}
+
+function xdsCredentials(config: DnsEdsConfig): grpc.ServerCredentials {
+  const tls = config.xds.tls;
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(
+    tls.caFile ? readFileSync(tls.caFile) : null,
+    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
+    tls.caFile !== undefined,
+  );
+}
+
+export async function startServer(
+  config: DnsEdsConfig,
+  opts: StartServerOptions,
+): Promise<RunningControlPlane> {
+  const root = opts.logger;
+  const log = componentLogger(root, "app");
+  const metrics = opts.metrics;
+  const replicaId = opts.replicaId ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
+  const stops: Array<() => Promise<void> | void> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        log.error({ err: e }, "error while stopping");
+      }
+    }
+  };
+
+  try {
+    const dns: DnsResolver = createResolver({
+      servers: [...config.dns.servers],
+      timeoutMs: config.dns.timeoutMs,
+      attempts: config.dns.attempts,
+      backoff: { baseMs: config.dns.backoff.baseMs, maxMs: config.dns.backoff.maxMs },
+      use0x20: config.dns.use0x20,
+      rebindingGuard: [...config.dns.rebindingGuard],
+      ...(metrics ? { metrics: metrics.dnsHooks() } : {}),
+    });
+    stops.push(() => dns.close());
+
+    const cache = createCachingResolver({
+      upstream: dns,
+      replicaId,
+      ...(config.cache.etcd ? { etcd: etcdOptions(config.cache.etcd) } : {}),
+      policy: {
+        minTtlSeconds: config.dns.minTtl,
+        maxTtlSeconds: config.dns.maxTtl,
+        maxNegativeTtlSeconds: config.dns.negativeTtlCap,
+        maxStaleSeconds: Math.floor(config.dns.serveStaleMaxAgeMs / 1000),
+      },
+      localMaxEntries: config.cache.localMaxEntries,
+      logger: componentLogger(root, "cache"),
+      ...(metrics ? { metrics: metrics.cacheHooks() } : {}),
+    });
+    await cache.start();
+    stops.push(() => cache.close());
+
+    const store = new ResourceStore();
+    const limits = config.xds.limits;
+    const xds: XdsServer = createXdsServer({
+      store,
+      logger: componentLogger(root, "xds"),
+      ...(metrics ? { metrics: metrics.xdsHooks() } : {}),
+      credentials: xdsCredentials(config),
+      limits: {
+        keepaliveTimeMs: limits.keepaliveMs,
+        keepaliveTimeoutMs: limits.keepaliveTimeoutMs,
+        maxConcurrentStreamsPerConnection: limits.maxConcurrentStreams,
+        maxReceiveMessageBytes: limits.maxMessageBytes,
+      },
+    });
+    stops.push(() => xds.shutdown(SHUTDOWN_GRACE_MS));
+
+    const ownership = cache.ownership();
+    const scheduler = new HealthScheduler({
+      sink: cache.healthStore(),
+      owns: (key) => ownership.owns(key),
+      ...(metrics ? { onProbe: metrics.healthProbeHook() } : {}),
+    });
+    stops.push(() => scheduler.close());
+
+    const pipelineLog = componentLogger(root, "endpoints");
+    const pipeline = new EndpointPipeline({
+      source: cache,
+      publisher: store,
+      healthSink: cache.healthStore(),
+      healthTracker: scheduler,
+      debounceMs: limits.debounceMs,
+      onError: (err, context) => pipelineLog.error({ err, context }, "endpoint pipeline error"),
+    });
+    stops.push(() => pipeline.close());
+    pipeline.setClusters(config.clusters);
+
+    // Bind last: a client that connects sees resources as soon as the first resolutions land.
+    const xdsPort = await xds.listen(config.xds.listen);
+    log.info({ port: xdsPort, replicaId, etcd: config.cache.etcd ? "configured" : "off" }, "xDS listening");
+
+    const clusterViews = (): ClusterView[] => {
+      const dump = store.dump() as Record<string, Array<{ name: string; version: string }>>;
+      const claVersions = new Map(
+        (dump["type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"] ?? []).map((r) => [
+          r.name,
+          r.version,
+        ]),
+      );
+      return pipeline.snapshot().map((c) => ({
+        name: c.name,
+        ...(claVersions.get(c.name) ? { version: claVersions.get(c.name) } : {}),
+        ...(c.errors.length > 0 ? { error: c.errors[c.errors.length - 1] } : {}),
+        endpoints: c.endpoints.map((e) => ({
+          address: e.address,
+          port: e.port,
+          health: e.draining ? "DRAINING" : e.health,
+          priority: e.priority,
+          locality: e.locality,
+          source: e.source,
+          weight: e.weight,
+          ...(e.ttlLeftMs !== undefined ? { ttlLeftS: Math.max(0, Math.round(e.ttlLeftMs / 1000)) } : {}),
+        })),
+      }));
+    };
+    metrics?.observeClusters(() => pipeline.snapshot());
+
+    const adminProviders: AdminProviders = {
+      readiness: [
+        dnsReadiness(() => {
+          const s = cache.status();
+          // Reachable unless every upstream lookup so far failed; a fresh start with no lookups yet
+          // waits for the first-resolution check instead.
+          const reachable = s.upstreamQueries === 0 || s.upstreamFailures < s.upstreamQueries;
+          return reachable
+            ? { reachable }
+            : { reachable, detail: `${s.upstreamFailures} of ${s.upstreamQueries} lookups failed` };
+        }),
+        etcdReadiness(() => cache.status().etcd),
+        firstResolutionReadiness(() =>
+          pipeline
+            .snapshot()
+            .filter((c) => !c.ready)
+            .map((c) => c.name),
+        ),
+      ],
+      configDump: () => store.dump(),
+      clusters: clusterViews,
+    };
+
+    return {
+      xdsPort,
+      store,
+      pipeline,
+      cache,
+      adminProviders,
+      async reload(next: DnsEdsConfig) {
+        // Clusters change live on the same streams; resolver, cache and listen settings are read at start.
+        pipeline.setClusters(next.clusters);
+        log.info({ clusters: next.clusters.length }, "config reloaded");
+      },
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
