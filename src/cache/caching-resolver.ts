@@ -302,8 +302,12 @@ class CachingResolverImpl implements CachingResolver {
   ): Promise<Answer> {
     const tier = this.etcdTier;
     if (tier && !refreshAsOwner && this.mirror?.state() === "connected") {
-      const fromEtcd = await this.freshFromEtcd(key, name, type);
-      if (fromEtcd) return fromEtcd;
+      const fromEtcd = await this.freshFromEtcd(key);
+      if (fromEtcd) {
+        // The watch event for this value may already have been applied silently by this read.
+        this.notifyIfTracked(key, fromEtcd);
+        return fromEtcd;
+      }
     }
     const startedAt = this.now();
     const prev = this.local.peek(key);
@@ -343,7 +347,7 @@ class CachingResolverImpl implements CachingResolver {
     return answer;
   }
 
-  private async freshFromEtcd(key: string, name: string, type: RecordType): Promise<Answer | undefined> {
+  private async freshFromEtcd(key: string): Promise<Answer | undefined> {
     const tier = this.etcdTier;
     if (!tier) return undefined;
     const isFresh = (e: LocalEntry | undefined) => e !== undefined && this.now() < e.expiresAt;
@@ -364,8 +368,6 @@ class CachingResolverImpl implements CachingResolver {
       const after = this.local.peek(key);
       if (isFresh(after)) return after?.answer;
     }
-    void name;
-    void type;
     return undefined;
   }
 

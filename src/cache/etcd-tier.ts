@@ -109,7 +109,8 @@ export class EtcdAnswerTier {
       const lease = await this.opts.leases.leaseFor(exp);
       await this.opts.mirror.client.put(this.fullKey(key)).value(value).lease(lease).exec();
       this.counters.puts++;
-      if (this.pending.get(key) === answer) this.pending.delete(key);
+      const queued = this.pending.get(key);
+      if (queued && queued.resolvedAt <= answer.resolvedAt) this.pending.delete(key);
       return true;
     } catch (err) {
       this.counters.putFailures++;

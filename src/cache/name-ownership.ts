@@ -45,6 +45,8 @@ export interface OwnershipStatus {
   members: string[];
   ownedShards: number[];
   shards: number;
+  /** Every shard is held by the replica rendezvous hashing assigns it among the live members. */
+  balanced: boolean;
 }
 
 export class EtcdNameOwnership implements NameOwnership {
@@ -129,7 +131,16 @@ export class EtcdNameOwnership implements NameOwnership {
       members: [...this.members].sort(),
       ownedShards: [...this.owned].sort((a, b) => a - b),
       shards: this.shards,
+      balanced: this.isBalanced(),
     };
+  }
+
+  private isBalanced(): boolean {
+    if (this.members.size === 0) return false;
+    for (let shard = 0; shard < this.shards; shard++) {
+      if (this.owners.get(shard) !== rendezvousOwner(shard, this.members)) return false;
+    }
+    return true;
   }
 
   /** Registers the session once the mirror is connected (the mirror's onState also calls this). */

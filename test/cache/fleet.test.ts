@@ -1,0 +1,223 @@
+/**
+ * Several caching-resolver replicas in one process on one real etcd: one resolves, all serve, and the
+ * upstream query count does not grow with the number of replicas; the owner dies → another takes its
+ * names over; etcd stops mid-run and restarts → serving continues and no update is lost; health
+ * written by one replica is served by all.
+ */
+import { Etcd3 } from "etcd3";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { decodeAnswer } from "../../src/cache/answer-codec.js";
+import { type CachingResolver, createCachingResolver } from "../../src/cache/caching-resolver.js";
+import type { Answer } from "../../src/dns/types.js";
+import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
+import { aRec, FakeUpstream } from "./fake-upstream.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+let etcd: EtcdServer;
+let seq = 0;
+const replicas: CachingResolver[] = [];
+
+function replica(upstream: FakeUpstream, prefix: string, id: string): CachingResolver {
+  const r = createCachingResolver({
+    upstream,
+    replicaId: id,
+    etcd: {
+      endpoints: etcd.endpoints,
+      prefix,
+      sessionTtlSeconds: 2,
+      shards: 16,
+      opTimeoutMs: 1000,
+      backoffBaseMs: 50,
+      backoffMaxMs: 500,
+    },
+    followerGraceMs: 20_000,
+  });
+  replicas.push(r);
+  return r;
+}
+
+async function fleet(n: number, upstream: FakeUpstream): Promise<{ rs: CachingResolver[]; prefix: string }> {
+  const prefix = `/fleet-${++seq}/`;
+  const rs = Array.from({ length: n }, (_, i) => replica(upstream, prefix, `r${i}`));
+  await Promise.all(rs.map((r) => r.start()));
+  // Settled: every replica sees every member and the shards are all claimed exactly once.
+  await until(
+    () =>
+      rs.every((r) => r.status().ownership?.members.length === n && r.status().ownership?.balanced) &&
+      rs.reduce((s, r) => s + (r.status().ownership?.ownedShards.length ?? 0), 0) === 16,
+    10_000,
+    "ownership to settle",
+  );
+  return { rs, prefix };
+}
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+afterEach(async () => {
+  await Promise.all(replicas.splice(0).map((r) => r.close()));
+});
+afterAll(async () => {
+  await etcd?.close();
+});
+
+describe("replica fleet on one etcd", () => {
+  it("resolves each name once whatever the number of replicas, and every replica serves it", async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `svc${i}.fleet.test.`);
+    const counts: number[] = [];
+    for (const n of [1, 3]) {
+      const up = new FakeUpstream();
+      for (const [i, name] of names.entries()) up.set(name, "A", [aRec(`10.2.0.${i}`)], 60);
+      const { rs } = await fleet(n, up);
+      const seen = rs.map(() => new Set<string>());
+      rs.forEach((r, i) => {
+        r.onUpdate((name) => seen[i]?.add(name));
+      });
+      for (const r of rs) for (const name of names) r.track(name, "A");
+      await until(
+        () => seen.every((s) => s.size === names.length),
+        10_000,
+        "every replica to get every name",
+      );
+      for (const r of rs) {
+        for (const name of names) expect((await r.resolve(name, "A")).records).toHaveLength(1);
+      }
+      counts.push(up.calls);
+      // Shards are shared out: with 3 replicas each owns some.
+      if (n === 3) for (const r of rs) expect(r.status().ownership?.ownedShards.length).toBeGreaterThan(0);
+      await Promise.all(replicas.splice(0).map((r) => r.close()));
+    }
+    expect(counts).toEqual([names.length, names.length]);
+  });
+
+  it("moves a dead owner's names to another replica within session TTL + election time", async () => {
+    const up = new FakeUpstream();
+    const name = "takeover.fleet.test.";
+    up.set(name, "A", [aRec("10.3.0.1", 5)], 5);
+    const { rs } = await fleet(3, up);
+    for (const r of rs) r.track(name, "A");
+    const key = `A/${name}`;
+    const owner = rs.find((r) => r.ownership().owns(key));
+    if (!owner) throw new Error("nobody owns the key");
+    expect(rs.filter((r) => r.ownership().owns(key))).toHaveLength(1);
+    await until(() => up.calls === 1, 5000, "first resolution");
+    const killedAt = Date.now();
+    await owner.abandon(); // no revoke: its session lease must expire
+    const rest = rs.filter((r) => r !== owner);
+    await until(() => rest.some((r) => r.ownership().owns(key)), 10_000, "takeover");
+    const tookMs = Date.now() - killedAt;
+    // Session TTL 2 s; etcd checks expiry at 500 ms granularity; plus watch and claim round trips.
+    expect(tookMs).toBeLessThan(2_000 + 2_000);
+    expect(rest.filter((r) => r.ownership().owns(key))).toHaveLength(1);
+    // The new owner keeps the name fresh: it gets refreshed from DNS again before expiry.
+    up.set(name, "A", [aRec("10.3.0.2", 5)], 5);
+    await until(
+      async () =>
+        (await Promise.all(rest.map((r) => r.resolve(name, "A")))).every(
+          (a) => a.records[0]?.type === "A" && a.records[0].address === "10.3.0.2",
+        ),
+      10_000,
+      "new owner's refresh to reach every replica",
+    );
+    const serving = await Promise.all(rest.map((r) => r.resolve(name, "A")));
+    expect(serving.every((a) => !a.stale)).toBe(true);
+  });
+
+  it("keeps serving through an etcd outage and loses no update across the restart", async () => {
+    const up = new FakeUpstream();
+    const names = Array.from({ length: 10 }, (_, i) => `outage${i}.fleet.test.`);
+    for (const name of names) up.set(name, "A", [aRec("10.4.0.1", 8)], 8);
+    const { rs, prefix } = await fleet(2, up);
+    const latest = rs.map(() => new Map<string, Answer>());
+    rs.forEach((r, i) => {
+      r.onUpdate((name, _t, a) => latest[i]?.set(name, a));
+    });
+    for (const r of rs) for (const name of names) r.track(name, "A");
+    await until(() => latest.every((m) => m.size === names.length), 10_000, "initial answers");
+
+    const member = etcd.members[0];
+    if (!member) throw new Error("no etcd member");
+    await member.stop();
+    await until(() => rs.every((r) => r.status().etcd === "degraded"), 10_000, "degraded");
+    // DNS changes during the outage: every replica acts alone and still picks it up (refresh-ahead at ~7 s).
+    for (const name of names) up.set(name, "A", [aRec("10.4.0.2", 8)], 8);
+    for (const r of rs) {
+      const a = await r.resolve(names[0] ?? "", "A");
+      expect(a.records).toHaveLength(1);
+    }
+    await until(
+      () =>
+        latest.every((m) =>
+          names.every((n) => (m.get(n)?.records[0] as { address?: string })?.address === "10.4.0.2"),
+        ),
+      15_000,
+      "updates during the outage",
+    );
+    expect(rs.every((r) => r.ownership().owns(`A/${names[0]}`))).toBe(true);
+
+    await member.start();
+    await until(() => rs.every((r) => r.status().etcd === "connected"), 15_000, "reconnect");
+    // No update lost: etcd ends up holding the answers resolved during the outage.
+    const check = new Etcd3({ hosts: etcd.endpoints });
+    try {
+      await until(
+        async () => {
+          const res = await check.getAll().prefix(`${prefix}v1/dns/`).exec();
+          const addrs = res.kvs.map(
+            (kv) => (decodeAnswer(kv.value).answer.records[0] as { address?: string })?.address,
+          );
+          return addrs.length === names.length && addrs.every((a) => a === "10.4.0.2");
+        },
+        10_000,
+        "replayed writes",
+      );
+    } finally {
+      check.close();
+    }
+    // Ownership is shared again after recovery.
+    await until(
+      () => rs.reduce((s, r) => s + (r.status().ownership?.ownedShards.length ?? 0), 0) === 16,
+      10_000,
+      "re-own",
+    );
+    for (const r of rs) for (const n of names) expect((await r.resolve(n, "A")).records).toHaveLength(1);
+  });
+
+  it("serves the same health on every replica", async () => {
+    const up = new FakeUpstream();
+    const { rs } = await fleet(2, up);
+    const [a, b] = rs;
+    if (!a || !b) throw new Error("fleet");
+    const seen: string[] = [];
+    b.healthStore().onChange((k, h) => seen.push(`${k}=${h}`));
+    a.healthStore().set("10.0.0.1|8080", "UNHEALTHY");
+    await until(() => b.healthStore().get("10.0.0.1|8080") === "UNHEALTHY", 5000, "health to propagate");
+    a.healthStore().set("10.0.0.1|8080", "HEALTHY");
+    await until(() => b.healthStore().get("10.0.0.1|8080") === "HEALTHY", 5000, "health update");
+    expect(seen).toEqual(["10.0.0.1|8080=UNHEALTHY", "10.0.0.1|8080=HEALTHY"]);
+  });
+
+  it("serves what etcd holds when a replica restarts with DNS unreachable", async () => {
+    const up = new FakeUpstream();
+    up.set("warm.fleet.test.", "A", [aRec("10.5.0.1", 60)], 60);
+    const { rs, prefix } = await fleet(1, up);
+    await rs[0]?.resolve("warm.fleet.test.", "A");
+    await until(() => (rs[0]?.status().etcdTier?.puts ?? 0) >= 1, 5000, "write");
+    const dead = new FakeUpstream();
+    dead.failing = "ERR_DNS_TIMEOUT";
+    const fresh = replica(dead, prefix, "restarted");
+    await fresh.start();
+    const a = await fresh.resolve("warm.fleet.test.", "A");
+    expect(a.records).toEqual([aRec("10.5.0.1", 60)]);
+    expect(dead.calls).toBe(0);
+  });
+});
