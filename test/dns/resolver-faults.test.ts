@@ -275,7 +275,9 @@ describe("resolver against a programmable fake", () => {
   });
 
   it("shares one query among concurrent lookups of the same name and type", async () => {
-    fake.setHandler((q, c) => setTimeout(() => c.reply(good(q)), 50));
+    fake.setHandler((q, c) => {
+      setTimeout(() => c.reply(good(q)), 50);
+    });
     const r = mk();
     const all = await Promise.all(Array.from({ length: 50 }, () => r.resolve("shared.test", "A")));
     expect(all.every((a) => a.records.length === 1)).toBe(true);
@@ -283,7 +285,9 @@ describe("resolver against a programmable fake", () => {
   });
 
   it("an aborted lookup rejects with ERR_DNS_ABORTED without hurting a sibling", async () => {
-    fake.setHandler((q, c) => setTimeout(() => c.reply(good(q)), 100));
+    fake.setHandler((q, c) => {
+      setTimeout(() => c.reply(good(q)), 100);
+    });
     const r = mk();
     const ac = new AbortController();
     const p1 = r.resolve("abort.test", "A", { signal: ac.signal });
