@@ -1,0 +1,224 @@
+/**
+ * The whole product, as `dns-eds serve` runs it: a config object → our resolver against a real bind9 →
+ * caching resolver → gRPC health checks → endpoint pipeline → xDS server → @grpc/grpc-js-xds client →
+ * real gRPC backends on 127.0.0.21..24, with the admin endpoints a person would curl. The grpc-js-xds
+ * bootstrap is per process, so this file is the only one here that registers the xds resolver.
+ */
+import { createServer } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import * as grpcXds from "@grpc/grpc-js-xds";
+import { HealthImplementation } from "grpc-health-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AdminServer, startAdminServer } from "../../src/admin/admin-server.js";
+import { createLogger } from "../../src/admin/logger.js";
+import { createMetrics } from "../../src/admin/metrics.js";
+import { type RunningControlPlane, startServer } from "../../src/app/serve.js";
+import { parseConfigObject } from "../../src/config/load-config.js";
+import { type BindServer, startBindServer } from "../support/bind-server.js";
+
+const HOSTS = ["127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24"];
+const ORIGIN = "serve-e2e.test";
+const WHO = "/dnseds.test.Who/Ask";
+
+let bind: BindServer;
+let app: RunningControlPlane;
+let admin: AdminServer;
+let port = 0;
+const backends = new Map<string, { server: grpc.Server; health: HealthImplementation }>();
+const clients: grpc.Client[] = [];
+
+async function freePortOnAll(hosts: string[]): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const p = 20_000 + Math.floor(Math.random() * 40_000);
+    let ok = true;
+    for (const host of hosts) {
+      ok = await new Promise<boolean>((resolve) => {
+        const s = createServer();
+        s.once("error", () => resolve(false));
+        s.listen(p, host, () => s.close(() => resolve(true)));
+      });
+      if (!ok) break;
+    }
+    if (ok) return p;
+  }
+  throw new Error("no common free port");
+}
+
+async function startBackend(host: string): Promise<void> {
+  const server = new grpc.Server();
+  const health = new HealthImplementation({ "": "SERVING" });
+  health.addToServer(server);
+  server.register(
+    WHO,
+    (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(host)),
+    (b: Buffer) => b,
+    (b: Buffer) => b,
+    "unary",
+  );
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e) =>
+      e ? reject(e) : resolve(),
+    ),
+  );
+  backends.set(host, { server, health });
+}
+
+const zone = (hosts: string[]) => ({
+  origin: ORIGIN,
+  records: hosts.map((h) => `web 1 IN A ${h}`).join("\n"),
+  negativeTtl: 1,
+});
+
+function ask(client: grpc.Client): Promise<string> {
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest(
+      WHO,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      { deadline: Date.now() + 3000 },
+      (err, res) => (err ? reject(err) : resolve(res?.toString() ?? "")),
+    ),
+  );
+}
+
+async function spread(client: grpc.Client, n: number): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) seen.add(await ask(client));
+  return seen;
+}
+
+/** Polls until `check` holds; bounded in tries and time. */
+async function eventually(check: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (let i = 0; i < 400 && Date.now() < deadline; i++) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`condition not met in ${ms} ms${last ? `: ${String(last)}` : ""}`);
+}
+
+const sameSet = (a: Set<string>, b: string[]) => a.size === b.length && b.every((x) => a.has(x));
+
+beforeAll(async () => {
+  port = await freePortOnAll(HOSTS);
+  for (const h of HOSTS) await startBackend(h);
+  bind = await startBindServer({ zones: [zone(HOSTS.slice(0, 3))] });
+  const config = parseConfigObject(
+    {
+      xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
+      admin: { listen: "127.0.0.1:0" },
+      dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1 },
+      clusters: [
+        {
+          name: "web",
+          dns: { name: `web.${ORIGIN}`, port },
+          ipFamily: "V4_ONLY",
+          grpcListener: true,
+          drainMs: 0,
+          healthCheck: {
+            type: "grpc",
+            intervalMs: 300,
+            timeoutMs: 250,
+            healthyThreshold: 1,
+            unhealthyThreshold: 1,
+          },
+        },
+      ],
+    },
+    { source: "serve-e2e" },
+  );
+  const logger = createLogger({ level: "silent" });
+  const metrics = createMetrics({ processMetrics: false });
+  app = await startServer(config, { logger, metrics });
+  admin = await startAdminServer({
+    listen: "127.0.0.1:0",
+    registry: metrics.registry,
+    ...app.adminProviders,
+  });
+  process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
+    xds_servers: [
+      {
+        server_uri: `127.0.0.1:${app.xdsPort}`,
+        channel_creds: [{ type: "insecure" }],
+        server_features: ["xds_v3"],
+      },
+    ],
+    node: { id: "serve-e2e", locality: { zone: "z1" } },
+  });
+  grpcXds.register();
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await admin?.close();
+  await app?.stop();
+  for (const { server } of backends.values()) server.forceShutdown();
+  await bind?.stop();
+});
+
+describe("dns-eds serve, end to end", () => {
+  it("spreads calls over every A record, follows DNS removals and additions, and drops an unhealthy backend", async () => {
+    const client = new grpc.Client("xds:///web", grpc.credentials.createInsecure());
+    clients.push(client);
+    await eventually(async () => sameSet(await spread(client, 15), HOSTS.slice(0, 3)));
+
+    // A record removed on the DNS server: traffic leaves it within TTL + refresh.
+    await bind.setZone(zone([HOSTS[0] as string, HOSTS[1] as string]));
+    await eventually(async () => sameSet(await spread(client, 12), HOSTS.slice(0, 2)));
+
+    // A record added: traffic reaches it.
+    await bind.setZone(zone([HOSTS[0] as string, HOSTS[1] as string, HOSTS[3] as string]));
+    await eventually(async () => (await spread(client, 15)).has(HOSTS[3] as string));
+
+    // A backend reports NOT_SERVING: it is marked UNHEALTHY and gets no calls; restored, it is back.
+    backends.get(HOSTS[1] as string)?.health.setStatus("", "NOT_SERVING");
+    await eventually(async () => !(await spread(client, 12)).has(HOSTS[1] as string));
+    const page = await (await fetch(`${admin.url}/clusters?format=json`)).json();
+    const web = (page as { clusters?: unknown[] }).clusters ?? page;
+    expect(JSON.stringify(web)).toContain('"UNHEALTHY"');
+    backends.get(HOSTS[1] as string)?.health.setStatus("", "SERVING");
+    await eventually(async () => (await spread(client, 15)).has(HOSTS[1] as string));
+  }, 90_000);
+
+  it("reports ready, serves metrics and a config dump with every resource type the client used", async () => {
+    const ready = await fetch(`${admin.url}/readyz`);
+    expect(ready.status).toBe(200);
+    const dump = JSON.stringify(await (await fetch(`${admin.url}/config_dump`)).json());
+    for (const t of ["Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration"]) {
+      expect(dump).toContain(`envoy.config.`);
+      expect(dump).toContain(t);
+    }
+    const metrics = await (await fetch(`${admin.url}/metrics`)).text();
+    expect(metrics).toMatch(/dnseds_dns_queries_total\{[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/dnseds_xds_pushes_total\{[^}]*\} [1-9]/);
+  });
+
+  it("a config reload removes a cluster without dropping the client's stream for the others", async () => {
+    const before = app.pipeline.snapshot().map((c) => c.name);
+    expect(before).toEqual(["web"]);
+    const next = parseConfigObject(
+      {
+        xds: { listen: "127.0.0.1:0" },
+        dns: { servers: [bind.server], minTtl: 1 },
+        clusters: [
+          { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", grpcListener: true },
+          { name: "web2", static: [{ address: HOSTS[2], port }], grpcListener: true },
+        ],
+      },
+      { source: "reload" },
+    );
+    await app.reload(next);
+    const client2 = new grpc.Client("xds:///web2", grpc.credentials.createInsecure());
+    clients.push(client2);
+    await eventually(async () => sameSet(await spread(client2, 6), [HOSTS[2] as string]));
+    // The first client's channel keeps working across the reload.
+    const client = clients[0] as grpc.Client;
+    expect((await spread(client, 6)).size).toBeGreaterThan(0);
+  }, 60_000);
+});
