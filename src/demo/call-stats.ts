@@ -31,11 +31,20 @@ export class CallStats {
     if (!this.phases.has(name)) this.phases.set(name, new Map());
   }
 
-  record(key: string): void {
+  /** The phase calls started now belong to. */
+  get currentPhase(): string {
+    return this.phase;
+  }
+
+  /**
+   * Counts one finished call. `phase` is the phase the call started in: a reply that was already on
+   * its way when the demo failed a backend belongs to the phase before the failure.
+   */
+  record(key: string, phase: string = this.phase): void {
     const at = this.now();
     this.samples.push({ at, key });
     this.totals.set(key, (this.totals.get(key) ?? 0) + 1);
-    const p = this.phases.get(this.phase);
+    const p = this.phases.get(phase);
     if (p) p.set(key, (p.get(key) ?? 0) + 1);
     this.prune(at);
   }

@@ -274,9 +274,10 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
     }
     for (const phase of phases) {
       if (signal.aborted) break;
+      // Act first, then open the phase: calls started from here on see the change.
+      await phase.action?.();
       current = phase;
       stats.setPhase(phase.id);
-      await phase.action?.();
       logger.info({ phase: phase.id }, phase.title);
       await abortableSleep(phaseMs, signal);
       if (!tty) out.write(`${view().join("\n")}\n\n`);

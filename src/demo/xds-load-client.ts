@@ -73,14 +73,15 @@ export async function startXdsLoad(opts: XdsLoadOptions): Promise<XdsLoadClient>
   const pauseMs = opts.pauseMs ?? 40;
   const worker = async (): Promise<void> => {
     while (!stopped) {
+      const phase = opts.stats.currentPhase;
       try {
         const reply = await hello();
-        opts.stats.record(`${reply.backend.padEnd(10)} ${reply.address}`);
+        opts.stats.record(`${reply.backend.padEnd(10)} ${reply.address}`, phase);
         await sleep(pauseMs);
       } catch (err) {
         if (stopped) break;
         const code = (err as grpc.ServiceError).code;
-        opts.stats.record(`error ${grpc.status[code] ?? code}`);
+        opts.stats.record(`error ${grpc.status[code] ?? code}`, phase);
         // Back off on errors so a client without endpoints yet does not spin.
         await sleep(Math.max(pauseMs, 200));
       }

@@ -16,13 +16,16 @@ describe("CallStats", () => {
     s.setPhase("b");
     now = 1500;
     s.record("error UNAVAILABLE");
+    // A call that started in phase a but finished after b began still counts for a.
+    s.record("b2 127.0.0.2:1", "a");
+    expect(s.currentPhase).toBe("b");
     expect(s.shares()).toEqual([
       { key: "b1 127.0.0.1:1", recent: 1, total: 2 },
-      { key: "b2 127.0.0.2:1", recent: 0, total: 1 },
+      { key: "b2 127.0.0.2:1", recent: 1, total: 2 },
       { key: "error UNAVAILABLE", recent: 1, total: 1 },
     ]);
     expect(s.byPhase()).toEqual([
-      { phase: "a", counts: { "b1 127.0.0.1:1": 2, "b2 127.0.0.2:1": 1 } },
+      { phase: "a", counts: { "b1 127.0.0.1:1": 2, "b2 127.0.0.2:1": 2 } },
       { phase: "b", counts: { "error UNAVAILABLE": 1 } },
     ]);
     now = 5000;
