@@ -103,7 +103,8 @@ export async function startFakeDnsServer(handler: FakeHandler = () => {}): Promi
   const queries: FakeQuery[] = [];
   const tcpSockets = new Set<net.Socket>();
   for (let attempt = 0; attempt < 20; attempt++) {
-    const udp = dgram.createSocket("udp4");
+    // A burst of 1,000 queries overflows the default 208 KB receive buffer of one socket.
+    const udp = dgram.createSocket({ type: "udp4", recvBufferSize: 4 * 1024 * 1024 });
     const port = await new Promise<number>((resolve, reject) => {
       udp.once("error", reject);
       udp.bind(0, "127.0.0.1", () => resolve(udp.address().port));
