@@ -41,6 +41,12 @@ export interface HealthSchedulerOptions {
   owns?: (key: string) => boolean;
   /** Most probes in flight at once (default 512). */
   maxConcurrent?: number;
+  /**
+   * Cap on the probe start rate as a multiple of the mean rate the tracked endpoints need (default
+   * 1.25; 0 = no cap). Phases alone spread checks evenly, but an event-loop stall lets due checks pile
+   * up and fire together; the cap turns such a pile into a short queue instead of a burst.
+   */
+  paceFactor?: number;
   clock?: Clock;
   random?: () => number;
   /** Called after every probe, e.g. for metrics. */
@@ -57,6 +63,8 @@ interface EndpointState {
   inFlight: boolean;
   /** Whether the last due check found this replica owning the endpoint. */
   owned: boolean;
+  /** Waiting in the FIFO for a concurrency slot or a pacing token. */
+  queued: boolean;
 }
 
 export interface HealthSchedulerStats {
@@ -72,7 +80,13 @@ const GOLDEN = 0.618_033_988_749_895;
 export class HealthScheduler {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly due = new DueQueue();
-  private readonly waiting: Array<{ key: string; gen: number }> = [];
+  private readonly waiting = new Fifo<{ key: string; gen: number }>();
+  private readonly paceFactor: number;
+  /** Mean probes per ms all tracked endpoints need; the pacing cap is paceFactor times this. */
+  private ratePerMs = 0;
+  private tokens = Number.POSITIVE_INFINITY; // starts full: capped to the bucket size on first use
+  private tokensAt = 0;
+  private paceTimer: unknown;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly maxConcurrent: number;
@@ -92,6 +106,8 @@ export class HealthScheduler {
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? 512);
     this.probes = options.probes ?? defaultProbes();
     this.owns = options.owns ?? (() => true);
+    this.paceFactor = Math.max(0, options.paceFactor ?? 1.25);
+    this.tokensAt = this.clock.now();
   }
 
   /** Starts (or re-specs) checking an endpoint. Re-tracking with the same spec keeps its schedule. */
@@ -109,7 +125,10 @@ export class HealthScheduler {
       gen: 0,
       inFlight: false,
       owned: true,
+      queued: false,
     };
+    if (existing) this.ratePerMs -= meanRate(existing.spec);
+    this.ratePerMs += meanRate(spec);
     state.spec = spec;
     state.gen++;
     this.endpoints.set(key, state);
@@ -123,6 +142,7 @@ export class HealthScheduler {
     const state = this.endpoints.get(key);
     if (!state) return;
     this.endpoints.delete(key);
+    this.ratePerMs = this.endpoints.size === 0 ? 0 : this.ratePerMs - meanRate(state.spec);
     state.gen++;
     this.probes.release?.(state.target);
   }
@@ -139,7 +159,7 @@ export class HealthScheduler {
     return {
       tracked: this.endpoints.size,
       inFlight: this.inFlight,
-      queued: this.waiting.length,
+      queued: this.waiting.size,
       probes: this.probeCount,
       failures: { ...this.failures },
     };
@@ -148,10 +168,12 @@ export class HealthScheduler {
   close(): void {
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    if (this.paceTimer !== undefined) this.clock.clearTimeout(this.paceTimer);
     this.timer = undefined;
+    this.paceTimer = undefined;
     for (const s of this.endpoints.values()) s.gen++;
     this.endpoints.clear();
-    this.waiting.length = 0;
+    this.waiting.clear();
     this.probes.close?.();
   }
 
@@ -202,12 +224,33 @@ export class HealthScheduler {
       state.failRun = 0;
     }
     state.owned = owned;
-    if (!owned || state.inFlight) return;
-    if (this.inFlight >= this.maxConcurrent) {
-      this.waiting.push({ key, gen: state.gen });
-      return;
-    }
-    this.run(key, state);
+    if (!owned || state.inFlight || state.queued) return;
+    state.queued = true;
+    this.waiting.push({ key, gen: state.gen });
+    this.drainWaiting();
+  }
+
+  /** Refills pacing tokens; the bucket holds 100 ms worth so small bursts from timer batching pass. */
+  private takeToken(): boolean {
+    if (this.paceFactor === 0) return true;
+    const now = this.clock.now();
+    const rate = this.ratePerMs * this.paceFactor;
+    const capacity = Math.max(1, rate * 100);
+    this.tokens = Math.min(capacity, this.tokens + (now - this.tokensAt) * rate);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private armPace(): void {
+    if (this.paceTimer !== undefined || this.closed) return;
+    const rate = this.ratePerMs * this.paceFactor;
+    const wait = rate > 0 ? Math.max(1, Math.ceil((1 - this.tokens) / rate)) : 1;
+    this.paceTimer = this.clock.setTimeout(() => {
+      this.paceTimer = undefined;
+      this.drainWaiting();
+    }, wait);
   }
 
   private run(key: string, state: EndpointState): void {
@@ -238,11 +281,22 @@ export class HealthScheduler {
   }
 
   private drainWaiting(): void {
-    while (this.inFlight < this.maxConcurrent && this.waiting.length > 0) {
-      const w = this.waiting.shift();
+    // Bounded by the queue length: each pass removes one entry or stops.
+    while (this.inFlight < this.maxConcurrent && this.waiting.size > 0) {
+      const w = this.waiting.peek();
       if (!w) break;
       const state = this.endpoints.get(w.key);
-      if (!state || state.gen !== w.gen || state.inFlight || !state.owned) continue;
+      if (!state || state.gen !== w.gen || state.inFlight || !state.owned) {
+        this.waiting.shift();
+        if (state && state.gen === w.gen) state.queued = false;
+        continue;
+      }
+      if (!this.takeToken()) {
+        this.armPace();
+        return;
+      }
+      this.waiting.shift();
+      state.queued = false;
       this.run(w.key, state);
     }
   }
@@ -267,6 +321,38 @@ export class HealthScheduler {
     if (state.health !== before || this.options.sink.get(key) !== state.health)
       this.options.sink.set(key, state.health);
     this.options.onProbe?.(key, result, state.health);
+  }
+}
+
+/** Mean checks per ms one endpoint needs: the interval stretched by half the interval jitter on average. */
+const meanRate = (spec: HealthCheckSpec): number =>
+  1 / Math.max(1, spec.intervalMs * (1 + clamp01(spec.intervalJitter) / 2));
+
+/** A FIFO with O(1) shift, for queues that reach tens of thousands of entries. */
+class Fifo<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  push(x: T): void {
+    this.items.push(x);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): T | undefined {
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
   }
 }
 

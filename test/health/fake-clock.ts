@@ -22,6 +22,11 @@ export class FakeClock implements Clock {
     return this.timers.size;
   }
 
+  /** Moves time without firing anything, like an event loop blocked for `ms`; the next advance() catches up. */
+  jump(ms: number): void {
+    this.t += ms;
+  }
+
   /** Fires due timers in order, letting promise callbacks run between them; bounded by `maxFires`. */
   async advance(ms: number, maxFires = 1_000_000): Promise<void> {
     const end = this.t + ms;

@@ -172,4 +172,28 @@ describe("health scheduler", () => {
     expect(Math.min(...buckets)).toBeGreaterThanOrEqual(0.5 * mean);
     s.close();
   }, 60_000);
+
+  it("paces probe starts after an event-loop stall instead of bursting", async () => {
+    const clock = new FakeClock();
+    const sink = new LocalHealthSink();
+    const { probes, starts } = scripted(clock, () => OK);
+    const s = new HealthScheduler({ sink, probes, clock, random: () => 0.5, paceFactor: 1.25 });
+    for (let i = 0; i < 1000; i++)
+      s.track({ address: `10.0.${i >> 8}.${i & 255}`, port: 80 }, spec({ intervalMs: 1000 }));
+    await clock.advance(3000);
+    const t0 = clock.now();
+    clock.jump(600); // 600 checks fall due while nothing runs
+    await clock.advance(1000);
+    const inWindow = (from: number, to: number) => starts.filter((x) => x.at >= from && x.at < to).length;
+    // Mean need is 1,000/s; the cap is 1.25× that plus the 100 ms bucket.
+    expect(inWindow(t0, t0 + 1000)).toBeLessThanOrEqual(1250 + 125 + 5);
+    expect(inWindow(t0 + 600, t0 + 700)).toBeLessThanOrEqual(125 + 125 + 5);
+    // The backlog is worked off, not dropped.
+    await clock.advance(3000);
+    expect(s.stats().queued).toBe(0);
+    const perEndpoint = new Map<string, number>();
+    for (const x of starts) if (x.at >= t0 + 2000) perEndpoint.set(x.key, (perEndpoint.get(x.key) ?? 0) + 1);
+    expect(perEndpoint.size).toBe(1000);
+    s.close();
+  });
 });
