@@ -11,6 +11,7 @@ import { ConfigError } from "../config/config-error.js";
 import type { DnsEdsConfig } from "../config/config-types.js";
 import { type ConfigWatcher, createConfigWatcher } from "../config/config-watcher.js";
 import { loadConfigFile } from "../config/load-config.js";
+import { loadConfigFileOffThread } from "../config/load-config-off-thread.js";
 import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK } from "./exit-codes.js";
 import { packageVersion } from "./version.js";
 
@@ -137,6 +138,8 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       watcher = createConfigWatcher({
         path: opts.config,
         initial: running,
+        // Parsing runs in a worker so a big file does not stall the streams being served meanwhile.
+        load: (path) => loadConfigFileOffThread(path),
         signals,
         logger: componentLogger(root, "config"),
         onChange: async (next) => {

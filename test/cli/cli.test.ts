@@ -266,3 +266,34 @@ describe("dns-eds serve with a control plane", () => {
     child = undefined;
   });
 });
+
+describe("loading a config off the event loop (built module, worker thread)", () => {
+  it("returns the same frozen config as the in-thread loader, and ConfigError with problems", async () => {
+    const off = (await import(join(buildDir, "config", "load-config-off-thread.js"))) as {
+      loadConfigFileOffThread: (p: string) => Promise<unknown>;
+    };
+    const inThread = (await import(join(buildDir, "config", "load-config.js"))) as {
+      loadConfigFile: (p: string) => Promise<unknown>;
+    };
+    const good = write(
+      "off-thread.yaml",
+      "dns: { servers: ['127.0.0.1:53'] }\nclusters:\n  - name: a\n    srv: { name: _grpc._tcp.a.example.com }\n",
+    );
+    const config = await off.loadConfigFileOffThread(good);
+    expect(config).toEqual(await inThread.loadConfigFile(good));
+    expect(Object.isFrozen((config as { clusters: unknown[] }).clusters[0])).toBe(true);
+
+    const bad = write(
+      "off-thread-bad.yaml",
+      "clusters:\n  - name: a\n    dns: { name: a.example.com, port: 70000 }\n",
+    );
+    const err = (await off.loadConfigFileOffThread(bad).catch((e: unknown) => e)) as {
+      code: string;
+      problems: Array<{ path: string; message: string }>;
+      message: string;
+    };
+    expect(err.code).toBe("ERR_CONFIG_INVALID");
+    expect(err.problems).toEqual([{ path: "clusters[0].dns.port", message: "expected 1..65535, got 70000" }]);
+    expect(err.message).toContain(bad);
+  });
+});
