@@ -75,6 +75,7 @@ interface Phase {
 
 const ECHO = `echo.${DEMO_ORIGIN}.`;
 const SRV = `_grpc._tcp.echo.${DEMO_ORIGIN}.`;
+const TYPE_ORDER = ["A", "AAAA", "CNAME", "TXT", "SRV"];
 
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -252,6 +253,11 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
           records: z
             .records()
             .filter((r) => r.name === ECHO || r.name === SRV)
+            // Updates append to the zone; show a stable order instead (name, then A, AAAA, TXT, SRV).
+            .sort(
+              (a, b) =>
+                a.name.localeCompare(b.name) || TYPE_ORDER.indexOf(a.type) - TYPE_ORDER.indexOf(b.type),
+            )
             .map((r) => {
               const data =
                 r.type === "SRV"
