@@ -166,21 +166,24 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
     sent: Map<string, string>,
   ): Buffer {
     st.inflight = new Map([...(st.inflight ?? []), ...sent]);
-    st.nonce = this.nextNonce();
-    if (!this.ctx.logger.isLevelEnabled("debug")) {
-      return encodeDeltaResponse({ typeUrl: st.typeUrl, nonce: st.nonce, resources, removed });
+    const nonce = this.nextNonce();
+    st.nonce = nonce;
+    if (this.ctx.logger.isLevelEnabled("debug")) {
+      this.ctx.logger.debug(
+        {
+          typeUrl: typeLabel(st.typeUrl),
+          n: resources.length,
+          removed: removed.length,
+          nonce,
+          node: this.node?.id,
+        },
+        "delta push",
+      );
     }
-    this.ctx.logger.debug(
-      {
-        typeUrl: typeLabel(st.typeUrl),
-        n: resources.length,
-        removed: removed.length,
-        nonce: st.nonce,
-        node: this.node?.id,
-      },
-      "delta push",
+    const key = `d\0${st.typeUrl}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}\0\0${removed.join("\0")}`;
+    return this.ctx.shared.get(this.ctx.store.generation, key, () =>
+      encodeDeltaResponse({ typeUrl: st.typeUrl, nonce, resources, removed }),
     );
-    return encodeDeltaResponse({ typeUrl: st.typeUrl, nonce: st.nonce, resources, removed });
   }
 }
 

@@ -93,6 +93,7 @@ export class ResourceStore {
   private readonly byType = new Map<string, Map<string, StoredResource>>();
   private readonly watchersByName = new Map<string, Map<string, Set<Watch>>>();
   private readonly wildcardWatchers = new Map<string, Set<Watch>>();
+  private gen = 0;
 
   constructor(opts: ResourceStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -165,6 +166,7 @@ export class ResourceStore {
       }
     }
     const changed = changes.length;
+    if (changed > 0) this.gen++;
     // A changed Cluster makes Envoy re-warm it and wait for EDS, so its CLA must be sent again.
     for (const c of changes) {
       if (c.typeUrl !== TYPE_URLS.cluster || c.removed) continue;
@@ -179,6 +181,11 @@ export class ResourceStore {
     }
     if (changes.length > 0) this.notify(changes);
     return { changed };
+  }
+
+  /** Increments on every publish that changed something; streams use it to share response bytes. */
+  get generation(): number {
+    return this.gen;
   }
 
   /** The resource as a client with `variantKey` would get it. */

@@ -18,6 +18,7 @@ import { XdsError } from "./errors.js";
 import { NOOP_METRICS, type XdsMetrics } from "./metrics.js";
 import { type NodeInfo, zoneOf } from "./node-info.js";
 import type { ResourceStore } from "./resource-store.js";
+import { SharedResponses } from "./shared-responses.js";
 import { SotwStream } from "./sotw-stream.js";
 import type { StreamContext, TypeStateBase, XdsStreamBase } from "./stream-base.js";
 import { TYPE_URLS } from "./type-urls.js";
@@ -174,6 +175,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
   const now = opts.now ?? Date.now;
   const streams = new Set<XdsStreamBase<TypeStateBase, unknown>>();
   let shuttingDown = false;
+  const shared = new SharedResponses();
 
   const serverOptions: grpc.ServerOptions = {
     "grpc.keepalive_time_ms": limits.keepaliveTimeMs ?? 30_000,
@@ -206,6 +208,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       fixedTypeUrl: def.typeUrl,
       kind: def.kind,
       onClose: (s) => streams.delete(s),
+      shared,
     };
     const s = def.delta
       ? new DeltaStream(ctx, call as grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>)

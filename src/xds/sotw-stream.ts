@@ -189,7 +189,11 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
         "sotw push",
       );
     }
-    return encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce: st.nonce, resources });
+    const nonce = st.nonce;
+    const key = `s\0${st.typeUrl}\0${versionInfo}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}`;
+    return this.ctx.shared.get(this.ctx.store.generation, key, () =>
+      encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce, resources }),
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import type { XdsMetrics } from "./metrics.js";
 import { type NodeInfo, nodeInfoOf } from "./node-info.js";
 import type { ResourceChange, ResourceStore, StoreWatch } from "./resource-store.js";
+import type { SharedResponses } from "./shared-responses.js";
 import { StreamWriter } from "./stream-writer.js";
 import { PUSH_ORDER } from "./type-urls.js";
 
@@ -30,6 +31,8 @@ export interface StreamContext {
   /** Label for metrics and logs, e.g. "ads-sotw", "eds-delta". */
   kind: string;
   onClose: (s: XdsStreamBase<TypeStateBase, unknown>) => void;
+  /** Assembled responses shared by streams that send identical bytes. */
+  shared: SharedResponses;
 }
 
 export interface TypeStateBase {
@@ -61,7 +64,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
   protected readonly states = new Map<string, S>();
   protected readonly watch: StoreWatch;
   protected readonly writer: StreamWriter;
-  private nonces = 0;
+  private nonceGen = -1;
+  private nonceSeq = 0;
   private closed = false;
 
   constructor(
@@ -126,9 +130,18 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
     return PUSH_ORDER.includes(t as (typeof PUSH_ORDER)[number]) ? t : undefined;
   }
 
+  /**
+   * Nonces are `<store generation>.<n-th response of this stream in that generation>`: unique per stream
+   * (generations only grow), and equal across streams that get the same content in the same generation,
+   * which lets them share one assembled response (see SharedResponses).
+   */
   protected nextNonce(): string {
-    this.nonces++;
-    return this.nonces.toString(36);
+    const gen = this.ctx.store.generation;
+    if (gen !== this.nonceGen) {
+      this.nonceGen = gen;
+      this.nonceSeq = 0;
+    }
+    return `${gen.toString(36)}.${(this.nonceSeq++).toString(36)}`;
   }
 
   protected subscribed(st: S, name: string): boolean {

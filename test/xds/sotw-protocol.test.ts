@@ -255,6 +255,23 @@ describe("SotW ADS", () => {
     expect(sotwNames(await c.next())).toEqual(["s9"]);
   });
 
+  it("streams that get the same content in the same generation share one response (same nonce and bytes)", async () => {
+    putCla(store, "s10", "10.0.0.1");
+    const { c: a } = open();
+    const { c: b } = open();
+    a.send({ node: node("n10a"), typeUrl: T.endpoint, resourceNames: ["s10"] });
+    b.send({ node: node("n10b"), typeUrl: T.endpoint, resourceNames: ["s10"] });
+    const ra = await a.next();
+    const rb = await b.next();
+    ack(a, ra, ["s10"]);
+    ack(b, rb, ["s10"]);
+    putCla(store, "s10", "10.0.0.2");
+    const [xa, xb] = [await a.next(), await b.next()];
+    expect(xa.nonce).toBe(xb.nonce);
+    expect(xa.versionInfo).toBe(xb.versionInfo);
+    expect(sotwNames(xa)).toEqual(["s10"]);
+  });
+
   it("per-type service: StreamEndpoints works with an empty type_url", async () => {
     putCla(store, "s8", "10.0.0.1");
     const c = new RawXdsClient(
