@@ -1,20 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { createMetrics } from "../../src/admin/metrics.js";
 import type { CacheMetrics } from "../../src/cache/cache-metrics.js";
+import type { DnsMetrics } from "../../src/dns/dns-metrics.js";
 import type { HealthSchedulerOptions } from "../../src/health/health-scheduler.js";
 import type { XdsMetrics } from "../../src/xds/metrics.js";
 
 describe("metric adapters fit the other stages' hook interfaces", () => {
-  it("type-checks against XdsMetrics, CacheMetrics and the health scheduler's onProbe", async () => {
+  it("type-checks against DnsMetrics, XdsMetrics, CacheMetrics and the health scheduler's onProbe", async () => {
     const metrics = createMetrics({ processMetrics: false });
     // Assignments are the test: tsc (npm run lint) fails when an interface drifts.
+    const dns: DnsMetrics = metrics.dnsHooks();
     const xds: XdsMetrics = metrics.xdsHooks();
     const cache: CacheMetrics = metrics.cacheHooks();
     const onProbe: NonNullable<HealthSchedulerOptions["onProbe"]> = metrics.healthProbeHook();
+    dns.query?.("[::1]:53", "servfail", 2);
     xds.pushed("type.googleapis.com/envoy.config.cluster.v3.Cluster", 10, 1);
     cache.servedStale?.("AAAA");
     onProbe("::1|80", { ok: false, hard: true, code: "ERR_HEALTH_REFUSED", detail: "refused" }, "UNHEALTHY");
     const text = await metrics.registry.metrics();
+    expect(text).toContain('dnseds_dns_queries_total{server="[::1]:53",outcome="servfail"} 1');
     expect(text).toContain('dnseds_xds_pushes_total{type="cds"} 1');
     expect(text).toContain('dnseds_cache_stale_answers_total{type="AAAA"} 1');
     expect(text).toContain('dnseds_health_checks_total{outcome="ERR_HEALTH_REFUSED"} 1');
