@@ -3,6 +3,7 @@
  * @grpc/grpc-js-xds client → real gRPC backends on 127.0.0.11..14 and ::1. The grpc-js-xds bootstrap is
  * per process, so this file is the only endpoints test that registers the xds resolver.
  */
+import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
@@ -10,13 +11,15 @@ import { HealthImplementation } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
 import { EndpointPipeline } from "../../src/endpoints/endpoint-pipeline.js";
+import type { PublishBatch, ResourceUpsert } from "../../src/endpoints/publisher.js";
+import type { ClusterLoadAssignment } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { HealthScheduler } from "../../src/health/health-scheduler.js";
 import { LocalHealthSink } from "../../src/health/local-health-sink.js";
 import type { HealthCheckSpec } from "../../src/health/types.js";
 import { ResourceStore } from "../../src/xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../../src/xds/server.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
-import { cluster, dnsSource } from "./fixtures.js";
+import { cluster, dnsSource, loc, srvSource } from "./fixtures.js";
 import { NodeDnsSource } from "./node-dns-source.js";
 
 const WHO = "/dnseds.test.Who/Ask";
@@ -29,6 +32,10 @@ let source: NodeDnsSource;
 let pipeline: EndpointPipeline;
 let scheduler: HealthScheduler;
 let port = 0;
+let store: ResourceStore;
+let xdsPort = 0;
+/** Last published upsert per `type name`, as the store received it. */
+const published = new Map<string, ResourceUpsert>();
 const backends = new Map<string, { server: grpc.Server; health: HealthImplementation }>();
 const clients: grpc.Client[] = [];
 
@@ -80,7 +87,25 @@ async function startBackend(host: string): Promise<void> {
 }
 
 const records = (svcHosts: string[]) =>
-  [...svcHosts.map((h) => `svc 1 IN A ${h}`), "dual 1 IN A 127.0.0.14", "dual 1 IN AAAA ::1"].join("\n");
+  [
+    ...svcHosts.map((h) => `svc 1 IN A ${h}`),
+    "dual 1 IN A 127.0.0.14",
+    "dual 1 IN AAAA ::1",
+    // SRV: two targets at priority 10 (weights 60/30), a backup at 20.
+    `_grpc._tcp.srv 1 IN SRV 10 60 ${port} b1`,
+    `_grpc._tcp.srv 1 IN SRV 10 30 ${port} b2`,
+    `_grpc._tcp.srv 1 IN SRV 20 10 ${port} b3`,
+    "b1 1 IN A 127.0.0.11",
+    "b2 1 IN A 127.0.0.12",
+    "b3 1 IN A 127.0.0.13",
+    // Metadata from TXT next to the name.
+    "meta 1 IN A 127.0.0.14",
+    'meta 1 IN TXT "version=v2"',
+    'meta 1 IN TXT "team=payments"',
+    // Two zones.
+    "za 1 IN A 127.0.0.11",
+    "zb 1 IN A 127.0.0.13",
+  ].join("\n");
 
 function ask(client: grpc.Client): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -118,6 +143,36 @@ async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<v
 
 const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   cluster({
+    name: "srvsvc",
+    ipFamily: "V4_ONLY",
+    grpcListener: true,
+    healthCheck: hc,
+    drainMs: 0,
+    sources: [srvSource(`_grpc._tcp.srv.${ORIGIN}`)],
+  }),
+  cluster({
+    name: "v2only",
+    ipFamily: "V4_ONLY",
+    grpcListener: true,
+    selector: { version: "v2" },
+    sources: [
+      dnsSource(`meta.${ORIGIN}`, 0, { txtMetadata: true, metadata: { canary: "true" } }),
+      dnsSource(`svc.${ORIGIN}`, 0, { metadata: { version: "v1" } }),
+    ],
+  }),
+  cluster({
+    name: "zonal",
+    ipFamily: "V4_ONLY",
+    grpcListener: true,
+    zoneAware: true,
+    healthCheck: hc,
+    drainMs: 0,
+    sources: [
+      dnsSource(`za.${ORIGIN}`, 0, { locality: loc("z1") }),
+      dnsSource(`zb.${ORIGIN}`, 0, { locality: loc("z2") }),
+    ],
+  }),
+  cluster({
     name: "svc",
     ipFamily: "V4_ONLY",
     grpcListener: true,
@@ -141,15 +196,21 @@ beforeAll(async () => {
   port = await commonPort();
   for (const h of [...V4, "::1"]) await startBackend(h);
   bind = await startBindServer({ zones: [{ origin: ORIGIN, records: records(V4.slice(0, 3)) }] });
-  const store = new ResourceStore();
+  store = new ResourceStore();
   xds = createXdsServer({ store });
-  const xdsPort = await xds.listen("127.0.0.1:0");
+  xdsPort = await xds.listen("127.0.0.1:0");
   const sink = new LocalHealthSink();
   scheduler = new HealthScheduler({ sink });
   source = new NodeDnsSource(bind.server, 200);
   pipeline = new EndpointPipeline({
     source,
-    publisher: store,
+    publisher: {
+      publish(b: PublishBatch) {
+        const r = store.publish(b);
+        for (const u of b.upsert ?? []) published.set(`${u.typeUrl.split(".").at(-1)} ${u.name}`, u);
+        return r;
+      },
+    },
     healthSink: sink,
     healthTracker: scheduler,
     debounceMs: 50,
@@ -234,4 +295,130 @@ describe("DNS → pipeline → xDS → grpc-js-xds", () => {
       return s.size === 1 && s.has("127.0.0.14");
     });
   }, 60_000);
+
+  it("SRV: priorities renumbered and weights kept; traffic stays on priority 0 until it fails", async () => {
+    await eventually(async () => published.has("ClusterLoadAssignment srvsvc"));
+    const cla = published.get("ClusterLoadAssignment srvsvc")?.resource as ClusterLoadAssignment;
+    const got = cla.endpoints.flatMap((le) =>
+      le.lbEndpoints.map((lb) => {
+        const ad =
+          lb.hostIdentifier.case === "endpoint" ? lb.hostIdentifier.value.address?.address : undefined;
+        return `${le.priority} ${ad?.case === "socketAddress" ? ad.value.address : "?"} w${lb.loadBalancingWeight}`;
+      }),
+    );
+    expect(got).toEqual(["0 127.0.0.11 w60", "0 127.0.0.12 w30", "1 127.0.0.13 w10"]);
+    const client = new grpc.Client("xds:///srvsvc", grpc.credentials.createInsecure());
+    clients.push(client);
+    await eventually(async () => {
+      const s = await spread(client, 12);
+      return !s.has("127.0.0.13") && s.has("127.0.0.11");
+    });
+    for (const h of ["127.0.0.11", "127.0.0.12"]) backends.get(h)?.health.setStatus("", "NOT_SERVING");
+    try {
+      await eventually(async () => {
+        const s = await spread(client, 6);
+        return s.size === 1 && s.has("127.0.0.13");
+      });
+    } finally {
+      for (const h of ["127.0.0.11", "127.0.0.12"]) backends.get(h)?.health.setStatus("", "SERVING");
+    }
+    await eventually(async () => !(await spread(client, 12)).has("127.0.0.13"));
+  }, 60_000);
+
+  it("metadata from config and TXT lands in envoy.lb; a selector cluster gets only matching endpoints", async () => {
+    await eventually(async () => published.has("ClusterLoadAssignment v2only"));
+    const cla = published.get("ClusterLoadAssignment v2only")?.resource as ClusterLoadAssignment;
+    const eps = cla.endpoints.flatMap((le) => le.lbEndpoints);
+    expect(eps).toHaveLength(1);
+    expect(eps[0]?.metadata?.filterMetadata["envoy.lb"]).toEqual({
+      version: "v2",
+      team: "payments",
+      canary: "true",
+    });
+    const client = new grpc.Client("xds:///v2only", grpc.credentials.createInsecure());
+    clients.push(client);
+    await eventually(async () => {
+      const s = await spread(client, 6);
+      return s.size === 1 && s.has("127.0.0.14");
+    });
+  }, 60_000);
+
+  it("zone-aware: each client stays in its zone; a dead zone spills over", async () => {
+    const client = new grpc.Client("xds:///zonal", grpc.credentials.createInsecure());
+    clients.push(client);
+    // This process's client is in z1.
+    await eventually(async () => {
+      const s = await spread(client, 8);
+      return s.size === 1 && s.has("127.0.0.11");
+    });
+    // A second client in z2 needs its own bootstrap, hence its own process.
+    const z2 = await otherZoneClient("z2", "zonal");
+    expect(z2).toEqual(["127.0.0.13"]);
+    backends.get("127.0.0.11")?.health.setStatus("", "NOT_SERVING");
+    try {
+      await eventually(async () => {
+        const s = await spread(client, 6);
+        return s.size === 1 && s.has("127.0.0.13");
+      });
+    } finally {
+      backends.get("127.0.0.11")?.health.setStatus("", "SERVING");
+    }
+    await eventually(async () => (await spread(client, 6)).has("127.0.0.11"));
+  }, 60_000);
 });
+
+/** Runs a grpc-js-xds client with node zone `zone` in a child process; returns the hosts its settled calls reached. */
+function otherZoneClient(zone: string, target: string): Promise<string[]> {
+  const script = `
+const grpc = require("@grpc/grpc-js");
+require("@grpc/grpc-js-xds").register();
+const client = new grpc.Client("xds:///${target}", grpc.credentials.createInsecure());
+const ask = () => new Promise((res) => client.makeUnaryRequest("${WHO}", (b) => b, (b) => b, Buffer.alloc(0),
+  { deadline: Date.now() + 2000 }, (e, r) => res(e ? "error" : r.toString())));
+(async () => {
+  const end = Date.now() + 20000;
+  let last = "";
+  let stable = 0;
+  while (Date.now() < end) {
+    const seen = new Set();
+    for (let i = 0; i < 8; i++) seen.add(await ask());
+    const key = [...seen].sort().join(",");
+    stable = key === last && !seen.has("error") ? stable + 1 : 0;
+    last = key;
+    if (stable >= 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.log(JSON.stringify(last.split(",")));
+  client.close();
+  process.exit(0);
+})();`;
+  return new Promise((resolve, reject) => {
+    const env = {
+      ...process.env,
+      GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify({
+        xds_servers: [
+          {
+            server_uri: `127.0.0.1:${xdsPort}`,
+            channel_creds: [{ type: "insecure" }],
+            server_features: ["xds_v3"],
+          },
+        ],
+        node: { id: `e2e-${zone}`, locality: { region: "r1", zone } },
+      }),
+    };
+    const child = spawn(process.execPath, ["-e", script], { env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.once("exit", () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.trim()) as string[]);
+      } catch {
+        reject(new Error(`zone client printed ${JSON.stringify(out)}`));
+      }
+    });
+  });
+}
