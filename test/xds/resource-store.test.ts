@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
@@ -200,6 +201,33 @@ describe("ResourceStore", () => {
       catchErr(() => s.publish({ upsert: [{ typeUrl: "type.googleapis.com/foo", name: "r", resource: r }] }))
         .code,
     ).toBe("ERR_XDS_UNKNOWN_TYPE");
+  });
+
+  it("accepts endpoint address literals exactly as net.isIP does", () => {
+    const s = new ResourceStore();
+    const forms = [
+      "1.2.3.4",
+      "255.255.255.255",
+      "256.1.1.1",
+      "01.2.3.4",
+      "1.2.3",
+      "1.2.3.4.5",
+      "1..3.4",
+      "0.0.0.0",
+      "::1",
+      "fe80::1",
+      "1.2.3.4 ",
+      "host",
+    ];
+    for (const a of forms) {
+      let ok = true;
+      try {
+        s.publish({ upsert: [{ typeUrl: TYPE_URLS.endpoint, name: "ip", resource: cla("ip", a) }] });
+      } catch {
+        ok = false;
+      }
+      expect(ok, a).toBe(isIP(a) !== 0);
+    }
   });
 
   it("dump renders JSON including the HCM inside the API listener", () => {

@@ -102,6 +102,32 @@ function checkAddress(name: string, field: string, addr: Address | undefined, se
   seen.add(key);
 }
 
+/** Dotted-quad check without a regex: validation of 10k-endpoint CLAs spends most of its time here. */
+function isIPv4Fast(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || value > 255) return false;
+      parts++;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false; // no leading zeros, as net.isIP
+      value = value * 10 + (c - 48);
+      digits++;
+      if (digits > 3) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts === 4;
+}
+
 function asCla(name: string, m: Message): ClusterLoadAssignment {
   if (!isMessage(m, ClusterLoadAssignmentSchema)) {
     throw invalidResource(
