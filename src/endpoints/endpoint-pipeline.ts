@@ -110,6 +110,19 @@ interface LookupState {
 const families = (spec: ClusterSpec): RecordType[] =>
   spec.ipFamily === "V4_ONLY" ? ["A"] : spec.ipFamily === "V6_ONLY" ? ["AAAA"] : ["A", "AAAA"];
 
+/** One cluster's changes; removed clusters have no state. */
+interface PublishUnit {
+  name: string;
+  st?: ClusterState;
+  upsert: ResourceUpsert[];
+  remove: Array<{ typeUrl: string; name: string }>;
+}
+
+const TYPE_ORDER = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE];
+const typeRank = (t: string): number => TYPE_ORDER.indexOf(t);
+/** Longest wait between retries of a publish the store keeps refusing. */
+const MAX_RETRY_MS = 5000;
+
 const HEALTH_NAMES: readonly EndpointHealth[] = ["UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING"];
 
 const bytesKey = (b: Uint8Array): string => Buffer.from(b).toString("base64");
@@ -128,6 +141,7 @@ export class EndpointPipeline {
   private drainTimerAt = Number.POSITIVE_INFINITY;
   private flushing: Promise<void> | undefined;
   private closed = false;
+  private publishFailures = 0;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly options: EndpointPipelineOptions) {
@@ -362,13 +376,13 @@ export class EndpointPipeline {
     this.schedule();
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.debounceMs): void {
     if (this.closed || this.timer !== undefined) return;
     // Fixed window from the first change (not reset by later ones) bounds the added latency.
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.flush().catch((e: unknown) => this.options.onError?.(e, "flush"));
-    }, this.debounceMs);
+    }, delayMs);
   }
 
   private resolutionsOf(spec: ClusterSpec): Array<SourceResolution | undefined> {
@@ -438,12 +452,9 @@ export class EndpointPipeline {
     st.healthKeys = keys;
   }
 
-  private rebuild(
-    name: string,
-    st: ClusterState,
-    upserts: ResourceUpsert[][],
-    removals: Array<{ typeUrl: string; name: string }>,
-  ): void {
+  /** Rebuilds one cluster and returns what must be published for it (nothing when unchanged). */
+  private rebuild(name: string, st: ClusterState): PublishUnit {
+    const unit: PublishUnit = { name, st, upsert: [], remove: [] };
     const now = this.clock.now();
     const spec = st.spec;
     const candidates = extractCandidates(spec, this.resolutionsOf(spec));
@@ -488,19 +499,24 @@ export class EndpointPipeline {
       ...[...variants].map(([z, v]) => `${z}=${bytesKey(toBinary(ClusterLoadAssignmentSchema, v))}`),
     ].join(",");
     const resourceBytes = clusterResourcesKey(spec);
-    const [cds, eds, ldsRds] = upserts as [ResourceUpsert[], ResourceUpsert[], ResourceUpsert[]];
     const resourcesChanged = resourceBytes !== st.resourceBytes;
     if (resourcesChanged) {
-      for (const r of clusterResources(spec)) (r.typeUrl === CLUSTER_TYPE ? cds : ldsRds).push(r);
+      unit.upsert.push(...clusterResources(spec));
       if (st.listenerPublished && !spec.grpcListener) {
-        removals.push({ typeUrl: LISTENER_TYPE, name }, { typeUrl: ROUTE_TYPE, name });
+        unit.remove.push({ typeUrl: LISTENER_TYPE, name }, { typeUrl: ROUTE_TYPE, name });
       }
     }
     // A changed Cluster makes Envoy re-warm and wait for EDS, so its CLA goes out again too.
     if (claBytes !== st.claBytes || resourcesChanged) {
-      eds.push({ typeUrl: ENDPOINT_TYPE, name, resource: base, ...(variants.size > 0 ? { variants } : {}) });
+      unit.upsert.push({
+        typeUrl: ENDPOINT_TYPE,
+        name,
+        resource: base,
+        ...(variants.size > 0 ? { variants } : {}),
+      });
     }
     st.pending = { claBytes, resourceBytes };
+    return unit;
   }
 
   private armDrainTimer(): void {
@@ -529,48 +545,77 @@ export class EndpointPipeline {
     if (this.closed) return;
     const names = [...this.dirty];
     this.dirty.clear();
-    const upserts: ResourceUpsert[][] = [[], [], []];
-    const remove: Array<{ typeUrl: string; name: string }> = [];
-    const built: ClusterState[] = [];
+    const units: PublishUnit[] = [];
     for (const name of names) {
       const st = this.clusters.get(name);
       if (!st || !this.isReady(st)) continue;
       try {
-        this.rebuild(name, st, upserts, remove);
-        built.push(st);
+        const unit = this.rebuild(name, st);
+        if (unit.upsert.length > 0 || unit.remove.length > 0) units.push(unit);
+        else this.markPublished(st);
       } catch (e) {
         this.options.onError?.(e, `build ${name}`);
       }
     }
     for (const [name, spec] of this.removed) {
       // Listener and route first so no client is left routing to a cluster that is already gone.
-      if (spec.grpcListener) remove.push({ typeUrl: LISTENER_TYPE, name }, { typeUrl: ROUTE_TYPE, name });
+      const remove = spec.grpcListener
+        ? [
+            { typeUrl: LISTENER_TYPE, name },
+            { typeUrl: ROUTE_TYPE, name },
+          ]
+        : [];
       remove.push({ typeUrl: ENDPOINT_TYPE, name }, { typeUrl: CLUSTER_TYPE, name });
+      units.push({ name, upsert: [], remove });
     }
-    const upsert = upserts.flat();
-    if (upsert.length === 0 && remove.length === 0) return;
+    if (units.length === 0) return;
+    // One batch for everything; if the store refuses it, cluster by cluster so one bad cluster cannot
+    // hold back the others.
+    let failed = await this.publishUnits(units);
+    if (failed.length > 0 && units.length > 1) {
+      failed = [];
+      for (const u of units) failed.push(...(await this.publishUnits([u])));
+    }
+    if (failed.length === 0) {
+      this.publishFailures = 0;
+      return;
+    }
+    this.publishFailures++;
+    for (const u of failed) if (u.st && this.clusters.get(u.name) === u.st) this.dirty.add(u.name);
+    // Not recorded as published: retry with whatever is current then, backing off while it keeps failing.
+    this.schedule(
+      Math.min(MAX_RETRY_MS, Math.max(this.debounceMs, 50) * 2 ** Math.min(this.publishFailures, 10)),
+    );
+  }
+
+  /** Publishes units as one batch in xDS order (CDS, EDS, LDS, RDS, then removals); returns them if refused. */
+  private async publishUnits(units: PublishUnit[]): Promise<PublishUnit[]> {
+    const upsert = units.flatMap((u) => u.upsert).sort((a, b) => typeRank(a.typeUrl) - typeRank(b.typeUrl));
+    const remove = units.flatMap((u) => u.remove);
     const batch: PublishBatch = {};
     if (upsert.length > 0) batch.upsert = upsert;
     if (remove.length > 0) batch.remove = remove;
     try {
       await this.options.publisher.publish(batch);
     } catch (e) {
-      this.options.onError?.(e, "publish");
-      // Not recorded as published: retry with whatever is current after another window.
-      for (const st of built) this.dirty.add(st.spec.name);
-      this.schedule();
-      return;
+      this.options.onError?.(e, `publish ${units.map((u) => u.name).join(",")}`);
+      return units;
     }
-    this.removed.clear();
-    for (const st of built) {
-      if (st.pending) {
-        st.claBytes = st.pending.claBytes;
-        st.resourceBytes = st.pending.resourceBytes;
-        st.listenerPublished = st.spec.grpcListener;
-        delete st.pending;
-      }
-      st.published = true;
+    for (const u of units) {
+      if (u.st) this.markPublished(u.st);
+      else this.removed.delete(u.name);
     }
+    return [];
+  }
+
+  private markPublished(st: ClusterState): void {
+    if (st.pending) {
+      st.claBytes = st.pending.claBytes;
+      st.resourceBytes = st.pending.resourceBytes;
+      st.listenerPublished = st.spec.grpcListener;
+      delete st.pending;
+    }
+    st.published = true;
   }
 }
 

@@ -286,16 +286,42 @@ describe("endpoint pipeline", () => {
     expect(rows(publisher.lastCla("v2"))).toEqual(["0 10.0.0.1:80 UNKNOWN"]);
   });
 
-  it("retries a failed publish and reports it", async () => {
+  it("retries a failed publish with backoff and reports it", async () => {
     const { clock, source, publisher, errors, p } = setup();
     source.set(a("svc.example.com", "10.0.0.1"));
     source.set(aaaa("svc.example.com"));
-    publisher.failNext = 1;
+    publisher.failNext = 2;
     p.setClusters([svc()]);
-    await clock.advance(200);
-    expect(errors).toEqual(["publish: store down"]);
-    expect(publisher.batches).toHaveLength(1);
-    expect(publisher.summary()[0]).toEqual(["Cluster svc", "ClusterLoadAssignment svc"]);
+    await clock.advance(100);
+    expect(errors).toEqual(["publish svc: store down"]);
+    await clock.advance(200); // first retry after 2 × debounce
+    expect(errors).toHaveLength(2);
+    expect(publisher.batches).toHaveLength(0);
+    await clock.advance(400); // second retry after 4 × debounce
+    expect(publisher.summary()).toEqual([["Cluster svc", "ClusterLoadAssignment svc"]]);
+    expect(p.snapshot()[0]?.ready).toBe(true);
+  });
+
+  it("a cluster the store refuses does not hold back the others", async () => {
+    const { clock, source, publisher, errors, p } = setup();
+    source.set(a("one.svc", "10.0.1.1"));
+    source.set(a("two.svc", "10.0.2.1"));
+    const inner = publisher.publish.bind(publisher);
+    publisher.publish = (b) => {
+      if (b.upsert?.some((u) => u.name === "two")) throw new Error("refused two");
+      inner(b);
+    };
+    p.setClusters([
+      svc({ name: "one", ipFamily: "V4_ONLY", sources: [dnsSource("one.svc", 80)] }),
+      svc({ name: "two", ipFamily: "V4_ONLY", sources: [dnsSource("two.svc", 80)] }),
+    ]);
+    await clock.advance(100);
+    expect(publisher.summary()).toEqual([["Cluster one", "ClusterLoadAssignment one"]]);
+    expect(errors).toEqual(["publish one,two: refused two", "publish two: refused two"]);
+    expect(p.snapshot().map((c) => [c.name, c.ready])).toEqual([
+      ["one", true],
+      ["two", false],
+    ]);
   });
 
   it("snapshots each endpoint with health, priority, locality, source and TTL left", async () => {
