@@ -8,7 +8,16 @@
 // types, so we copy the trees into build/proto-deps/ and drop just that one option field there. Nothing
 // third-party is committed; the rewrite is exact (a fixed string) and the build fails if it finds none.
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,7 +49,8 @@ const walk = (dir) => {
   }
 };
 walk(join(stage, "envoy-api"));
-if (rewritten === 0) console.warn("gen-proto: no `ignore_empty` options found; the validate.proto workaround may be obsolete");
+if (rewritten === 0)
+  console.warn("gen-proto: no `ignore_empty` options found; the validate.proto workaround may be obsolete");
 
 // The Envoy messages we build, serve or decode. --include-imports pulls in what they need.
 const envoy = [

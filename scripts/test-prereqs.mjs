@@ -29,7 +29,10 @@ if (!isDebian || !isRoot) {
 console.error(`test-prereqs: installing ${pkgs.join(" ")} with apt-get`);
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
 execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...pkgs], { stdio: "inherit", env });
+execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...pkgs], {
+  stdio: "inherit",
+  env,
+});
 // The Debian packages start system daemons on the default ports; the tests use their own ports and
 // data directories, so stop them to keep the box quiet (ignore failure where there is no systemd).
 spawnSync("sh", ["-c", "service etcd stop; service named stop; service bind9 stop"], { stdio: "ignore" });
