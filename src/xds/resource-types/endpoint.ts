@@ -91,7 +91,7 @@ function checkAddress(name: string, field: string, addr: Address | undefined, se
   if (addr?.address.case !== "socketAddress")
     throw invalidResource(T, name, field, "must be a socket_address");
   const sa = addr.address.value;
-  if (isIP(sa.address) === 0)
+  if (!isIPv4Fast(sa.address) && isIP(sa.address) === 0)
     throw invalidResource(T, name, `${field}.address`, `"${sa.address}" is not an IP literal`);
   if (sa.portSpecifier.case !== "portValue" || sa.portSpecifier.value < 1 || sa.portSpecifier.value > 65535) {
     throw invalidResource(T, name, `${field}.port_value`, "must be a port in 1..65535");
