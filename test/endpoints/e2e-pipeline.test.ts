@@ -365,6 +365,24 @@ describe("DNS → pipeline → xDS → grpc-js-xds", () => {
     }
     await eventually(async () => (await spread(client, 6)).has("127.0.0.11"));
   }, 60_000);
+
+  it("a stopped backend (connection refused) goes UNHEALTHY and gets no calls; restarted, it is back", async () => {
+    const client = clients[0];
+    if (!client) throw new Error("first test did not run");
+    const b = backends.get("127.0.0.12");
+    b?.server.forceShutdown();
+    backends.delete("127.0.0.12");
+    await eventually(async () => {
+      const ep = pipeline
+        .snapshot()
+        .find((c) => c.name === "svc")
+        ?.endpoints.find((e) => e.address === "127.0.0.12");
+      return ep?.health === "UNHEALTHY";
+    });
+    await eventually(async () => !(await spread(client, 12)).has("127.0.0.12"));
+    await startBackend("127.0.0.12");
+    await eventually(async () => (await spread(client, 12)).has("127.0.0.12"));
+  }, 60_000);
 });
 
 /** Runs a grpc-js-xds client with node zone `zone` in a child process; returns the hosts its settled calls reached. */
