@@ -1,7 +1,13 @@
 import { isIP } from "node:net";
 import { create } from "@bufbuild/protobuf";
+import { anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
+import type { Listener } from "../../src/gen/envoy/config/listener/v3/listener_pb.js";
+import {
+  type HttpConnectionManager,
+  HttpConnectionManagerSchema,
+} from "../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { XdsError } from "../../src/xds/errors.js";
 import {
   clusterLoadAssignment,
@@ -201,6 +207,50 @@ describe("ResourceStore", () => {
       catchErr(() => s.publish({ upsert: [{ typeUrl: "type.googleapis.com/foo", name: "r", resource: r }] }))
         .code,
     ).toBe("ERR_XDS_UNKNOWN_TYPE");
+  });
+
+  it("rejects listeners and clusters a gRPC client would NACK", () => {
+    const s = new ResourceStore();
+    s.publish({ upsert: [{ typeUrl: TYPE_URLS.route, name: "r", resource: routeToCluster("r", "c") }] });
+    const withHcm = (edit: (hcm: HttpConnectionManager) => void) => {
+      const l = grpcApiListener("l", "r");
+      const any = l.apiListener?.apiListener;
+      const hcm = any ? anyUnpack(any, HttpConnectionManagerSchema) : undefined;
+      if (!hcm || !l.apiListener) throw new Error("builder changed");
+      edit(hcm);
+      l.apiListener.apiListener = anyPack(HttpConnectionManagerSchema, hcm);
+      return l;
+    };
+    const cases: Array<[string, Listener, string]> = [
+      ["no http filters", withHcm((h) => h.httpFilters.splice(0)), "api_listener.api_listener.http_filters"],
+      [
+        "router without typed_config",
+        withHcm((h) => {
+          const f = h.httpFilters[0];
+          if (f) f.configType = { case: undefined };
+        }),
+        "api_listener.api_listener.http_filters[0].typed_config",
+      ],
+      [
+        "rds not over ads",
+        withHcm((h) => {
+          if (h.routeSpecifier.case === "rds") h.routeSpecifier.value.configSource = undefined;
+        }),
+        "api_listener.api_listener.rds.config_source",
+      ],
+    ];
+    for (const [label, l, field] of cases) {
+      const e = catchErr(() =>
+        s.publish({ upsert: [{ typeUrl: TYPE_URLS.listener, name: "l", resource: l }] }),
+      );
+      expect([e.code, e.field], label).toEqual(["ERR_XDS_INVALID_RESOURCE", field]);
+    }
+    const c = edsCluster("c");
+    if (c.edsClusterConfig?.edsConfig)
+      c.edsClusterConfig.edsConfig.configSourceSpecifier = { case: undefined };
+    s.publish({ upsert: [{ typeUrl: TYPE_URLS.endpoint, name: "c", resource: cla("c", "10.0.0.1") }] });
+    const e = catchErr(() => s.publish({ upsert: [{ typeUrl: TYPE_URLS.cluster, name: "c", resource: c }] }));
+    expect([e.code, e.field]).toEqual(["ERR_XDS_INVALID_RESOURCE", "eds_cluster_config.eds_config"]);
   });
 
   it("accepts endpoint address literals exactly as net.isIP does", () => {
