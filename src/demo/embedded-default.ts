@@ -3,7 +3,7 @@
  * the demo zone, served by the embedded zone server on loopback. It needs no etcd and no outside DNS,
  * so a newcomer's first command already serves real endpoints over xDS.
  */
-import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import type { DnsEdsConfig } from "../config/config-types.js";
 import { parseConfigObject } from "../config/load-config.js";
@@ -94,10 +94,26 @@ export interface EmbeddedDefault {
  * The caller starts the control plane with `config` and calls `stop()` after it.
  */
 export async function startEmbeddedDefault(
-  opts: EmbeddedConfigOptions & { zonePort?: number } = {},
+  opts: EmbeddedConfigOptions & {
+    zonePort?: number;
+    /** Zone file to serve and watch (default examples/demo/demo.zone). */
+    zoneFile?: string;
+    /** Told about each reload of the watched zone file (default: one line on stderr). */
+    onZoneReload?: (error?: Error) => void;
+  } = {},
 ): Promise<EmbeddedDefault> {
+  const zoneFile = opts.zoneFile ?? fileURLToPath(DEMO_ZONE_URL);
+  const report = (err?: Error) =>
+    process.stderr.write(
+      err
+        ? `embedded zone ${zoneFile}: ${err.message} (still serving the previous zone)\n`
+        : `embedded zone ${zoneFile}: reloaded\n`,
+    );
   const zone = await startZoneServer({
-    zoneText: readFileSync(DEMO_ZONE_URL, "utf8"),
+    zoneFile,
+    // Editing the zone file is the quickest way to see dns-eds follow DNS, so it is served live.
+    watch: true,
+    onReload: opts.onZoneReload ?? report,
     host: opts.zoneHost ?? "127.0.0.1",
     port: opts.zonePort ?? 0,
   });
@@ -110,6 +126,7 @@ export async function startEmbeddedDefault(
   }
   const hints = [
     `embedded DNS: zone ${zone.origin} on ${zone.server} (udp+tcp), e.g. dig @${zone.address} -p ${zone.port} echo.${DEMO_ORIGIN}`,
+    `edit ${zoneFile} to change the records: the file is watched and served at once`,
     `xDS (ADS) on ${config.xds.listen}: point Envoy's ads_config or a gRPC bootstrap "server_uri" there`,
     `proxyless gRPC targets: ${config.clusters
       .filter((c) => c.grpcListener)

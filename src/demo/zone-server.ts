@@ -5,8 +5,10 @@
  * change a record live and watch the endpoints follow.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
+import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, isIPv6, type Socket, type Server as TcpServer } from "node:net";
+import { basename, dirname } from "node:path";
 import { answerQuery, DEFAULT_MAX_UDP_PAYLOAD, ZoneIndex } from "./zone-answer.js";
 import {
   absoluteName,
@@ -46,6 +48,13 @@ export interface ZoneServerOptions {
   maxUdpPayload?: number;
   /** A TCP connection with no complete query for this long is closed (default 10 s, RFC 7766 §6.2.3). */
   tcpIdleMs?: number;
+  /**
+   * Reload `zoneFile` when it changes (debounced); a bad edit keeps the served zone and is reported
+   * through `onReload`. Lets someone edit the demo zone and watch dns-eds follow.
+   */
+  watch?: boolean;
+  /** Called after each watched reload: no argument on success, the error on failure. */
+  onReload?: (error?: Error) => void;
   /** TCP connections beyond this are refused, so idle clients cannot exhaust the process (default 256). */
   maxTcpConnections?: number;
 }
@@ -66,6 +75,8 @@ export interface ZoneServer {
   /** `address:port` in the form dns-eds' `dns.servers` takes (IPv6 in brackets). */
   readonly server: string;
   readonly origin: string;
+  /** Re-reads `zoneFile` now (what the watcher does); rejects and keeps the old zone on a bad file. */
+  reloadFile(): Promise<void>;
   /** Replaces the whole zone (throws `ZoneFileError` and keeps the old zone on a bad text). */
   setZone(text: string): void;
   /** Replaces RRsets in place and bumps the SOA serial; all updates apply or none. */
@@ -145,6 +156,32 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
   tcp.maxConnections = options.maxTcpConnections ?? 256;
   const port = udp.address().port;
   let closed = false;
+  let watcher: FSWatcher | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+
+  const reloadFile = async (): Promise<void> => {
+    if (options.zoneFile === undefined)
+      throw new ZoneServerError("reloadFile needs a zoneFile", "ERR_ZONE_SERVER_OPTIONS");
+    const fresh = await readFile(options.zoneFile, "utf8");
+    index = new ZoneIndex(parseZoneFile(fresh, parseOpts));
+  };
+  if (options.watch && options.zoneFile !== undefined) {
+    const name = basename(options.zoneFile);
+    // The folder, not the file: editors save by writing a new file and renaming it over the old one.
+    watcher = watch(dirname(options.zoneFile), { persistent: false }, (_event, filename) => {
+      if (filename !== null && filename !== name) return;
+      if (debounce) clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        debounce = undefined;
+        if (closed) return;
+        reloadFile().then(
+          () => options.onReload?.(),
+          (err: Error) => options.onReload?.(err),
+        );
+      }, 100);
+    });
+    watcher.on("error", (err) => options.onReload?.(err));
+  }
 
   const current = (): Zone => index.zone;
   const server: ZoneServer = {
@@ -155,6 +192,7 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
       return index.origin;
     },
     stats,
+    reloadFile,
     setZone(newText: string) {
       index = new ZoneIndex(parseZoneFile(newText, parseOpts));
     },
@@ -187,6 +225,8 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
     async close() {
       if (closed) return;
       closed = true;
+      watcher?.close();
+      if (debounce) clearTimeout(debounce);
       for (const s of sockets) s.destroy();
       await Promise.all([
         new Promise<void>((res) => udp.close(() => res())),

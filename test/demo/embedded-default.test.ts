@@ -32,7 +32,7 @@ describe("embedded default config", () => {
   });
 
   it("starts the embedded zone server whose names the config uses", async () => {
-    const d = await startEmbeddedDefault();
+    const d = await startEmbeddedDefault({ onZoneReload: () => {} });
     try {
       expect(d.config.dns.servers).toEqual([d.zone.server]);
       const r = new Resolver({ timeout: 2000, tries: 1 });
@@ -46,6 +46,7 @@ describe("embedded default config", () => {
       const srv = d.config.clusters[1]?.sources[0] as { name: string };
       expect(await r.resolveSrv(srv.name)).toHaveLength(3);
       expect(d.hints.join("\n")).toMatch(/xds:\/\/\/echo/);
+      expect(d.hints.join("\n")).toMatch(/examples\/demo\/demo\.zone .*watched/);
     } finally {
       await d.stop();
     }
