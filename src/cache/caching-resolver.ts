@@ -94,6 +94,9 @@ export interface CachingResolver extends Resolver {
   status(): CacheStatus;
 }
 
+/** Bound of the name → key memo per type; cleared wholesale when reached (names are few in practice). */
+const KEY_MEMO_LIMIT = 200_000;
+
 interface Tracked {
   name: string;
   type: RecordType;
@@ -149,6 +152,12 @@ class CachingResolverImpl implements CachingResolver {
   private upstreamQueries = 0;
   private upstreamFailures = 0;
   private closed = false;
+  private readonly keyMemo: Partial<Record<RecordType, Map<string, string>>> = {
+    A: new Map(),
+    AAAA: new Map(),
+    SRV: new Map(),
+    TXT: new Map(),
+  };
 
   constructor(opts: CachingResolverOptions) {
     if (!opts.replicaId || opts.replicaId.includes("/"))
@@ -218,6 +227,7 @@ class CachingResolverImpl implements CachingResolver {
 
   async close(): Promise<void> {
     this.shutdown();
+    this.etcdTier?.close();
     await this.etcdOwnership?.close();
     await this.mirror?.close();
     this.closeClient?.();
@@ -225,6 +235,7 @@ class CachingResolverImpl implements CachingResolver {
 
   async abandon(): Promise<void> {
     this.shutdown();
+    this.etcdTier?.close();
     this.etcdOwnership?.abandon();
     await this.mirror?.close();
     this.closeClient?.();
@@ -240,16 +251,24 @@ class CachingResolverImpl implements CachingResolver {
   }
 
   resolve(name: string, type: RecordType, options?: ResolveOptions): Promise<Answer> {
-    let n: string;
-    try {
-      n = name.endsWith(".") && name === name.toLowerCase() ? name : normalizeName(name);
-    } catch (err) {
-      return Promise.reject(err);
+    // Callers pass the same name strings over and over: memoising name → key skips normalising and
+    // building a fresh key string (whose hash V8 would compute again) on every cached lookup.
+    const keys = this.keyMemo[type];
+    let key = keys?.get(name);
+    if (key === undefined) {
+      try {
+        key = cacheKey(normalizeName(name), type);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (keys) {
+        if (keys.size >= KEY_MEMO_LIMIT) keys.clear();
+        keys.set(name, key);
+      }
     }
-    const key = cacheKey(n, type);
     const fresh = this.local.fresh(key, this.now());
     if (fresh !== undefined) return Promise.resolve(fresh);
-    return this.slowPath(key, n, type, options?.signal);
+    return this.slowPath(key, key.slice(type.length + 1), type, options?.signal);
   }
 
   private slowPath(key: string, name: string, type: RecordType, signal?: AbortSignal): Promise<Answer> {

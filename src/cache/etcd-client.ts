@@ -55,8 +55,9 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
     dialTimeout: timeout,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     grpcOptions: {
-      "grpc.keepalive_time_ms": 2000,
-      "grpc.keepalive_timeout_ms": 1000,
+      // Generous: on a loaded 2-core box a short keepalive timeout drops healthy connections.
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1000,

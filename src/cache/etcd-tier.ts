@@ -27,6 +27,8 @@ export interface EtcdTierOptions {
   /** Called when an answer from etcd (another replica, or a re-list) replaced the local entry. */
   onRemote?: (key: string, answer: Answer) => void;
   logger?: Logger;
+  /** Puts in flight at most (default 32); the rest wait in the per-key coalescing queue. */
+  maxInFlight?: number;
 }
 
 export interface EtcdTierStats {
@@ -48,15 +50,27 @@ export function entryFromAnswer(answer: Answer, resolvedBy: string, policy: Cach
   };
 }
 
+interface QueuedWrite {
+  answer: Answer;
+  waiters: ((acked: boolean) => void)[];
+}
+
 export class EtcdAnswerTier {
   private readonly opts: EtcdTierOptions;
   private readonly root: string;
-  /** Answers not yet acknowledged by etcd, latest per key. */
-  private readonly pending = new Map<string, Answer>();
+  /**
+   * Writes not yet acknowledged by etcd, latest answer per key, oldest first. Bounded sending (not an
+   * unbounded burst of puts) keeps every put inside its deadline when thousands of names refresh at once.
+   */
+  private readonly queue = new Map<string, QueuedWrite>();
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private closed = false;
   private readonly counters = { puts: 0, putFailures: 0, applied: 0, decodeErrors: 0, replayed: 0 };
 
   constructor(opts: EtcdTierOptions) {
     this.opts = opts;
+    this.maxInFlight = opts.maxInFlight ?? 32;
     this.root = `${opts.mirror.root}${DNS_SUBPREFIX}`;
     opts.mirror.subscribe(DNS_SUBPREFIX, {
       put: (key, value) => this.apply(key, value),
@@ -66,7 +80,7 @@ export class EtcdAnswerTier {
       },
     });
     opts.mirror.onState((s) => {
-      if (s === "connected") void this.replay();
+      if (s === "connected") this.resumeAfterOutage();
     });
   }
 
@@ -75,7 +89,7 @@ export class EtcdAnswerTier {
   }
 
   stats(): EtcdTierStats {
-    return { ...this.counters, pending: this.pending.size };
+    return { ...this.counters, pending: this.queue.size + this.inFlight };
   }
 
   /** Reads one key from etcd (a local miss); stores it locally when usable. */
@@ -94,49 +108,88 @@ export class EtcdAnswerTier {
   }
 
   /**
-   * Writes an answer this replica resolved. Resolves true once etcd acknowledged it; false when it was
-   * queued for replay (etcd degraded) or is too close to expiry to be worth sharing.
+   * Queues an answer this replica resolved. Resolves true once etcd acknowledged it (or a newer answer
+   * for the same key that replaced it in the queue); false when it was dropped: too close to expiry to
+   * be worth sharing, obsolete (etcd already holds a newer one), or the tier closed. While etcd is
+   * unreachable the write waits and is sent on reconnect, so no update is lost.
    */
-  async put(key: string, answer: Answer): Promise<boolean> {
-    if (this.opts.mirror.state() !== "connected") {
-      this.pending.set(key, answer);
-      return false;
-    }
-    const exp = expiresAt(answer.resolvedAt, answer.ttl);
-    if (exp - this.opts.now() < 1000) return false;
-    const value = Buffer.from(encodeAnswer(answer, this.opts.replicaId));
-    try {
-      const lease = await this.opts.leases.leaseFor(exp);
-      await this.opts.mirror.client.put(this.fullKey(key)).value(value).lease(lease).exec();
-      this.counters.puts++;
-      const queued = this.pending.get(key);
-      if (queued && queued.resolvedAt <= answer.resolvedAt) this.pending.delete(key);
-      return true;
-    } catch (err) {
-      this.counters.putFailures++;
-      const cur = this.pending.get(key);
-      if (!cur || cur.resolvedAt <= answer.resolvedAt) this.pending.set(key, answer);
-      if (err instanceof Error && /lease not found/i.test(err.message)) this.opts.leases.clear();
-      else this.opts.mirror.reportFailure(err);
-      return false;
+  put(key: string, answer: Answer): Promise<boolean> {
+    if (this.closed || this.tooLate(answer)) return Promise.resolve(false);
+    const cur = this.queue.get(key);
+    if (cur && cur.answer.resolvedAt > answer.resolvedAt) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      if (cur) {
+        cur.answer = answer;
+        cur.waiters.push(resolve);
+      } else {
+        this.queue.set(key, { answer, waiters: [resolve] });
+      }
+      this.pump();
+    });
+  }
+
+  /** Drops queued writes (their promises resolve false). */
+  close(): void {
+    this.closed = true;
+    for (const w of this.queue.values()) for (const r of w.waiters) r(false);
+    this.queue.clear();
+  }
+
+  private tooLate(answer: Answer): boolean {
+    return expiresAt(answer.resolvedAt, answer.ttl) - this.opts.now() < 1000;
+  }
+
+  private pump(): void {
+    while (!this.closed && this.inFlight < this.maxInFlight && this.opts.mirror.state() === "connected") {
+      const first = this.queue.entries().next();
+      if (first.done) return;
+      const [key, write] = first.value;
+      this.queue.delete(key);
+      this.inFlight++;
+      void this.send(key, write).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
     }
   }
 
-  private async replay(): Promise<void> {
+  private async send(key: string, write: QueuedWrite): Promise<void> {
+    const { answer } = write;
+    if (this.tooLate(answer)) {
+      for (const r of write.waiters) r(false);
+      return;
+    }
+    const value = Buffer.from(encodeAnswer(answer, this.opts.replicaId));
+    try {
+      const lease = await this.opts.leases.leaseFor(expiresAt(answer.resolvedAt, answer.ttl));
+      await this.opts.mirror.client.put(this.fullKey(key)).value(value).lease(lease).exec();
+      this.counters.puts++;
+      for (const r of write.waiters) r(true);
+    } catch (err) {
+      this.counters.putFailures++;
+      // Back in the queue unless a newer answer for the key arrived meanwhile (then it carries ours).
+      const newer = this.queue.get(key);
+      if (newer) newer.waiters.push(...write.waiters);
+      else this.queue.set(key, write);
+      if (err instanceof Error && /lease not found/i.test(err.message)) this.opts.leases.clear();
+      else this.opts.mirror.reportFailure(err);
+    }
+  }
+
+  private resumeAfterOutage(): void {
     // Leases may have expired or been revoked while we were away; start from fresh buckets.
     this.opts.leases.clear();
-    const batch = [...this.pending];
-    for (const [key, answer] of batch) {
+    for (const [key, write] of [...this.queue]) {
       const local = this.opts.local.peek(key);
       // The re-list may already have brought a newer answer from another replica: ours is obsolete.
-      if (local && local.answer.resolvedAt > answer.resolvedAt) {
-        this.pending.delete(key);
-        continue;
+      if (local && local.answer.resolvedAt > write.answer.resolvedAt) {
+        this.queue.delete(key);
+        for (const r of write.waiters) r(false);
+      } else {
+        this.counters.replayed++;
       }
-      if (this.opts.mirror.state() !== "connected") return;
-      if (await this.put(key, answer)) this.counters.replayed++;
-      else if (expiresAt(answer.resolvedAt, answer.ttl) - this.opts.now() < 1000) this.pending.delete(key);
     }
+    this.pump();
   }
 
   private apply(key: string, value: Buffer, notify = true): void {
