@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import type { DnsEdsConfig } from "../config/config-types.js";
 import { parseConfigObject } from "../config/load-config.js";
+import { type DemoBackend, startBackends } from "./backends.js";
 import { startZoneServer, type ZoneServer } from "./zone-server.js";
 
 /** The demo zone shipped in examples/demo/ (also in the npm package, see package.json "files"). */
@@ -84,6 +85,8 @@ export function defaultEmbeddedConfig(zonePort: number, opts: EmbeddedConfigOpti
 export interface EmbeddedDefault {
   config: DnsEdsConfig;
   zone: ZoneServer;
+  /** The demo backends started with it (empty when disabled or their port was taken). */
+  backends: DemoBackend[];
   /** Lines to print at start: where DNS is served and where to point a client. */
   hints: string[];
   stop(): Promise<void>;
@@ -100,6 +103,11 @@ export async function startEmbeddedDefault(
     zoneFile?: string;
     /** Told about each reload of the watched zone file (default: one line on stderr). */
     onZoneReload?: (error?: Error) => void;
+    /**
+     * Also run the demo's gRPC backends behind the zone's names (default true), so a client pointed
+     * at the printed target gets answers. Skipped, with a hint, when their port is taken.
+     */
+    backends?: boolean;
   } = {},
 ): Promise<EmbeddedDefault> {
   const zoneFile = opts.zoneFile ?? fileURLToPath(DEMO_ZONE_URL);
@@ -124,6 +132,25 @@ export async function startEmbeddedDefault(
     await zone.close();
     throw err;
   }
+  const backendPort = opts.backendPort ?? DEMO_BACKEND_PORT;
+  let backends: DemoBackend[] = [];
+  let backendHint: string | undefined;
+  if (opts.backends ?? true) {
+    try {
+      ({ backends } = await startBackends(
+        [
+          { name: "backend-1", hosts: ["127.0.0.1", "::1"] },
+          { name: "backend-2", hosts: ["127.0.0.2"] },
+          { name: "backend-3", hosts: ["127.0.0.3"] },
+        ],
+        { port: backendPort },
+      ));
+      backendHint = `demo backends (demo.Echo/Hello) on 127.0.0.1, 127.0.0.2, 127.0.0.3 and [::1] port ${backendPort}: try \`node examples/grpc-proxyless/client.mjs xds:///echo\``;
+    } catch (err) {
+      // The endpoints are published either way; only calls through them need the backends.
+      backendHint = `no demo backends (${(err as Error).message}); endpoints are published anyway`;
+    }
+  }
   const hints = [
     `embedded DNS: zone ${zone.origin} on ${zone.server} (udp+tcp), e.g. dig @${zone.address} -p ${zone.port} echo.${DEMO_ORIGIN}`,
     `edit ${zoneFile} to change the records: the file is watched and served at once`,
@@ -133,6 +160,16 @@ export async function startEmbeddedDefault(
       .map((c) => `xds:///${c.name}`)
       .join(", ")} (see examples/grpc-proxyless/)`,
     `admin: http://${config.admin.listen}/clusters`,
+    ...(backendHint ? [backendHint] : []),
   ];
-  return { config, zone, hints, stop: () => zone.close() };
+  return {
+    config,
+    zone,
+    backends,
+    hints,
+    async stop() {
+      for (const b of backends) await b.stop();
+      await zone.close();
+    },
+  };
 }

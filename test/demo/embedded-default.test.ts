@@ -1,6 +1,8 @@
 import { Resolver } from "node:dns/promises";
+import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { EchoClient, type EchoClientInstance, type HelloReply } from "../../src/demo/backends.js";
 import {
   defaultEmbeddedConfig,
   defaultEmbeddedConfigObject,
@@ -47,6 +49,21 @@ describe("embedded default config", () => {
       expect(await r.resolveSrv(srv.name)).toHaveLength(3);
       expect(d.hints.join("\n")).toMatch(/xds:\/\/\/echo/);
       expect(d.hints.join("\n")).toMatch(/examples\/demo\/demo\.zone .*watched/);
+      // Port 50051 may be held by another test's backends; then the hint says so instead.
+      if (d.backends.length === 0) {
+        expect(d.hints.join("\n")).toMatch(/no demo backends/);
+      } else {
+        expect(d.backends.map((b) => b.name)).toEqual(["backend-1", "backend-2", "backend-3"]);
+        const c = new EchoClient("127.0.0.3:50051", grpc.credentials.createInsecure()) as EchoClientInstance;
+        try {
+          const reply = await new Promise<HelloReply | undefined>((resolve, reject) =>
+            c.hello({}, { deadline: Date.now() + 3000 }, (e, r) => (e ? reject(e) : resolve(r))),
+          );
+          expect(reply).toEqual({ backend: "backend-3", address: "127.0.0.3:50051" });
+        } finally {
+          c.close();
+        }
+      }
     } finally {
       await d.stop();
     }

@@ -7,7 +7,11 @@ import { startEmbeddedDefault } from "../../src/demo/embedded-default.js";
 // What `npm start` does: the embedded zone server plus the control plane on the built-in config.
 describe("embedded default with the control plane", () => {
   it("serves the demo zone's endpoints with no outside DNS and no etcd", async () => {
-    const embedded = await startEmbeddedDefault({ xdsListen: "127.0.0.1:0", adminListen: "127.0.0.1:0" });
+    const embedded = await startEmbeddedDefault({
+      xdsListen: "127.0.0.1:0",
+      adminListen: "127.0.0.1:0",
+      onZoneReload: () => {},
+    });
     const plane = await startServer(embedded.config, { logger: pino({ level: "silent" }) }).catch(
       async (err) => {
         await embedded.stop();

@@ -22,6 +22,8 @@ describe("examples/grpc-proxyless/client.mjs", () => {
       xdsListen: "127.0.0.1:0",
       adminListen: "127.0.0.1:0",
       backendPort: port,
+      backends: false,
+      onZoneReload: () => {},
     });
     const dir = mkdtempSync(join(tmpdir(), "dnseds-proxyless-"));
     try {
