@@ -26,10 +26,12 @@ const port = await server.listen("127.0.0.1:0");
 await settle();
 const base = process.memoryUsage();
 const client = new LoadClient();
+const cpu0 = process.cpuUsage();
 const t0 = now();
 client.open({ target: `127.0.0.1:${port}`, n: STREAMS, names, typeUrl: T });
 const at = await client.reached(1, 300_000);
 const stormMs = at - t0;
+const cpu = process.cpuUsage(cpu0);
 await settle();
 const after = process.memoryUsage();
 console.log(
@@ -39,6 +41,8 @@ console.log(
       namesPerStream: NAMES,
       openStreams: server.streamCount(),
       allInitialResponsesMs: Math.round(stormMs),
+      // Server CPU during the storm: when it is far below the wall time, the load client is the limit.
+      serverCpuMs: Math.round((cpu.user + cpu.system) / 1000),
       rssPerStreamKB: +((after.rss - base.rss) / STREAMS / 1024).toFixed(1),
       heapPerStreamKB: +((after.heapUsed - base.heapUsed) / STREAMS / 1024).toFixed(1),
       baseRssMB: +(base.rss / 2 ** 20).toFixed(1),
