@@ -11,7 +11,7 @@ import { extractCandidates } from "../dist/endpoints/endpoint-candidates.js";
 import { ClusterLoadAssignmentSchema } from "../dist/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
-const WARMUP = 5;
+const WARMUP = 10;
 const T0 = Date.now();
 
 const ip4 = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;

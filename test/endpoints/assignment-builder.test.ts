@@ -1,9 +1,11 @@
-import { toBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { buildAssignment, buildAssignmentFromAnswers } from "../../src/endpoints/assignment-builder.js";
 import type { SourceResolution } from "../../src/endpoints/endpoint-candidates.js";
 import { extractCandidates } from "../../src/endpoints/endpoint-candidates.js";
+import { SocketAddressSchema } from "../../src/gen/envoy/config/core/v3/address_pb.js";
 import { HealthStatus } from "../../src/gen/envoy/config/core/v3/health_check_pb.js";
+import { EndpointSchema } from "../../src/gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
 import {
   type ClusterLoadAssignment,
   ClusterLoadAssignmentSchema,
@@ -349,6 +351,41 @@ describe("assignment builder", () => {
       buildAssignmentFromAnswers(spec, [{ a: a("a.svc", "10.0.0.1") }, { a: a("b.svc", "10.0.0.2") }]),
     );
     expect((rows[0]?.lw ?? 0) + (rows[1]?.lw ?? 0)).toBeLessThanOrEqual(0xffff_ffff);
+  });
+
+  it("builds complete messages: equal to their own decode, and to the same content made by create()", () => {
+    const spec = cluster({
+      ipFamily: "V6_PREFERRED",
+      happyEyeballs: true,
+      sources: [dnsSource("svc.example.com", 8080, { metadata: { v: "1" } })],
+    });
+    const cla = buildAssignmentFromAnswers(spec, [
+      { a: a("svc.example.com", "10.0.0.1"), aaaa: aaaa("svc.example.com", "fd00::1") },
+    ]);
+    expect(
+      equals(
+        ClusterLoadAssignmentSchema,
+        fromBinary(ClusterLoadAssignmentSchema, toBinary(ClusterLoadAssignmentSchema, cla)),
+        cla,
+      ),
+    ).toBe(true);
+    const viaCreate = create(ClusterLoadAssignmentSchema, toJson(ClusterLoadAssignmentSchema, cla) as never);
+    expect(Object.keys(viaCreate.endpoints[0]?.lbEndpoints[0] ?? {}).sort()).toEqual(
+      Object.keys(cla.endpoints[0]?.lbEndpoints[0] ?? {}).sort(),
+    );
+    const ep = (m: ClusterLoadAssignment) => {
+      const h = m.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+      return h?.case === "endpoint" ? h.value : undefined;
+    };
+    const fresh = create(EndpointSchema);
+    expect(Object.keys(ep(cla) ?? {}).sort()).toEqual([...Object.keys(fresh), "address"].sort());
+    const sa = ep(cla)?.address?.address;
+    expect(Object.keys(sa?.value ?? {}).sort()).toEqual(
+      Object.keys(create(SocketAddressSchema))
+        .concat(["portSpecifier"])
+        .filter((k, i, arr) => arr.indexOf(k) === i)
+        .sort(),
+    );
   });
 
   it("an empty answer gives an empty (valid) assignment", () => {
