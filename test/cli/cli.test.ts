@@ -222,7 +222,7 @@ describe("dns-eds serve with a control plane", () => {
       return new Promise<Record<string, unknown>>((resolve, reject) => {
         const t = setTimeout(
           () => reject(new Error(`no log line: ${what}\n${lines.map((l) => JSON.stringify(l)).join("\n")}`)),
-          10_000,
+          25_000,
         );
         waiters.push({
           pred,
@@ -264,7 +264,7 @@ describe("dns-eds serve with a control plane", () => {
     expect(lines.some((l) => l.msg === "fake stopped")).toBe(true);
     expect(lines.filter((l) => l.msg === "fake reloaded")).toHaveLength(2);
     child = undefined;
-  });
+  }, 120_000);
 });
 
 describe("loading a config off the event loop (built module, worker thread)", () => {

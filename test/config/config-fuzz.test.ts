@@ -25,7 +25,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.string({ maxLength: 200 }), (text) => {
         outcome(() => parseConfigText(text, opts));
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 
@@ -35,7 +35,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.dictionary(section, fc.anything({ maxDepth: 3 })), (raw) => {
         outcome(() => parseConfigObject(raw, opts));
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 
@@ -63,7 +63,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.array(fc.dictionary(key, value), { maxLength: 4 }), (clusters) => {
         outcome(() => parseConfigObject({ clusters }, opts));
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 });
