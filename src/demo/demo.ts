@@ -45,7 +45,7 @@ export interface RunDemoOptions {
   phaseMs?: number;
   /** Where the live view goes (default stdout); redrawn in place when it is a terminal. */
   out?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Stops the demo early; without one, Ctrl-C (SIGINT) does. */
+  /** Stops the demo early; without one, Ctrl-C (SIGINT) or SIGTERM does. */
   signal?: AbortSignal;
   /** The control plane; default: `startServer` from src/app/serve.js, imported lazily. */
   startServer?: StartServer;
@@ -126,7 +126,10 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
   if (opts.signal) {
     if (opts.signal.aborted) controller.abort();
     else opts.signal.addEventListener("abort", onSigint, { once: true });
-  } else process.once("SIGINT", onSigint);
+  } else {
+    process.once("SIGINT", onSigint);
+    process.once("SIGTERM", onSigint);
+  }
   const signal = controller.signal;
 
   const logFile = opts.logFile ?? join(tmpdir(), `dns-eds-demo-${process.pid}.log`);
@@ -300,6 +303,7 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
     if (timer) clearInterval(timer);
     if (tty) out.write("\x1b[?25h");
     process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
     opts.signal?.removeEventListener("abort", onSigint);
     // Client first so it does not log errors about the servers going away, then the rest in reverse.
     for (const c of cleanups.reverse()) await c().catch(() => {});

@@ -102,6 +102,32 @@ describe("examples/demo", () => {
   });
 });
 
+describe("dns-eds validate on the example configs", () => {
+  // CI builds dist/ before the tests (npm run build); the CLI is what a user runs on these files.
+  const cli = new URL("../../dist/cli/main.js", import.meta.url).pathname;
+  it.each(["docker-compose/dns-eds.yaml", "demo/dns-eds.yaml"])(
+    "accepts examples/%s (exit 0)",
+    async (rel) => {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        [cli, "validate", "--config", file(rel).pathname],
+        {
+          timeout: 20_000,
+        },
+      );
+      expect(stdout + stderr).toMatch(/valid, 2 cluster\(s\)/);
+    },
+  );
+
+  it("rejects a file that is not a dns-eds config (exit 2)", async () => {
+    await expect(
+      run(process.execPath, [cli, "validate", "--config", file("docker-compose/envoy.yaml").pathname], {
+        timeout: 20_000,
+      }),
+    ).rejects.toMatchObject({ code: 2 });
+  });
+});
+
 describe("examples/grpc-proxyless", () => {
   it("bootstrap.json is accepted by grpc-js-xds' own bootstrap validation", async () => {
     const require = createRequire(import.meta.url);
