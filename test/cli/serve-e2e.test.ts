@@ -1,0 +1,161 @@
+/**
+ * The operator surface on the real control plane: `dns-eds serve --config` (built from src/cli/main.ts
+ * and src/app/serve.ts into a private folder) resolving names from a real DNS server (the embedded zone
+ * server on loopback), checked only through what an operator has: the admin HTTP endpoints, the config
+ * file and signals.
+ */
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startZoneServer, type ZoneServer } from "../../src/demo/zone-server.js";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..", "..");
+let buildDir: string;
+let workDir: string;
+let zone: ZoneServer;
+let child: ChildProcessWithoutNullStreams | undefined;
+
+beforeAll(async () => {
+  mkdirSync(join(root, ".tmp"), { recursive: true });
+  buildDir = mkdtempSync(join(root, ".tmp", "serve-e2e-"));
+  writeFileSync(
+    join(buildDir, "tsconfig.json"),
+    JSON.stringify({
+      extends: "../../tsconfig.json",
+      compilerOptions: { outDir: ".", rootDir: "../../src", sourceMap: false },
+      files: ["../../src/cli/main.ts", "../../src/app/serve.ts"],
+      include: [],
+    }),
+  );
+  await run(
+    process.execPath,
+    [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(buildDir, "tsconfig.json")],
+    {
+      cwd: root,
+    },
+  );
+  workDir = mkdtempSync(join(tmpdir(), "dns-eds-serve-e2e-"));
+  zone = await startZoneServer({
+    zoneText: readFileSync(join(root, "examples", "demo", "demo.zone"), "utf8"),
+  });
+}, 180_000);
+
+afterAll(async () => {
+  child?.kill("SIGKILL");
+  await zone?.close();
+  rmSync(buildDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+/** Polls `fn` every 200 ms until it returns a value, for at most `ms`. */
+async function eventually<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+interface ClustersJson {
+  clusters: Array<{ name: string; endpoints: Array<{ address: string; port: number; health: string }> }>;
+}
+
+describe("dns-eds serve on the real control plane", () => {
+  it("serves, reports readiness and clusters, reloads, rejects a bad reload, stops on SIGTERM", async () => {
+    const configYaml = (withSrv: boolean) =>
+      [
+        'admin: { listen: "127.0.0.1:0" }',
+        'xds: { listen: "127.0.0.1:0" }',
+        `dns: { servers: ["${zone.server}"], timeoutMs: 300, minTtl: 1 }`,
+        "clusters:",
+        "  - name: echo",
+        "    dns: { name: echo.demo.dns-eds.test, port: 50051 }",
+        "    grpcListener: true",
+        ...(withSrv
+          ? [
+              "  - name: echo-srv",
+              "    srv: { name: _grpc._tcp.echo.demo.dns-eds.test }",
+              "    ipFamily: ALL",
+            ]
+          : []),
+        "",
+      ].join("\n");
+    const file = join(workDir, "dns-eds.yaml");
+    writeFileSync(file, configYaml(false));
+
+    const proc = spawn(process.execPath, [join(buildDir, "cli", "main.js"), "serve", "--config", file], {
+      cwd: workDir,
+    });
+    child = proc;
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    proc.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const url = await eventually("the admin URL in the logs", 30_000, async () => {
+      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin listening"/.exec(stdout);
+      return m?.[1];
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+    });
+
+    const ready = await eventually("/readyz 200", 30_000, async () => {
+      const res = await fetch(`${url}/readyz`);
+      return res.status === 200 ? ((await res.json()) as { ready: boolean }) : undefined;
+    });
+    expect(ready.ready).toBe(true);
+
+    const getClusters = async () =>
+      (await (await fetch(`${url}/clusters?format=json`)).json()) as ClustersJson;
+    const echo = (await getClusters()).clusters.find((c) => c.name === "echo");
+    expect(echo?.endpoints.map((e) => e.address).sort()).toEqual(["127.0.0.1", "127.0.0.2", "::1"]);
+    expect(await (await fetch(`${url}/clusters`)).text()).toContain("cluster echo");
+
+    const dump = (await (await fetch(`${url}/config_dump?type=ClusterLoadAssignment`)).json()) as Record<
+      string,
+      Array<{ name: string; version: string }>
+    >;
+    const clas = Object.values(dump)[0] ?? [];
+    expect(clas.map((r) => r.name)).toContain("echo");
+    expect(clas[0]?.version).toMatch(/\S/);
+
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain(`dnseds_dns_queries_total{server="${zone.server}",outcome="answer"}`);
+    expect(metrics).toContain('dnseds_endpoints{cluster="echo",health="UNKNOWN"} 3');
+
+    // A cluster added to the file appears without a restart.
+    writeFileSync(file, configYaml(true));
+    const srv = await eventually("echo-srv on /clusters", 30_000, async () => {
+      const c = (await getClusters()).clusters.find((x) => x.name === "echo-srv");
+      return c && c.endpoints.length === 4 ? c : undefined;
+    });
+    expect(srv.endpoints.every((e) => e.port === 50051)).toBe(true);
+
+    // A bad edit keeps both clusters and is counted.
+    writeFileSync(file, "clusters:\n  - name: echo\n    dns: { name: echo..demo, port: 50051 }\n");
+    await eventually("the reload error metric", 30_000, async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return text.includes("dnseds_config_reload_errors_total 1") ? true : undefined;
+    });
+    expect((await getClusters()).clusters.map((c) => c.name).sort()).toEqual(["echo", "echo-srv"]);
+
+    proc.kill("SIGTERM");
+    const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
+    expect(code).toBe(0);
+    child = undefined;
+  }, 150_000);
+});
