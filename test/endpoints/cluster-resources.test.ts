@@ -9,7 +9,7 @@ import {
   clusterResources,
 } from "../../src/endpoints/cluster-resources.js";
 import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "../../src/endpoints/publisher.js";
-import { ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
+import { Cluster_LbPolicy, ClusterSchema } from "../../src/gen/envoy/config/cluster/v3/cluster_pb.js";
 import { ListenerSchema } from "../../src/gen/envoy/config/listener/v3/listener_pb.js";
 import { RouteConfigurationSchema } from "../../src/gen/envoy/config/route/v3/route_pb.js";
 import { cluster } from "./fixtures.js";
@@ -70,6 +70,32 @@ describe("cluster resources", () => {
     const r = decode(ClusterResourceType, CLUSTER_TYPE, ClusterSchema, c);
     expect(r.name).toBe("payments");
     expect(r.value?.type).toBe("EDS");
+  });
+
+  for (const lbPolicy of ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "RING_HASH"] as const) {
+    it(`grpc-js-xds accepts a grpcListener cluster asking for ${lbPolicy}`, () => {
+      const c = buildCluster({ ...spec, lbPolicy });
+      const r = ClusterResourceType.get().decode(context, {
+        type_url: CLUSTER_TYPE,
+        value: Buffer.from(toBinary(ClusterSchema, c)),
+      });
+      expect(r.error ?? "ok").toBe("ok");
+      if (lbPolicy === "LEAST_REQUEST" || lbPolicy === "RANDOM") {
+        // What grpc-js falls back to: locality-weighted round robin from load_balancing_policy.
+        expect(JSON.stringify(r.value?.lbPolicyConfig)).toContain("round_robin");
+        expect(c.loadBalancingPolicy?.policies[0]?.typedExtensionConfig?.name).toBe(
+          lbPolicy === "LEAST_REQUEST"
+            ? "envoy.load_balancing_policies.least_request"
+            : "envoy.load_balancing_policies.random",
+        );
+      }
+    });
+  }
+
+  it("publishes lb_policy as declared for clusters not meant for proxyless gRPC", () => {
+    const c = buildCluster({ ...spec, grpcListener: false, lbPolicy: "LEAST_REQUEST" });
+    expect(Cluster_LbPolicy[c.lbPolicy]).toBe("LEAST_REQUEST");
+    expect(c.loadBalancingPolicy).toBeUndefined();
   });
 
   it("builds an API listener with RDS over ADS and a router filter, accepted by grpc-js-xds", () => {

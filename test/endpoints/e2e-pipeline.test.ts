@@ -154,6 +154,8 @@ const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
     name: "v2only",
     ipFamily: "V4_ONLY",
     grpcListener: true,
+    // gRPC clients NACK lb_policy LEAST_REQUEST; the cluster must still work for them.
+    lbPolicy: "LEAST_REQUEST",
     selector: { version: "v2" },
     sources: [
       dnsSource(`meta.${ORIGIN}`, 0, { txtMetadata: true, metadata: { canary: "true" } }),
