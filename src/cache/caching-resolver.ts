@@ -11,7 +11,7 @@ import { cacheKey, normalizeName } from "./cache-key.js";
 import type { CacheMetrics, EtcdTierState } from "./cache-metrics.js";
 import { type CachePolicy, cacheTtlSeconds, refreshAheadAt, resolvePolicy } from "./cache-policy.js";
 import { CacheError } from "./errors.js";
-import { createEtcdClient } from "./etcd-client.js";
+import { createEtcdClient, type EtcdClientOptions } from "./etcd-client.js";
 import { EtcdMirror, type MirrorStats } from "./etcd-mirror.js";
 import { EtcdAnswerTier, type EtcdTierStats, entryFromAnswer } from "./etcd-tier.js";
 import { HealthStore } from "./health-store.js";
@@ -39,6 +39,10 @@ export interface CachingResolverEtcdOptions {
   /** Reconnect backoff, ms (defaults 100 and 5000). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** TLS to etcd (PEM buffers), as the etcd3 client takes them. */
+  credentials?: EtcdClientOptions["credentials"];
+  /** etcd user authentication. */
+  auth?: EtcdClientOptions["auth"];
 }
 
 export interface CachingResolverOptions {
@@ -175,7 +179,12 @@ class CachingResolverImpl implements CachingResolver {
     this.followerWaitMs = opts.followerWaitMs ?? 2000;
     if (opts.etcd) {
       const e = opts.etcd;
-      const client = createEtcdClient({ endpoints: e.endpoints, opTimeoutMs: e.opTimeoutMs });
+      const client = createEtcdClient({
+        endpoints: e.endpoints,
+        opTimeoutMs: e.opTimeoutMs,
+        credentials: e.credentials,
+        auth: e.auth,
+      });
       this.closeClient = () => client.close();
       this.mirror = new EtcdMirror({
         client,
@@ -471,8 +480,10 @@ class CachingResolverImpl implements CachingResolver {
     } else {
       at = this.owner.owns(key)
         ? refreshAheadAt(e.answer.resolvedAt, e.answer.ttl, this.policy, this.random)
-        : // Follow etcd; step in only if the owner has not refreshed well past expiry.
-          e.expiresAt + this.followerGraceMs;
+        : // Follow etcd: at expiry flag the answer stale; step in only if the owner stays silent.
+          now < e.expiresAt
+          ? e.expiresAt
+          : e.expiresAt + this.followerGraceMs;
       if (t.lastFailed && t.lastAttempt >= e.answer.resolvedAt) {
         const backoff =
           now < e.expiresAt ? Math.min(interval, Math.max(1000, (e.expiresAt - now) / 2)) : interval;
@@ -488,10 +499,18 @@ class CachingResolverImpl implements CachingResolver {
     const t = this.tracked.get(key);
     if (!t || this.closed) return;
     t.timer = undefined;
-    const before = this.local.peek(key)?.answer.resolvedAt ?? -1;
+    const entry = this.local.peek(key);
+    const owns = this.owner.owns(key);
+    if (!owns && entry && this.now() < entry.expiresAt + this.followerGraceMs) {
+      // The owner has not published a newer answer by expiry: what we serve is now stale.
+      if (this.now() >= entry.expiresAt) this.notify(t, LocalTier.staleAnswerOf(entry));
+      this.schedule(key);
+      return;
+    }
+    const before = entry?.answer.resolvedAt ?? -1;
     let failed = false;
     try {
-      await this.fetch(key, t.name, t.type, this.owner.owns(key));
+      await this.fetch(key, t.name, t.type, owns);
     } catch (err) {
       failed = true;
       this.logger?.debug({ err, key }, "refresh of a tracked name failed");
