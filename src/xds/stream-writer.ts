@@ -1,18 +1,21 @@
 /**
- * Backpressure for one response stream. Responses are pulled from a producer only when the transport can
- * take them: after `write()` returns false nothing more is written until 'drain'. Because the producer
- * builds each response from the latest state at pull time, a slow client holds at most one pending
- * response per type and intermediate versions are coalesced, so its memory cost is bounded.
+ * Backpressure for one response stream. Responses are pulled from a producer only when the transport has
+ * taken the previous one: at most one response per stream is in flight (written but not yet flushed by
+ * grpc-js/HTTP/2), and after `write()` returns false nothing more is written until 'drain'. grpc-js alone
+ * would buffer ~32 messages for a client that stopped reading; waiting for each write's completion keeps
+ * that to one. Because the producer builds each response from the latest state at pull time, a slow client
+ * holds at most one pending response per type and intermediate versions are coalesced.
  */
 
 export interface WritableCall {
-  write(chunk: Buffer): boolean;
+  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
   once(event: "drain", listener: () => void): unknown;
 }
 
 export class StreamWriter {
   private scheduled = false;
   private blocked = false;
+  private inFlight = false;
   private closed = false;
 
   constructor(
@@ -23,7 +26,7 @@ export class StreamWriter {
 
   /** Asks for a pump on the next turn; many kicks in one turn coalesce into one pump. */
   kick(): void {
-    if (this.scheduled || this.blocked || this.closed) return;
+    if (this.scheduled || this.blocked || this.inFlight || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -35,29 +38,33 @@ export class StreamWriter {
     this.closed = true;
   }
 
+  /** True while the transport has not taken the last response (client slow or stalled). */
   get isBlocked(): boolean {
-    return this.blocked;
+    return this.blocked || this.inFlight;
   }
 
   private pump(): void {
-    // Bounded: each produced response clears the state it came from; the cap guards against a producer bug.
-    for (let i = 0; i < 64 && !this.blocked && !this.closed; i++) {
-      let buf: Buffer | undefined;
-      try {
-        buf = this.produce();
-      } catch (e) {
-        this.onError(e);
-        return;
-      }
-      if (!buf) return;
-      if (!this.call.write(buf)) {
-        this.blocked = true;
-        this.call.once("drain", () => {
-          this.blocked = false;
-          this.pump();
-        });
-      }
+    if (this.blocked || this.inFlight || this.closed) return;
+    let buf: Buffer | undefined;
+    try {
+      buf = this.produce();
+    } catch (e) {
+      this.onError(e);
+      return;
     }
-    if (!this.blocked && !this.closed) this.kick();
+    if (!buf) return;
+    this.inFlight = true;
+    const ok = this.call.write(buf, () => {
+      this.inFlight = false;
+      // Next response right away if one is pending; the producer decides.
+      if (!this.blocked) this.pump();
+    });
+    if (!ok) {
+      this.blocked = true;
+      this.call.once("drain", () => {
+        this.blocked = false;
+        this.pump();
+      });
+    }
   }
 }

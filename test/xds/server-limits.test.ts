@@ -30,12 +30,14 @@ function firstPort(r: Parameters<typeof sotwResources>[0]): number | undefined {
 }
 
 describe("StreamWriter backpressure", () => {
-  it("stops writing when write() returns false and resumes on drain, pulling the latest state", async () => {
-    const call = new EventEmitter() as EventEmitter & { write: (b: Buffer) => boolean };
+  it("keeps one response in flight, honours write() == false until drain, and pulls the latest state", async () => {
+    const call = new EventEmitter() as EventEmitter & { write: (b: Buffer, cb?: () => void) => boolean };
     const written: string[] = [];
+    const callbacks: Array<() => void> = [];
     let accept = true;
-    call.write = (b: Buffer) => {
+    call.write = (b: Buffer, cb?: () => void) => {
       written.push(b.toString());
+      if (cb) callbacks.push(cb);
       return accept;
     };
     let latest = 0;
@@ -51,23 +53,34 @@ describe("StreamWriter backpressure", () => {
         throw e;
       },
     );
+    const turn = () => new Promise((r) => setImmediate(r));
     latest = 1;
     w.kick();
-    await new Promise((r) => setImmediate(r));
+    await turn();
     expect(written).toEqual(["1"]);
-    accept = false;
-    latest = 2;
-    w.kick();
-    await new Promise((r) => setImmediate(r));
-    expect(written).toEqual(["1", "2"]);
+    // Not flushed yet: newer states wait, and are coalesced.
+    for (latest = 2; latest <= 10; latest++) w.kick();
+    latest = 10;
+    await turn();
+    expect(written).toEqual(["1"]);
     expect(w.isBlocked).toBe(true);
-    for (latest = 3; latest <= 50; latest++) w.kick();
-    latest = 50;
-    await new Promise((r) => setImmediate(r));
-    expect(written).toEqual(["1", "2"]);
+    callbacks.shift()?.();
+    expect(written).toEqual(["1", "10"]);
+    // The transport reports a full buffer: even after the flush callback, wait for 'drain'.
+    accept = false;
+    callbacks.shift()?.();
+    latest = 11;
+    w.kick();
+    await turn();
+    expect(written).toEqual(["1", "10", "11"]);
+    callbacks.shift()?.();
+    latest = 12;
+    w.kick();
+    await turn();
+    expect(written).toEqual(["1", "10", "11"]);
     accept = true;
     call.emit("drain");
-    expect(written).toEqual(["1", "2", "50"]);
+    expect(written).toEqual(["1", "10", "11", "12"]);
   });
 });
 
