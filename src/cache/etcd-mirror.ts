@@ -122,7 +122,18 @@ export class EtcdMirror {
     this.wake?.();
     const w = this.watcher;
     this.watcher = undefined;
-    if (w) await w.cancel().catch(() => undefined);
+    if (!w) return;
+    w.removeAllListeners();
+    w.on("error", () => undefined);
+    // Cancelling waits for etcd's confirmation; a hung member must not hang shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      w.cancel().catch(() => undefined),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, 1000);
+      }),
+    ]);
+    if (timer) clearTimeout(timer);
   }
 
   private setState(s: MirrorState): void {

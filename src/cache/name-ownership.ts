@@ -156,7 +156,17 @@ export class EtcdNameOwnership implements NameOwnership {
     const s = this.session;
     this.session = undefined;
     this.sessionId = undefined;
-    if (s) await s.revoke().catch(() => undefined);
+    if (!s) return;
+    // Bounded: with etcd unreachable the lease simply expires on its own after the TTL.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      s.revoke().catch(() => undefined),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, 2000);
+      }),
+    ]);
+    if (timer) clearTimeout(timer);
+    s.release();
   }
 
   /** Crash-like stop: keepalives end, nothing is revoked; etcd expires the session after its TTL. */

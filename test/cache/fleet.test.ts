@@ -192,6 +192,25 @@ describe("replica fleet on one etcd", () => {
     for (const r of rs) for (const n of names) expect((await r.resolve(n, "A")).records).toHaveLength(1);
   });
 
+  it("starts degraded and closes cleanly while etcd is down", async () => {
+    const member = etcd.members[0];
+    if (!member) throw new Error("no etcd member");
+    const up = new FakeUpstream();
+    up.set("down.fleet.test.", "A", [aRec("10.6.0.1")], 30);
+    const { rs } = await fleet(1, up);
+    await member.stop();
+    try {
+      const late = replica(up, "/fleet-late/", "late");
+      await late.start(); // must not hang or throw: the local tier serves alone
+      expect(late.status().etcd).toBe("degraded");
+      expect(late.ownership().owns("A/down.fleet.test.")).toBe(true);
+      expect((await late.resolve("down.fleet.test.", "A")).records).toHaveLength(1);
+      await Promise.all([late.close(), rs[0]?.close()]);
+    } finally {
+      await member.start();
+    }
+  });
+
   it("serves the same health on every replica", async () => {
     const up = new FakeUpstream();
     const { rs } = await fleet(2, up);
