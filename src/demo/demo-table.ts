@@ -14,6 +14,8 @@ export interface DemoView {
   explain: string;
   /** DNS records of the demo name, as `TYPE value` lines. */
   records: string[];
+  /** What dns-eds publishes for the cluster (`address priority health` lines); empty if unknown. */
+  published: string[];
   shares: EndpointShare[];
   windowMs: number;
   footer: string[];
@@ -37,6 +39,11 @@ export function renderDemo(v: DemoView, color: boolean): string[] {
   lines.push(bold("DNS (embedded authoritative server):"));
   for (const r of v.records) lines.push(`  ${r}`);
   lines.push("");
+  if (v.published.length > 0) {
+    lines.push(bold("Published by dns-eds (EDS, cluster echo):"));
+    for (const p of v.published) lines.push(`  ${p}`);
+    lines.push("");
+  }
   const recentTotal = v.shares.reduce((a, s) => a + s.recent, 0);
   lines.push(bold(`Calls from the proxyless gRPC client (last ${v.windowMs / 1000} s):`));
   const width = Math.max(24, ...v.shares.map((s) => s.key.length));

@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import type { ClusterView } from "../admin/clusters-page.js";
 import type { DnsEdsConfig } from "../config/config-types.js";
 import { parseConfigObject } from "../config/load-config.js";
 import { type DemoBackend, startBackends } from "./backends.js";
@@ -27,6 +28,8 @@ import { startZoneServer, type ZoneServer } from "./zone-server.js";
 export interface ControlPlane {
   stop(): Promise<void>;
   reload(config: DnsEdsConfig): Promise<void>;
+  /** When present, the demo shows what is published next to where calls land. */
+  adminProviders?: { clusters?: () => readonly ClusterView[] | Promise<readonly ClusterView[]> };
 }
 export type StartServer = (config: DnsEdsConfig, opts: { logger: pino.Logger }) => Promise<ControlPlane>;
 
@@ -268,6 +271,7 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
                   : r.data;
               return `${r.name.padEnd(36)} ${String(r.ttl).padStart(3)} ${r.type.padEnd(5)} ${Array.isArray(data) ? data.map((s) => `"${s}"`).join(" ") : data}`;
             }),
+          published,
           shares: stats.shares(),
           windowMs: 2000,
           footer: [
@@ -277,6 +281,21 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
         },
         tty,
       );
+    // The control plane's own view of the cluster, refreshed in the background for the table.
+    let published: string[] = [];
+    const refreshPublished = async (): Promise<void> => {
+      const views = (await plane.adminProviders?.clusters?.()) ?? [];
+      const echo = views.find((c) => c.name === "echo");
+      published = (echo?.endpoints ?? [])
+        .map((e) => ({
+          e,
+          addr: e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`,
+        }))
+        .sort((a, b) => a.e.priority - b.e.priority || a.addr.localeCompare(b.addr))
+        .map(({ e, addr }) => `${addr.padEnd(22)} priority ${e.priority}  ${e.health}`);
+    };
+    const publishedTimer = setInterval(() => void refreshPublished().catch(() => {}), 500);
+    cleanups.push(async () => clearInterval(publishedTimer));
     if (tty) {
       out.write("\x1b[?25l");
       timer = setInterval(() => out.write(`\x1b[H\x1b[2J${view().join("\n")}\n`), 500);
@@ -289,6 +308,7 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
       stats.setPhase(phase.id);
       logger.info({ phase: phase.id }, phase.title);
       await abortableSleep(phaseMs, signal);
+      await refreshPublished().catch(() => {});
       if (!tty) out.write(`${view().join("\n")}\n\n`);
     }
     return {

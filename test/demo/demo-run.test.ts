@@ -48,6 +48,10 @@ describe("runDemo", () => {
       // Not a TTY: one plain snapshot per phase.
       expect(text).not.toContain("\x1b[");
       expect(text.match(/^Now: /gm)).toHaveLength(6);
+      // Beside the calls, what dns-eds published: ::1 moved to priority 0 when IPv6 was preferred.
+      const snapshots = text.split(/\n(?=dns-eds demo)/);
+      expect(snapshots[4]).toMatch(/Published by dns-eds[\s\S]*\[::1\]:\d+ +priority 0 +HEALTHY/);
+      expect(snapshots[0]).toMatch(/\[::1\]:\d+ +priority 1/);
     },
     6 * PHASE_MS + 60_000,
   );

@@ -43,6 +43,7 @@ describe("renderDemo", () => {
         phase: "P",
         explain: "E",
         records: ["echo A 127.0.0.1"],
+        published: ["127.0.0.1:5  priority 0  HEALTHY"],
         shares: [
           { key: "backend-1 127.0.0.1:5", recent: 3, total: 10 },
           { key: "backend-2 127.0.0.2:5", recent: 1, total: 4 },
@@ -55,6 +56,7 @@ describe("renderDemo", () => {
     const text = lines.join("\n");
     expect(text).not.toContain("\x1b[");
     expect(text).toContain("12 s of 60 s");
+    expect(text).toMatch(/Published by dns-eds[^\n]*\n {2}127\.0\.0\.1:5 {2}priority 0 {2}HEALTHY/);
     expect(text).toMatch(/backend-1 127\.0\.0\.1:5\s+75%\s+█{23}·{7}\s+3\s+10/);
     expect(text).toMatch(/backend-2 127\.0\.0\.2:5\s+25%/);
     expect(
@@ -66,6 +68,7 @@ describe("renderDemo", () => {
           phase: "",
           explain: "",
           records: [],
+          published: [],
           shares: [],
           windowMs: 2000,
           footer: [],
