@@ -259,10 +259,11 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
           records: z
             .records()
             .filter((r) => r.name === ECHO || r.name === SRV)
-            // Updates append to the zone; show a stable order instead (name, then A, AAAA, TXT, SRV).
+            // Updates append to the zone; show a stable order instead (the name first, then A, AAAA, TXT, SRV).
             .sort(
               (a, b) =>
-                a.name.localeCompare(b.name) || TYPE_ORDER.indexOf(a.type) - TYPE_ORDER.indexOf(b.type),
+                Number(a.name !== ECHO) - Number(b.name !== ECHO) ||
+                TYPE_ORDER.indexOf(a.type) - TYPE_ORDER.indexOf(b.type),
             )
             .map((r) => {
               const data =
