@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes sure the real servers the tests start are installed: etcd (Debian `etcd-server`) and BIND
-// (Debian `bind9`). On Debian as root it installs what is missing; elsewhere it says what to install.
+// (Debian `bind9`), plus `dig` (Debian `bind9-dnsutils`). On Debian as root it installs what is missing; elsewhere it says what to install.
 // The tests themselves start and stop these servers on loopback ports; nothing here starts a daemon.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -9,6 +9,8 @@ const needs = [
   { bin: "etcd", pkg: "etcd-server" },
   { bin: "etcdctl", pkg: "etcd-client" },
   { bin: "named", pkg: "bind9" },
+  // The embedded zone server's tests query it with a real client besides c-ares.
+  { bin: "dig", pkg: "bind9-dnsutils" },
 ];
 const onPath = (bin) =>
   spawnSync("sh", ["-c", `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: "ignore" }).status === 0;
