@@ -196,4 +196,26 @@ describe("health scheduler", () => {
     expect(perEndpoint.size).toBe(1000);
     s.close();
   });
+
+  it("two replicas sharing ownership check each endpoint once per round and share one health view", async () => {
+    const clock = new FakeClock();
+    const sink = new LocalHealthSink(); // stands in for the fleet-wide store
+    const { probes, starts } = scripted(clock, (k) => (k.endsWith(".7|80") ? HARD : OK));
+    const owner = (k: string) => [...k].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 7) % 2;
+    const replicas = [0, 1].map(
+      (id) => new HealthScheduler({ sink, probes, clock, owns: (k) => owner(k) === id, random: () => 0.3 }),
+    );
+    const keys = Array.from({ length: 40 }, (_, i) => `10.0.0.${i + 1}`);
+    for (const r of replicas) for (const a of keys) r.track({ address: a, port: 80 }, spec());
+    await clock.advance(1000); // every first check falls within the first interval
+    const t0 = clock.now();
+    await clock.advance(3000);
+    const perKey = new Map<string, number>();
+    for (const x of starts) if (x.at >= t0) perKey.set(x.key, (perKey.get(x.key) ?? 0) + 1);
+    expect(perKey.size).toBe(40);
+    for (const n of perKey.values()) expect(n).toBe(3);
+    expect(sink.get("10.0.0.7|80")).toBe("UNHEALTHY");
+    expect(sink.get("10.0.0.8|80")).toBe("HEALTHY");
+    for (const r of replicas) r.close();
+  });
 });
