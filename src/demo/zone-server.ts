@@ -89,6 +89,7 @@ export interface ZoneServer {
 }
 
 const MAX_BIND_ATTEMPTS = 20;
+const MAX_TCP_PENDING_BYTES = 1024 * 1024;
 
 /** Starts the server; resolves once both UDP and TCP listen on the same port. */
 export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneServer> {
@@ -148,6 +149,11 @@ export async function startZoneServer(options: ZoneServerOptions): Promise<ZoneS
         frame.writeUInt16BE(out.length, 0);
         out.copy(frame, 2);
         sock.write(frame);
+        // A client that pipelines queries but never reads would grow our buffer without bound.
+        if (sock.writableLength > MAX_TCP_PENDING_BYTES) {
+          sock.destroy();
+          return;
+        }
       }
     });
   };
