@@ -112,8 +112,14 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
       }
     }
     const turnedOn = wildcard && !st.wildcard;
+    const changed =
+      first ||
+      wildcard !== st.wildcard ||
+      req.resourceNamesSubscribe.length > 0 ||
+      req.resourceNamesUnsubscribe.length > 0;
     st.wildcard = wildcard;
-    this.updateInterest(st, added, turnedOn);
+    // A plain ACK changes no subscription: no re-index, no pump.
+    if (changed) this.updateInterest(st, added, turnedOn);
   }
 
   protected build(st: DeltaTypeState, phase: Phase): Buffer | undefined {

@@ -24,7 +24,7 @@ import type { StreamContext, TypeStateBase, XdsStreamBase } from "./stream-base.
 import { TYPE_URLS } from "./type-urls.js";
 
 export interface XdsServerLimits {
-  /** Server keepalive ping interval (default 30 s) and ack timeout (default 10 s). */
+  /** Server keepalive ping interval (default 60 s) and ack timeout (default 20 s, as gRPC): shorter timeouts dropped busy clients in the connect-storm bench. */
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
   /** HTTP/2 max concurrent streams per connection (default 100). */
@@ -178,8 +178,8 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
   const shared = new SharedResponses();
 
   const serverOptions: grpc.ServerOptions = {
-    "grpc.keepalive_time_ms": limits.keepaliveTimeMs ?? 30_000,
-    "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs ?? 10_000,
+    "grpc.keepalive_time_ms": limits.keepaliveTimeMs ?? 60_000,
+    "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs ?? 20_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     "grpc.max_concurrent_streams": limits.maxConcurrentStreamsPerConnection ?? 100,

@@ -107,10 +107,12 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
     if (!wildcard && st.wildcard) {
       for (const n of st.known.keys()) if (!names.has(n)) st.known.delete(n);
     }
+    const shrunk = names.size !== st.names.size + added.length || wildcard !== st.wildcard;
     st.names = names;
     st.wildcard = wildcard;
     if (added.length > 0 || turnedOn) this.updateInterest(st, added, turnedOn);
-    else this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
+    else if (shrunk) this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
+    // A plain ACK (same names) changes nothing: no re-index, no pump.
   }
 
   protected override isDirty(st: SotwTypeState): boolean {
