@@ -24,7 +24,7 @@ import type { StreamContext, TypeStateBase, XdsStreamBase } from "./stream-base.
 import { TYPE_URLS } from "./type-urls.js";
 
 export interface XdsServerLimits {
-  /** Server keepalive ping interval (default 60 s) and ack timeout (default 20 s, as gRPC): shorter timeouts dropped busy clients in the connect-storm bench. */
+  /** Server keepalive ping interval (default 60 s) and ack timeout (default 20 s, as gRPC); a short timeout drops clients whose event loop is busy, e.g. during a connect storm. */
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
   /** HTTP/2 max concurrent streams per connection (default 100). */
