@@ -103,9 +103,15 @@ describe("etcd tier (single member)", () => {
     expect((await etcdKeys(writer.client, prefix)).size).toBe(n);
     await until(() => reader.local.size === n, 5000, "reader to see all keys");
 
-    // Keys expire with their lease (TTL 5 s rounded up to the bucket, never earlier than the TTL).
-    await sleep(Math.max(0, t0 + 4_500 - Date.now()));
-    expect((await etcdKeys(writer.client, prefix)).size).toBe(n);
+    // Keys never expire before their TTL: every lease used outlives t0 + 5 s (etcd reports whole seconds).
+    const res = await writer.client.getAll().prefix(`${prefix}v1/dns/`).exec();
+    const leaseIds = new Set(res.kvs.map((kv) => String(kv.lease)));
+    expect(leaseIds.size).toBeLessThanOrEqual(2);
+    for (const id of leaseIds) {
+      const asked = Date.now();
+      const ttl = await writer.client.leaseClient.leaseTimeToLive({ ID: id, keys: false });
+      expect(asked + (Number(ttl.TTL) + 1) * 1000).toBeGreaterThanOrEqual(t0 + 5_000);
+    }
     await until(async () => (await etcdKeys(writer.client, prefix)).size === 0, 8000, "lease expiry");
     // The delete events did not withdraw anything a replica serves: the entries remain for serve-stale.
     expect(reader.local.size).toBe(n);
@@ -172,16 +178,22 @@ describe("etcd tier (3-member cluster)", () => {
     const written = new Map<string, string>();
     const t0 = Date.now();
     let killed = false;
-    for (let i = 0; i < 400; i++) {
-      const key = `A/k${i % 100}.test.`;
-      const addr = `10.1.${Math.floor(i / 100)}.${i % 100}`;
-      written.set(key, addr);
-      if (i === 150) {
+    // Rounds of 100 concurrent writes (one per key), so writes are in flight when the leader dies.
+    for (let round = 0; round < 4; round++) {
+      if (round === 2) {
         const leader = await cluster.leader();
         void leader.kill();
         killed = true;
       }
-      if (await w.tier.put(key, answer(`k${i % 100}.test.`, addr, 120, t0 + i))) acked.set(key, addr);
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, k) => {
+          const key = `A/k${k}.test.`;
+          const addr = `10.1.${round}.${k}`;
+          written.set(key, addr);
+          const ok = await w.tier.put(key, answer(`k${k}.test.`, addr, 120, t0 + round * 100 + k));
+          if (ok) acked.set(key, addr);
+        }),
+      );
     }
     expect(killed).toBe(true);
     // Writes that were not acknowledged were queued and are replayed once the mirror reconnects.

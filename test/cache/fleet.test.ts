@@ -115,8 +115,9 @@ describe("replica fleet on one etcd", () => {
     const rest = rs.filter((r) => r !== owner);
     await until(() => rest.some((r) => r.ownership().owns(key)), 10_000, "takeover");
     const tookMs = Date.now() - killedAt;
-    // Session TTL 2 s; etcd checks expiry at 500 ms granularity; plus watch and claim round trips.
-    expect(tookMs).toBeLessThan(2_000 + 2_000);
+    // Within TTL + election: session TTL 2 s, etcd's 500 ms expiry sweep, watch and claim round trips
+    // (generous slack for a loaded CI box; the bound is correctness, not speed).
+    expect(tookMs).toBeLessThan(2_000 + 4_000);
     expect(rest.filter((r) => r.ownership().owns(key))).toHaveLength(1);
     // The new owner keeps the name fresh: it gets refreshed from DNS again before expiry.
     up.set(name, "A", [aRec("10.3.0.2", 5)], 5);
