@@ -131,6 +131,8 @@ export class HealthScheduler {
     this.ratePerMs += meanRate(spec);
     state.spec = spec;
     state.gen++;
+    // A queue entry of the old generation is dropped when it reaches the head; the new one may queue.
+    state.queued = false;
     this.endpoints.set(key, state);
     // Golden-ratio phases spread any number of endpoints, added at any time, evenly over the interval.
     this.seq++;

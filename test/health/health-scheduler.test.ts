@@ -218,4 +218,25 @@ describe("health scheduler", () => {
     expect(sink.get("10.0.0.8|80")).toBe("HEALTHY");
     for (const r of replicas) r.close();
   });
+
+  it("an endpoint re-specced while it waits in the queue keeps being checked", async () => {
+    const clock = new FakeClock();
+    const sink = new LocalHealthSink();
+    let hang = true;
+    const { probes, starts } = scripted(clock, () => (hang ? "hang" : OK));
+    const s = new HealthScheduler({ sink, probes, clock, maxConcurrent: 1, random: () => 0, paceFactor: 0 });
+    s.track({ address: "10.0.0.1", port: 80 }, spec({ intervalMs: 100, timeoutMs: 90 }));
+    s.track({ address: "10.0.0.2", port: 80 }, spec({ intervalMs: 100, timeoutMs: 90 }));
+    // Phases 23.6 ms (.2) and 61.8 ms (.1): .2 hangs until its 90 ms timeout, then .1 takes the one slot
+    // and hangs; .2 falls due again at 123.6 ms and waits in the queue.
+    await clock.advance(130);
+    expect(s.stats().queued).toBe(1);
+    const waitingKey = "10.0.0.2";
+    s.track({ address: waitingKey, port: 80 }, spec({ intervalMs: 200, timeoutMs: 90 }));
+    hang = false;
+    await clock.advance(2000);
+    const later = starts.filter((x) => x.key === `${waitingKey}|80` && x.at > clock.now() - 1000);
+    expect(later.length).toBeGreaterThanOrEqual(4);
+    s.close();
+  });
 });
