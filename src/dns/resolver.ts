@@ -198,7 +198,7 @@ class StubResolver implements DnsResolver {
     return this.flights.do(`${type} ${qname}`, (signal) => this.lookup(qname, type, signal), options.signal);
   }
 
-  private async lookup(qname: string, type: RecordType, signal: AbortSignal): Promise<Answer> {
+  private async lookup(qname: string, type: RecordType, signal: AbortSignal | undefined): Promise<Answer> {
     const qtype = RECORD_TYPE_CODES[type];
     const chain: ChainState = { visited: new Set([qname]), links: 0, maxLinks: this.maxLinks };
     let current = qname;
@@ -271,7 +271,12 @@ class StubResolver implements DnsResolver {
     return out;
   }
 
-  private async addSrvTargets(answer: Answer, msg: WireMessage, srvName: string, signal: AbortSignal) {
+  private async addSrvTargets(
+    answer: Answer,
+    msg: WireMessage,
+    srvName: string,
+    signal: AbortSignal | undefined,
+  ) {
     const bailiwick = srvBailiwick(msg, srvName);
     const targets = new Map<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>();
     const followUps: string[] = [];
@@ -303,7 +308,7 @@ class StubResolver implements DnsResolver {
   }
 
   /** One question answered by some server: failover over the pool for `attempts` rounds. */
-  private async query(name: string, type: RecordType, signal: AbortSignal): Promise<QueryResult> {
+  private async query(name: string, type: RecordType, signal: AbortSignal | undefined): Promise<QueryResult> {
     let lastErr: unknown;
     let lastServer: string | undefined;
     for (let round = 0; round < this.attempts; round++) {
@@ -323,7 +328,7 @@ class StubResolver implements DnsResolver {
           } catch (e) {
             if (this.closed) throw new DnsError("ERR_DNS_CLOSED", "resolver closed");
             if (
-              signal.aborted ||
+              signal?.aborted ||
               (isDnsError(e) && (e.code === "ERR_DNS_ABORTED" || e.code === "ERR_DNS_OVERLOADED"))
             ) {
               throw e;
@@ -358,7 +363,7 @@ class StubResolver implements DnsResolver {
     s: ServerState,
     name: string,
     type: RecordType,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
   ): Promise<WireMessage> {
     const release = await s.limiter.acquire(signal);
     const t0 = performance.now();

@@ -7,7 +7,8 @@ import { DnsError } from "./dns-error.js";
 interface Flight<T> {
   promise: Promise<T>;
   callers: number;
-  controller: AbortController;
+  /** Only when the first caller can abort: a caller without a signal never leaves, so nothing to abort. */
+  controller: AbortController | undefined;
 }
 
 export class Singleflight<T> {
@@ -17,15 +18,17 @@ export class Singleflight<T> {
     return this.flights.size;
   }
 
-  do(key: string, work: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  do(key: string, work: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(new DnsError("ERR_DNS_ABORTED", "lookup aborted"));
     let f = this.flights.get(key);
     if (!f) {
-      const controller = new AbortController();
+      // Creating an AbortController costs more than the rest of a lookup's bookkeeping; skip it when
+      // the shared work can never be aborted.
+      const controller = signal ? new AbortController() : undefined;
       const flight: Flight<T> = { callers: 0, controller, promise: Promise.resolve() as Promise<T> };
       flight.promise = (async () => {
         try {
-          return await work(controller.signal);
+          return await work(controller?.signal);
         } finally {
           if (this.flights.get(key) === flight) this.flights.delete(key);
         }
@@ -54,7 +57,7 @@ export class Singleflight<T> {
         leave();
         if (flight.callers === 0) {
           if (this.flights.get(key) === flight) this.flights.delete(key);
-          flight.controller.abort();
+          flight.controller?.abort();
         }
         reject(new DnsError("ERR_DNS_ABORTED", "lookup aborted"));
       };

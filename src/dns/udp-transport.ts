@@ -185,15 +185,9 @@ export class UdpTransport implements Transport {
           }),
         );
       try {
-        ps.sock.send(req.packet, (err) => {
-          if (err)
-            finish(
-              new DnsError("ERR_DNS_NETWORK", `UDP send to ${server.key} failed: ${err.message}`, {
-                server: server.key,
-                cause: err,
-              }),
-            );
-        });
+        // No send callback (it costs a request object and a tick per query): a send that fails
+        // asynchronously ends as a timeout, and ICMP errors arrive as the socket's 'error' event.
+        ps.sock.send(req.packet);
       } catch (e) {
         finish(
           new DnsError("ERR_DNS_NETWORK", `UDP send to ${server.key} failed: ${(e as Error).message}`, {

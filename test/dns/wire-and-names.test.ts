@@ -292,10 +292,10 @@ describe("in-flight limiter and singleflight", () => {
     const sf = new Singleflight<number>();
     let runs = 0;
     let innerAborted = false;
-    const work = (signal: AbortSignal) =>
+    const work = (signal: AbortSignal | undefined) =>
       new Promise<number>((resolve) => {
         runs++;
-        signal.addEventListener("abort", () => {
+        signal?.addEventListener("abort", () => {
           innerAborted = true;
         });
         setTimeout(() => resolve(7), 30);
