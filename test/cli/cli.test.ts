@@ -9,32 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPrivate, repoRoot } from "./private-build.js";
 
 const run = promisify(execFile);
-const root = join(import.meta.dirname, "..", "..");
+const root = repoRoot;
 let buildDir: string;
 let mainJs: string;
 let workDir: string;
 
 beforeAll(async () => {
-  mkdirSync(join(root, ".tmp"), { recursive: true });
-  buildDir = mkdtempSync(join(root, ".tmp", "cli-build-"));
-  writeFileSync(
-    join(buildDir, "tsconfig.json"),
-    JSON.stringify({
-      extends: "../../tsconfig.json",
-      compilerOptions: { outDir: ".", rootDir: "../../src", sourceMap: false },
-      files: ["../../src/cli/main.ts"],
-      include: [],
-    }),
-  );
-  await run(
-    process.execPath,
-    [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(buildDir, "tsconfig.json")],
-    {
-      cwd: root,
-    },
-  );
+  buildDir = await buildPrivate("cli-build-", ["cli/main.ts"]);
   mainJs = join(buildDir, "cli", "main.js");
   workDir = mkdtempSync(join(tmpdir(), "dns-eds-cli-"));
 }, 120_000);

@@ -4,40 +4,22 @@
  * server on loopback), checked only through what an operator has: the admin HTTP endpoints, the config
  * file and signals.
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startZoneServer, type ZoneServer } from "../../src/demo/zone-server.js";
+import { buildPrivate, repoRoot } from "./private-build.js";
 
-const run = promisify(execFile);
-const root = join(import.meta.dirname, "..", "..");
+const root = repoRoot;
 let buildDir: string;
 let workDir: string;
 let zone: ZoneServer;
 let child: ChildProcessWithoutNullStreams | undefined;
 
 beforeAll(async () => {
-  mkdirSync(join(root, ".tmp"), { recursive: true });
-  buildDir = mkdtempSync(join(root, ".tmp", "serve-e2e-"));
-  writeFileSync(
-    join(buildDir, "tsconfig.json"),
-    JSON.stringify({
-      extends: "../../tsconfig.json",
-      compilerOptions: { outDir: ".", rootDir: "../../src", sourceMap: false },
-      files: ["../../src/cli/main.ts", "../../src/app/serve.ts"],
-      include: [],
-    }),
-  );
-  await run(
-    process.execPath,
-    [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(buildDir, "tsconfig.json")],
-    {
-      cwd: root,
-    },
-  );
+  buildDir = await buildPrivate("serve-e2e-", ["cli/main.ts", "app/serve.ts"]);
   workDir = mkdtempSync(join(tmpdir(), "dns-eds-serve-e2e-"));
   zone = await startZoneServer({
     zoneText: readFileSync(join(root, "examples", "demo", "demo.zone"), "utf8"),
