@@ -281,6 +281,43 @@ describe("zone server on raw packets", () => {
   });
 });
 
+describe("zone server protecting itself", () => {
+  it("drops a TCP client that pipelines queries and never reads the answers", async () => {
+    const q = packet.encode({ type: "query", id: 1, questions: [{ name: "big.t.test", type: "A" }] });
+    const frame = Buffer.alloc(2 + q.length);
+    frame.writeUInt16BE(q.length, 0);
+    q.copy(frame, 2);
+    // ~1.1 KB per answer: 20,000 answers (22 MB) overflow the kernel buffers and our 1 MiB bound.
+    const burst = Buffer.concat(Array.from({ length: 20_000 }, () => frame));
+    // Read nothing for a while, then drain: a dropped connection ends before all answers arrive.
+    const received = await new Promise<number>((resolve) => {
+      const sock = connect(server.port, "127.0.0.1");
+      let bytes = 0;
+      const timer = setTimeout(() => {
+        sock.destroy();
+        resolve(bytes);
+      }, 20_000);
+      sock.on("connect", () => {
+        sock.pause();
+        sock.write(burst);
+        setTimeout(() => sock.resume(), 2_000);
+      });
+      sock.on("data", (d: Buffer) => {
+        bytes += d.length;
+      });
+      sock.on("error", () => {});
+      sock.on("close", () => {
+        clearTimeout(timer);
+        resolve(bytes);
+      });
+    });
+    // Every answer to big.t.test is over 1,000 bytes, so all of them would be over 20 MB.
+    expect(received).toBeLessThan(20_000 * 1000);
+    // And it still answers everyone else.
+    expect((await dig("+tcp", "+short", "echo.t.test", "A")).trim().split("\n")).toHaveLength(2);
+  });
+});
+
 describe("zone server lifecycle", () => {
   it("listens on ::1, replaces the whole zone, rejects a bad one and closes", async () => {
     const s = await startZoneServer({ zoneText: ZONE, host: "::1" });
