@@ -44,6 +44,7 @@ describe("resolver against BIND", () => {
           negativeTtl: 50,
         },
       ],
+      ipv6: true,
     });
     r = createResolver({ servers: [bind.server], timeoutMs: 2000, attempts: 2 });
   });
@@ -63,6 +64,17 @@ describe("resolver against BIND", () => {
     expect(a.ttl).toBe(30);
     expect(a.server).toBe(bind.server);
     expect(a.stale).toBe(false);
+  });
+
+  it("queries a server over IPv6 ([::1]:port)", async () => {
+    const r6 = createResolver({ servers: [bind.server6 as string], timeoutMs: 2000, attempts: 1 });
+    try {
+      const a = await r6.resolve("api.example.test", "A");
+      expect(a.server).toBe(bind.server6);
+      expect(a.records).toHaveLength(2);
+    } finally {
+      await r6.close();
+    }
   });
 
   it("AAAA", async () => {
