@@ -1,16 +1,16 @@
 /**
  * The `dns-eds` command line (commander): serve (default), validate, resolve, demo, --version and
- * --log-level, with help text a newcomer can start from. Commands owned by other parts of the project
- * (resolve, demo, the control plane) are imported only when they run.
+ * --log-level, with help text a newcomer can start from. The demo and the control plane are imported only
+ * when they run, so `validate` and `--help` start fast and need nothing else.
  */
 import { Command, Option } from "commander";
 import { LOG_LEVELS, type LogLevel } from "../admin/logger.js";
 import { EXIT_FAILURE } from "./exit-codes.js";
+import { registerResolveCommand } from "./resolve-command.js";
 import { runServe } from "./serve-command.js";
 import { runValidate } from "./validate-command.js";
 import { packageVersion } from "./version.js";
 
-const RESOLVE_MODULE = "./resolve-command.js";
 const DEMO_MODULE = "../demo/demo.js";
 
 const EXAMPLES = `
@@ -81,7 +81,8 @@ export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> 
       io.exit(await runValidate(opts.config, { print: opts.print === true }, io));
     });
 
-  await addResolveCommand(program, io);
+  // Owned by the DNS stage (src/cli/resolve-command.ts).
+  registerResolveCommand(program, io);
 
   program
     .command("demo")
@@ -99,26 +100,4 @@ export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> 
     });
 
   return program;
-}
-
-/** `resolve` lives with the DNS stage (src/cli/resolve-command.ts); a build without it says so. */
-async function addResolveCommand(program: Command, io: ProgramIo): Promise<void> {
-  let register: ((program: Command) => void) | undefined;
-  try {
-    const mod = (await import(RESOLVE_MODULE)) as { registerResolveCommand?: (program: Command) => void };
-    register = mod.registerResolveCommand;
-  } catch {
-    register = undefined;
-  }
-  if (register) {
-    register(program);
-    return;
-  }
-  program
-    .command("resolve <name>")
-    .description("look a name up the way dns-eds does (not available in this build)")
-    .action(() => {
-      io.err("dns-eds resolve: not available in this build (the DNS resolver module is missing)\n");
-      io.exit(EXIT_FAILURE);
-    });
 }

@@ -141,3 +141,22 @@ describe("dns-eds serve on the real control plane", () => {
     child = undefined;
   }, 150_000);
 });
+
+describe("dns-eds resolve through the CLI", () => {
+  it("answers from the given server and exits 2 on a bad name", async () => {
+    const { execFile } = await import("node:child_process");
+    const main = join(buildDir, "cli", "main.js");
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [main, ...args], { timeout: 25_000 }, (err, stdout, stderr) => {
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    const ok = await cli(["resolve", "echo.demo.dns-eds.test", "--server", zone.server]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("127.0.0.2");
+    expect(ok.stdout).toContain(zone.server);
+    const bad = await cli(["resolve", "echo..demo", "--server", zone.server]);
+    expect(bad.code).toBe(2);
+  });
+});
