@@ -58,6 +58,23 @@ describe("answer codec", () => {
     expect(decodeAnswer(encodeAnswer(nx, "r")).answer).toEqual(nx);
   });
 
+  it("reads values written by a newer version (unknown fields are skipped)", () => {
+    const a: Answer = {
+      name: "x.test.",
+      type: "A",
+      rcode: 0,
+      records: [{ type: "A", address: "10.0.0.3", ttl: 9 }],
+      ttl: 9,
+      server: "s",
+      resolvedAt: 7,
+      stale: false,
+    };
+    const bytes = encodeAnswer(a, "r");
+    // Field 99, varint 1, then field 100, length-delimited "new": what a future field would look like.
+    const future = new Uint8Array([...bytes, 0x98, 0x06, 0x01, 0xa2, 0x06, 0x03, 0x6e, 0x65, 0x77]);
+    expect(decodeAnswer(future).answer).toEqual(a);
+  });
+
   it("rejects garbage with ERR_CACHE_DECODE, never another error", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
