@@ -8,18 +8,34 @@ import { DnsError } from "./dns-error.js";
 export const MAX_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
 
-const LABEL_RE = /^[A-Za-z0-9_-]+$/;
+function isLabelChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x2d ||
+    c === 0x5f
+  );
+}
 
 /** Returns why `name` is invalid, or undefined when it is valid. A single trailing dot is allowed. */
 export function nameProblem(name: string): string | undefined {
   if (typeof name !== "string") return "not a string";
-  const bare = name.endsWith(".") ? name.slice(0, -1) : name;
-  if (bare.length === 0) return "empty name";
-  if (bare.length > MAX_NAME_LENGTH) return `name longer than ${MAX_NAME_LENGTH} characters`;
-  for (const label of bare.split(".")) {
-    if (label.length === 0) return "empty label";
-    if (label.length > MAX_LABEL_LENGTH) return `label longer than ${MAX_LABEL_LENGTH} characters`;
-    if (!LABEL_RE.test(label)) return `label "${label}" has characters other than letters, digits, '-', '_'`;
+  // One pass over the characters: this runs on every lookup.
+  const end = name.endsWith(".") ? name.length - 1 : name.length;
+  if (end === 0) return "empty name";
+  if (end > MAX_NAME_LENGTH) return `name longer than ${MAX_NAME_LENGTH} characters`;
+  let labelStart = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i === end || name.charCodeAt(i) === 0x2e) {
+      const len = i - labelStart;
+      if (len === 0) return "empty label";
+      if (len > MAX_LABEL_LENGTH) return `label longer than ${MAX_LABEL_LENGTH} characters`;
+      labelStart = i + 1;
+    } else if (!isLabelChar(name.charCodeAt(i))) {
+      const label = name.slice(labelStart, name.indexOf(".", i) < 0 ? end : name.indexOf(".", i));
+      return `label "${label}" has characters other than letters, digits, '-', '_'`;
+    }
   }
   return undefined;
 }

@@ -1,9 +1,11 @@
 // Unit checks of the pieces under the resolver: strict decoding edge cases, name validation and 0x20,
 // resolv.conf parsing, server address parsing, the server pool's backoff/probing with an injected
 // clock, the in-flight limiter and singleflight.
+import dnsPacket from "dns-packet";
 import { describe, expect, it } from "vitest";
 import { InflightLimiter } from "../../src/dns/inflight-limiter.js";
 import { isValidName, nameProblem, normalizeName, randomizeCase } from "../../src/dns/name-validation.js";
+import { encodeQuery } from "../../src/dns/query-encoder.js";
 import { parseResolvConf } from "../../src/dns/resolv-conf.js";
 import { parseServerAddress } from "../../src/dns/server-address.js";
 import { DOWN_BACKOFF_JITTER, ServerPool } from "../../src/dns/server-pool.js";
@@ -313,5 +315,28 @@ describe("in-flight limiter and singleflight", () => {
     expect(runs).toBe(1);
     expect(await sf.do("k", work)).toBe(7);
     expect(runs).toBe(2);
+  });
+});
+
+describe("query encoder", () => {
+  it("produces exactly dns-packet's bytes for the same query", () => {
+    const names = ["a.test", "API.Example.COM.", "_grpc._tcp.svc-1.example.test", `${"x".repeat(63)}.y`, "c"];
+    for (const name of names) {
+      for (const type of ["A", "AAAA", "SRV", "TXT"] as const) {
+        for (const edns of [0, 1232, 4096]) {
+          const ours = encodeQuery({ id: 0xbeef, name, type, ednsUdpSize: edns });
+          const ref = dnsPacket.encode({
+            type: "query",
+            id: 0xbeef,
+            flags: dnsPacket.RECURSION_DESIRED,
+            questions: [{ type, name, class: "IN" }],
+            ...(edns > 0
+              ? { additionals: [{ type: "OPT", name: ".", udpPayloadSize: edns } as dnsPacket.Answer] }
+              : {}),
+          });
+          expect(ours.toString("hex")).toBe(ref.toString("hex"));
+        }
+      }
+    }
   });
 });
