@@ -7,7 +7,9 @@ export type XdsErrorCode =
   | "ERR_XDS_INVALID_RESOURCE"
   | "ERR_XDS_INCONSISTENT"
   | "ERR_XDS_UNKNOWN_TYPE"
-  | "ERR_XDS_SERVER_STATE";
+  | "ERR_XDS_SERVER_STATE"
+  /** A stream exceeded a server limit (names per type); the stream ends with RESOURCE_EXHAUSTED. */
+  | "ERR_XDS_LIMIT";
 
 export class XdsError extends Error {
   readonly code: XdsErrorCode;

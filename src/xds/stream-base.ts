@@ -7,6 +7,7 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
+import { XdsError } from "./errors.js";
 import type { XdsMetrics } from "./metrics.js";
 import { type NodeInfo, nodeInfoOf } from "./node-info.js";
 import type { ResourceChange, ResourceStore, StoreWatch } from "./resource-store.js";
@@ -53,10 +54,6 @@ export interface TypeStateBase {
 }
 
 export type Phase = "upsert" | "removal";
-
-export class SubscriptionLimitError extends Error {
-  readonly code = "ERR_XDS_LIMIT";
-}
 
 export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
   node: NodeInfo | undefined;
@@ -151,7 +148,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
   /** Re-registers interest with the store and queues every name that may now need a push. */
   protected updateInterest(st: S, added: Iterable<string>, wildcardTurnedOn: boolean): void {
     if (st.names.size > this.ctx.limits.maxNamesPerType) {
-      throw new SubscriptionLimitError(`more than ${this.ctx.limits.maxNamesPerType} names of ${st.typeUrl}`);
+      throw new XdsError(
+        "ERR_XDS_LIMIT",
+        `more than ${this.ctx.limits.maxNamesPerType} names of ${st.typeUrl}`,
+      );
     }
     this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
     for (const n of added) st.pending.add(n);
