@@ -143,11 +143,11 @@ export async function runServe(opts: ServeOptions): Promise<number> {
         signals,
         logger: componentLogger(root, "config"),
         onChange: async (next) => {
-          metrics.configReload("applied");
           if (next.xds.listen !== running.xds.listen || next.admin.listen !== running.admin.listen) {
             log.warn("listen addresses are read at start only; restart to move them");
           }
           await app.reload(next);
+          metrics.configReload("applied");
         },
         onReloadError: () => metrics.configReload("invalid"),
       });

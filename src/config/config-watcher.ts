@@ -73,15 +73,20 @@ export function createConfigWatcher(opts: ConfigWatcherOptions): ConfigWatcher {
     }
     const key = contentKey(next);
     if (key === currentKey || closed) return { status: "unchanged" };
-    current = next;
-    currentKey = key;
-    opts.logger?.info({ reason, path, clusters: next.clusters.length }, "config reloaded");
     try {
       await opts.onChange(next);
     } catch (error) {
-      opts.logger?.error({ err: error, reason, path }, "applying the reloaded config failed");
+      // Not applied: the running config stays current, so the next SIGHUP or save tries again.
+      opts.logger?.error(
+        { err: error, reason, path },
+        "applying the reloaded config failed; keeping the running config",
+      );
       opts.onReloadError?.(error);
+      return { status: "invalid", error };
     }
+    current = next;
+    currentKey = key;
+    opts.logger?.info({ reason, path, clusters: next.clusters.length }, "config reloaded");
     return { status: "applied", config: next };
   };
 

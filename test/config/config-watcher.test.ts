@@ -111,6 +111,31 @@ describe("config watcher", () => {
     expect((await changes.next()).clusters.map((c) => c.name)).toEqual(["d"]);
   });
 
+  it("keeps the running config when applying fails, and retries on the next reload", async () => {
+    watcher?.close();
+    let fail = true;
+    const applied: string[][] = [];
+    watcher = createConfigWatcher({
+      path: file,
+      initial: await loadConfigFile(file),
+      onChange: (c) => {
+        if (fail) throw new Error("xds store rejected it");
+        applied.push(c.clusters.map((x) => x.name));
+      },
+      onReloadError: (e) => errors.push(e),
+      signals: null,
+      watchFile: false,
+    });
+    writeFileSync(file, clusterYaml(["a", "z"]));
+    const first = await watcher.reloadNow();
+    expect(first.status).toBe("invalid");
+    expect(String(await errors.next())).toContain("xds store rejected it");
+    expect(watcher.current().clusters.map((c) => c.name)).toEqual(["a"]);
+    fail = false;
+    expect((await watcher.reloadNow()).status).toBe("applied");
+    expect(applied).toEqual([["a", "z"]]);
+  });
+
   it("coalesces reloads requested during a reload", async () => {
     writeFileSync(file, clusterYaml(["x"]));
     const all = await Promise.all([watcher?.reloadNow(), watcher?.reloadNow(), watcher?.reloadNow()]);
