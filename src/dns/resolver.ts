@@ -409,8 +409,10 @@ class StubResolver implements DnsResolver {
           onReject,
         });
       }
-      const out = outcomeOf(msg);
-      this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+      if (this.metrics?.query) {
+        const out = outcomeOf(msg);
+        this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+      }
       return msg;
     } catch (e) {
       const out = errorOutcome(e);

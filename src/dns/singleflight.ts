@@ -33,18 +33,17 @@ export class Singleflight<T> {
           if (this.flights.get(key) === flight) this.flights.delete(key);
         }
       })();
-      // Attach a handler so a flight whose callers all left does not become an unhandled rejection.
-      flight.promise.catch(() => {});
+      // An abortable flight may be left by every caller: attach a handler so its rejection is not
+      // unhandled. A flight without a controller always has a caller awaiting it.
+      if (controller) flight.promise.catch(() => {});
       this.flights.set(key, flight);
       f = flight;
     }
     const flight = f;
     flight.callers++;
-    if (!signal) {
-      return flight.promise.finally(() => {
-        flight.callers--;
-      });
-    }
+    // A caller without a signal never leaves, so its count never needs to go down again: the flight
+    // leaves the map when the work settles.
+    if (!signal) return flight.promise;
     return new Promise<T>((resolve, reject) => {
       let left = false;
       const leave = () => {

@@ -79,12 +79,16 @@ export class UdpTransport implements Transport {
     list.push(ps);
   }
 
-  private acquire(server: ServerAddress): Promise<PooledSocket> {
+  private takeIdle(server: ServerAddress): PooledSocket | undefined {
     const list = this.idle.get(server.key);
     while (list && list.length > 0) {
       const ps = list.pop() as PooledSocket;
-      if (!ps.dead) return Promise.resolve(ps);
+      if (!ps.dead) return ps;
     }
+    return undefined;
+  }
+
+  private createSocket(server: ServerAddress): Promise<PooledSocket> {
     return new Promise<PooledSocket>((resolve, reject) => {
       let sock: dgram.Socket;
       try {
@@ -135,11 +139,18 @@ export class UdpTransport implements Transport {
     });
   }
 
-  async exchange(req: ExchangeRequest): Promise<WireMessage> {
-    if (this.closed) throw new DnsError("ERR_DNS_CLOSED", "resolver closed");
-    if (req.signal?.aborted)
-      throw new DnsError("ERR_DNS_ABORTED", "lookup aborted", { server: req.server.key });
-    const ps = await this.acquire(req.server);
+  exchange(req: ExchangeRequest): Promise<WireMessage> {
+    if (this.closed) return Promise.reject(new DnsError("ERR_DNS_CLOSED", "resolver closed"));
+    if (req.signal?.aborted) {
+      return Promise.reject(new DnsError("ERR_DNS_ABORTED", "lookup aborted", { server: req.server.key }));
+    }
+    // Fast path without an extra promise when a pooled socket is free.
+    const idle = this.takeIdle(req.server);
+    if (idle) return this.run(idle, req);
+    return this.createSocket(req.server).then((ps) => this.run(ps, req));
+  }
+
+  private run(ps: PooledSocket, req: ExchangeRequest): Promise<WireMessage> {
     ps.uses++;
     const server = req.server;
     return new Promise<WireMessage>((resolve, reject) => {
