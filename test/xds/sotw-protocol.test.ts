@@ -272,6 +272,38 @@ describe("SotW ADS", () => {
     expect(sotwNames(xa)).toEqual(["s10"]);
   });
 
+  it("ignores requests for unsupported types and keeps the stream", async () => {
+    const { c, barrier } = open();
+    c.send({
+      node: node("n11"),
+      typeUrl: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+      resourceNames: ["s"],
+    });
+    expect(await barrier.pass()).toEqual([]);
+    expect(c.ended).toBeUndefined();
+  });
+
+  it("a cancelled stream is forgotten: no longer counted or watched", async () => {
+    const { store: s2, server: srv, port: p2, metrics: m2 } = await startServer();
+    try {
+      putCla(s2, "s12", "10.0.0.1");
+      const c = new RawXdsClient("sotw", p2);
+      c.send({ node: node("n12"), typeUrl: T.endpoint, resourceNames: ["s12"] });
+      await c.next();
+      expect(srv.streamCount()).toBe(1);
+      c.close();
+      for (let i = 0; i < 100 && srv.streamCount() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(srv.streamCount()).toBe(0);
+      expect(m2.closed).toBe(m2.opened);
+      const pushes = m2.pushes.length;
+      putCla(s2, "s12", "10.0.0.2");
+      await new Promise((r) => setImmediate(r));
+      expect(m2.pushes.length).toBe(pushes);
+    } finally {
+      await srv.shutdown(500);
+    }
+  });
+
   it("per-type service: StreamEndpoints works with an empty type_url", async () => {
     putCla(store, "s8", "10.0.0.1");
     const c = new RawXdsClient(
