@@ -50,7 +50,8 @@ export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> 
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(LOG_LEVELS as unknown as string[])
-        .default("info"),
+        .default("info")
+        .env("DNS_EDS_LOG_LEVEL"),
     )
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError("(run dns-eds --help for usage)")
@@ -61,7 +62,12 @@ export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> 
   program
     .command("serve", { isDefault: true })
     .description("serve xDS for the clusters of a config file (default command)")
-    .option("-c, --config <file>", "config file (dns-eds.yaml); without it, the embedded demo config")
+    .addOption(
+      new Option(
+        "-c, --config <file>",
+        "config file (dns-eds.yaml); without it, the embedded demo config",
+      ).env("DNS_EDS_CONFIG"),
+    )
     .action(async (opts: { config?: string }) => {
       io.exit(
         await runServe({
@@ -75,7 +81,9 @@ export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> 
   program
     .command("validate")
     .description("check a config file without serving: exit 0 when valid, 2 with every problem listed")
-    .requiredOption("-c, --config <file>", "config file to check")
+    .addOption(
+      new Option("-c, --config <file>", "config file to check").env("DNS_EDS_CONFIG").makeOptionMandatory(),
+    )
     .option("--print", "print the effective config (defaults applied) as JSON")
     .action(async (opts: { config: string; print?: boolean }) => {
       io.exit(await runValidate(opts.config, { print: opts.print === true }, io));

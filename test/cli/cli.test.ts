@@ -101,6 +101,24 @@ describe("dns-eds CLI", () => {
     expect(missing.stderr).toContain("expected a readable file, got ENOENT");
   });
 
+  it("takes the config file from DNS_EDS_CONFIG", async () => {
+    const file = write(
+      "env-bad.yaml",
+      "clusters:\n  - name: a\n    dns: { name: a.example.com, port: 70000 }\n",
+    );
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [mainJs, "validate"],
+        { cwd: workDir, timeout: 25_000, env: { ...process.env, DNS_EDS_CONFIG: file } },
+        (err, _stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code) : 0, stderr }),
+      );
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("clusters[0].dns.port: expected 1..65535, got 70000");
+  });
+
   it("validate without --config is a usage error", async () => {
     const r = await cli(["validate"]);
     expect(r.code).not.toBe(0);
