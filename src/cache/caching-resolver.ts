@@ -65,6 +65,11 @@ export interface CachingResolverOptions {
   followerGraceMs?: number;
   /** How long a non-owner waits for the owner's answer on a miss of a tracked name, ms (default 2000). */
   followerWaitMs?: number;
+  /**
+   * A miss waits at most this long for etcd before asking the upstream, ms (default 300): a hung etcd
+   * (no quorum, paused member) must not stall lookups until the etcd call deadline.
+   */
+  etcdReadWaitMs?: number;
 }
 
 export interface CacheStatus {
@@ -152,6 +157,7 @@ class CachingResolverImpl implements CachingResolver {
   private readonly listeners = new Set<UpdateListener>();
   private readonly followerGraceMs: number;
   private readonly followerWaitMs: number;
+  private readonly etcdReadWaitMs: number;
   private readonly closeClient: (() => void) | undefined;
   private upstreamQueries = 0;
   private upstreamFailures = 0;
@@ -177,6 +183,7 @@ class CachingResolverImpl implements CachingResolver {
     const sessionTtl = opts.etcd?.sessionTtlSeconds ?? 5;
     this.followerGraceMs = opts.followerGraceMs ?? 2 * sessionTtl * 1000 + 2000;
     this.followerWaitMs = opts.followerWaitMs ?? 2000;
+    this.etcdReadWaitMs = opts.etcdReadWaitMs ?? 300;
     if (opts.etcd) {
       const e = opts.etcd;
       const client = createEtcdClient({
@@ -379,7 +386,14 @@ class CachingResolverImpl implements CachingResolver {
     const tier = this.etcdTier;
     if (!tier) return undefined;
     const isFresh = (e: LocalEntry | undefined) => e !== undefined && this.now() < e.expiresAt;
-    const e = await tier.get(key);
+    let timer: NodeJS.Timeout | undefined;
+    const e = await Promise.race([
+      tier.get(key),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), this.etcdReadWaitMs);
+      }),
+    ]);
+    if (timer) clearTimeout(timer);
     if (isFresh(e)) return e?.answer;
     // A tracked name another replica owns: give the owner a moment to publish instead of querying too.
     const t = this.tracked.get(key);

@@ -212,6 +212,33 @@ describe("replica fleet on one etcd", () => {
     }
   });
 
+  it("keeps answering while etcd hangs (paused member) and recovers when it resumes", async () => {
+    const member = etcd.members[0];
+    if (!member) throw new Error("no etcd member");
+    const up = new FakeUpstream();
+    for (let i = 0; i < 5; i++) up.set(`hang${i}.fleet.test.`, "A", [aRec(`10.7.0.${i}`)], 30);
+    const { rs } = await fleet(2, up);
+    const [a, b] = rs;
+    if (!a || !b) throw new Error("fleet");
+    await a.resolve("hang0.fleet.test.", "A");
+    member.pause();
+    try {
+      // Misses go to DNS after a short etcd wait, hits never touch etcd.
+      for (let i = 1; i < 5; i++)
+        expect((await a.resolve(`hang${i}.fleet.test.`, "A")).records).toHaveLength(1);
+      expect((await a.resolve("hang0.fleet.test.", "A")).records).toHaveLength(1);
+      await until(() => a.status().etcd === "degraded", 15_000, "hung etcd detected");
+    } finally {
+      member.resume();
+    }
+    await until(() => rs.every((r) => r.status().etcd === "connected"), 15_000, "recovery");
+    await until(() => a.status().etcdTier?.pending === 0, 10_000, "A's queued writes to land");
+    // What A resolved during the hang reaches B through etcd: B asks DNS for none of it.
+    for (let i = 1; i < 5; i++)
+      expect((await b.resolve(`hang${i}.fleet.test.`, "A")).records).toHaveLength(1);
+    for (let i = 1; i < 5; i++) expect(up.callsByKey.get(`A/hang${i}.fleet.test.`)).toBe(1);
+  });
+
   it("serves the same health on every replica", async () => {
     const up = new FakeUpstream();
     const { rs } = await fleet(2, up);
