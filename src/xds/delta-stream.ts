@@ -43,6 +43,8 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
       for (const [n, v] of Object.entries(req.initialResourceVersions)) {
         st.clientHas.set(n, v);
         st.acked.set(n, v);
+        // Checked on the first push: a resource deleted while the client was away must be reported removed.
+        st.pending.add(n);
       }
     }
     if (req.responseNonce !== "" && req.responseNonce === st.nonce) {

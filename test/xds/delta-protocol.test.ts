@@ -78,6 +78,26 @@ describe("Delta ADS", () => {
     expect(names(r)).toEqual(["d3-b"]);
   });
 
+  it("initial_resource_versions: a wildcard client learns of resources deleted while it was away", async () => {
+    const { store: s2, server: srv, port: p2 } = await startServer();
+    try {
+      putCluster(s2, "keep");
+      const c = new RawXdsClient("delta", p2);
+      clients.push(c);
+      const keep = s2.get(T.cluster, "keep")?.version ?? "";
+      c.send({
+        node: node("dn8"),
+        typeUrl: T.cluster,
+        initialResourceVersions: { keep, gone: "0123456789abcdef" },
+      });
+      const r = await c.next();
+      expect(r.resources).toEqual([]);
+      expect(r.removedResources).toEqual(["gone"]);
+    } finally {
+      await srv.shutdown(500);
+    }
+  });
+
   it("NACK: rejected version is not resent; a new version is", async () => {
     putCla(store, "d4", "10.0.0.1");
     const { c, barrier } = open();
