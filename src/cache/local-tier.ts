@@ -38,6 +38,11 @@ export interface LocalTierOptions {
 }
 
 const MISS: Lookup = { state: "miss" };
+/**
+ * Shared options object for lru-cache's get(): without one it allocates `{}` per call. Not frozen:
+ * lru-cache writes `status` into it.
+ */
+const GET_OPTS: LRUCache.GetOptions<string, LocalEntry, unknown> = {};
 
 function approxBytes(entry: LocalEntry): number {
   const a = entry.answer;
@@ -67,7 +72,7 @@ export class LocalTier {
 
   /** Classifies the entry for `key` at `now` and counts it. Hot path: no allocation on a fresh hit. */
   lookup(key: string, now: number): Lookup {
-    const entry = this.lru.get(key);
+    const entry = this.lru.get(key, GET_OPTS);
     if (entry === undefined) {
       this.misses++;
       return MISS;
@@ -87,7 +92,7 @@ export class LocalTier {
 
   /** The fresh answer or undefined, without the Lookup wrapper: the cached read path. */
   fresh(key: string, now: number): Answer | undefined {
-    const entry = this.lru.get(key);
+    const entry = this.lru.get(key, GET_OPTS);
     if (entry !== undefined && now < entry.expiresAt) {
       this.hits++;
       return entry.answer;
