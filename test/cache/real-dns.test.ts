@@ -49,7 +49,11 @@ describe("cache over real DNS (bind9) and real etcd", () => {
       startEtcd(),
       startBindServer({
         zones: [
-          { origin: "cache.test", records: "api 5 IN A 127.0.0.5\nweb 60 IN A 127.0.0.7", negativeTtl: 30 },
+          {
+            origin: "cache.test",
+            records: "api 5 IN A 127.0.0.5\nweb 60 IN A 127.0.0.7\n_grpc._tcp 60 IN SRV 0 10 8080 web",
+            negativeTtl: 30,
+          },
         ],
       }),
     ]);
@@ -111,7 +115,7 @@ describe("cache over real DNS (bind9) and real etcd", () => {
     const before = counts.get("A/api.cache.test.") ?? 0;
     await bind.setZone({
       origin: "cache.test",
-      records: "api 5 IN A 127.0.0.6\nweb 60 IN A 127.0.0.7",
+      records: "api 5 IN A 127.0.0.6\nweb 60 IN A 127.0.0.7\n_grpc._tcp 60 IN SRV 0 10 8080 web",
       negativeTtl: 30,
     });
     await until(
@@ -121,6 +125,31 @@ describe("cache over real DNS (bind9) and real etcd", () => {
     );
     // One refresh by the owner, not one per replica.
     expect((counts.get("A/api.cache.test.") ?? 0) - before).toBeLessThanOrEqual(2);
+  });
+
+  it("shares SRV answers with their target addresses through etcd", async () => {
+    for (const r of replicas) r.track("_grpc._tcp.cache.test", "SRV");
+    await until(
+      () => latest.every((m) => m.has("SRV/_grpc._tcp.cache.test.")),
+      10_000,
+      "SRV on every replica",
+    );
+    expect(counts.get("SRV/_grpc._tcp.cache.test.")).toBe(1);
+    for (const m of latest) {
+      const a = m.get("SRV/_grpc._tcp.cache.test.");
+      expect(a?.records).toEqual([
+        expect.objectContaining({
+          type: "SRV",
+          priority: 0,
+          weight: 10,
+          port: 8080,
+          target: "web.cache.test.",
+        }),
+      ]);
+      expect(a?.targets?.get("web.cache.test.")?.a.map((r) => ("address" in r ? r.address : ""))).toEqual([
+        "127.0.0.7",
+      ]);
+    }
   });
 
   it("keeps serving the last good answer, flagged stale, when the DNS server is gone", async () => {
