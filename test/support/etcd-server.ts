@@ -10,8 +10,8 @@
  *   const leader = await cluster.leader(); await leader.kill();    // SIGKILL the leader
  *   await etcd.close();                             // always in afterAll: kills members, removes dirs
  *
- * Ports come from binding port 0 on 127.0.0.1 and closing it; a member that loses that race fails to
- * start and is retried with fresh ports (single member only, before any data exists).
+ * Ports come from binding port 0 on 127.0.0.1 and closing it; if another process grabs one in between,
+ * the start fails and the whole set is started again on fresh ports and fresh data dirs (3 attempts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -176,6 +176,18 @@ class Member implements EtcdMember {
 }
 
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+async function startOnce(opts: StartEtcdOptions): Promise<EtcdServer> {
   const n = opts.members ?? 1;
   const bin = opts.bin ?? process.env.ETCD_BIN ?? "etcd";
   const hb = opts.heartbeatMs ?? 50;
