@@ -39,13 +39,18 @@ export type ReplyStep =
   | { kind: "loop"; name: string }
   | { kind: "too-long" };
 
+/** The SOA in the authority section at or above `name`: it vouches for a negative answer about it. */
+function enclosingSoa(msg: WireMessage, name: string): WireRecord | undefined {
+  return msg.authorities.find(
+    (r) =>
+      r.type === TYPE_SOA && r.class === CLASS_IN && r.data.kind === "SOA" && isSubdomainOf(name, r.name),
+  );
+}
+
+/** RFC 2308 §5: a negative answer may be cached for min(SOA TTL, SOA MINIMUM); 0 without an SOA. */
 function negativeTtl(msg: WireMessage, name: string): number {
-  for (const r of msg.authorities) {
-    if (r.type !== TYPE_SOA || r.class !== CLASS_IN || r.data.kind !== "SOA") continue;
-    if (!isSubdomainOf(name, r.name)) continue;
-    return Math.min(r.ttl, r.data.minimum);
-  }
-  return 0;
+  const soa = enclosingSoa(msg, name);
+  return soa?.data.kind === "SOA" ? Math.min(soa.ttl, soa.data.minimum) : 0;
 }
 
 /** Interprets a NOERROR or NXDOMAIN reply for `name`/`qtype`; mutates `chain`. */
@@ -70,7 +75,7 @@ export function interpretReply(msg: WireMessage, name: string, qtype: number, ch
     ttl = Math.min(ttl, cname.ttl);
     current = target;
   }
-  if (msg.rcode === RCODE_NOERROR && current !== name && negativeTtlSoa(msg, current) === undefined) {
+  if (msg.rcode === RCODE_NOERROR && current !== name && enclosingSoa(msg, current) === undefined) {
     // The server gave us a CNAME but nothing about its target (typical of an authoritative server
     // whose zone does not hold the target): ask for the target.
     return { kind: "continue", nextName: current, ttl };
@@ -82,10 +87,4 @@ export function interpretReply(msg: WireMessage, name: string, qtype: number, ch
     records: [],
     ttl: Math.min(ttl, negativeTtl(msg, current)),
   };
-}
-
-function negativeTtlSoa(msg: WireMessage, name: string): WireRecord | undefined {
-  return msg.authorities.find(
-    (r) => r.type === TYPE_SOA && r.class === CLASS_IN && isSubdomainOf(name, r.name),
-  );
 }
