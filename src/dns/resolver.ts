@@ -313,7 +313,6 @@ class StubResolver implements DnsResolver {
     let lastServer: string | undefined;
     for (let round = 0; round < this.attempts; round++) {
       const plan = this.pool.plan();
-      const settled = new Set<Candidate>();
       try {
         for (const cand of plan) {
           const s = cand.state;
@@ -333,12 +332,12 @@ class StubResolver implements DnsResolver {
             ) {
               throw e;
             }
-            settled.add(cand);
+            cand.settled = true;
             this.pool.failed(s);
             lastErr = e;
             continue;
           }
-          settled.add(cand);
+          cand.settled = true;
           if (msg.rcode === RCODE_NOERROR || msg.rcode === RCODE_NXDOMAIN) {
             this.pool.succeeded(s);
             return { msg, server: s.address.key };
@@ -347,7 +346,7 @@ class StubResolver implements DnsResolver {
           lastErr = rcodeError(msg.rcode, s.address.key);
         }
       } finally {
-        for (const c of plan) if (!settled.has(c)) this.pool.release(c);
+        for (const c of plan) if (!c.settled) this.pool.release(c);
       }
     }
     if (this.pool.servers.length === 1 && isDnsError(lastErr)) throw lastErr;

@@ -43,8 +43,10 @@ export interface ServerPoolOptions {
 
 export interface Candidate {
   state: ServerState;
-  /** True when this try is the one probe allowed to a down server; call `settle` either way. */
+  /** True when this try is the one probe allowed to a down server. */
   probe: boolean;
+  /** Set by the caller once succeeded()/failed() gave a verdict; unsettled probes must be released. */
+  settled: boolean;
 }
 
 export class ServerPool {
@@ -86,14 +88,14 @@ export class ServerPool {
     const first: Candidate[] = [];
     const last: ServerState[] = [];
     for (const s of this.servers) {
-      if (s.failures === 0) first.push({ state: s, probe: false });
+      if (s.failures === 0) first.push({ state: s, probe: false, settled: false });
       else if (now >= s.downUntil && !s.probing) {
         s.probing = true;
-        first.push({ state: s, probe: true });
+        first.push({ state: s, probe: true, settled: false });
       } else last.push(s);
     }
     last.sort((a, b) => a.downUntil - b.downUntil);
-    for (const s of last) first.push({ state: s, probe: false });
+    for (const s of last) first.push({ state: s, probe: false, settled: false });
     return first;
   }
 
