@@ -24,12 +24,7 @@ import {
 import { loadResolvConf, RESOLV_CONF_PATH } from "./resolv-conf.js";
 import { randomBytesFromPool, randomQueryId } from "./secure-random.js";
 import { parseServerAddress, type ServerAddress } from "./server-address.js";
-import {
-  CASE_MISMATCHES_BEFORE_FALLBACK,
-  type Candidate,
-  ServerPool,
-  type ServerState,
-} from "./server-pool.js";
+import { CASE_MISMATCHES_BEFORE_FALLBACK, ServerPool, type ServerState } from "./server-pool.js";
 import { Singleflight } from "./singleflight.js";
 import type { SocketFactory } from "./socket-factory.js";
 import { addressesFromAdditional, MAX_SRV_TARGET_LOOKUPS, srvBailiwick } from "./srv-targets.js";
