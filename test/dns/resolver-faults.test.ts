@@ -324,6 +324,16 @@ describe("resolver against a programmable fake", () => {
     expect(rejected).toContain("rebinding");
   });
 
+  it("close() ends lookups in flight with ERR_DNS_CLOSED and refuses new ones", async () => {
+    fake.setHandler(() => {});
+    const r = mk({ timeoutMs: 5000 });
+    const pending = r.resolve("closing.test", "A");
+    await new Promise((res) => setTimeout(res, 50));
+    await r.close();
+    await expect(pending).rejects.toMatchObject({ code: "ERR_DNS_CLOSED" });
+    await expect(r.resolve("after-close.test", "A")).rejects.toMatchObject({ code: "ERR_DNS_CLOSED" });
+  });
+
   it("a bad server address is a config error", () => {
     expect(() => createResolver({ servers: ["dns.example.com:53"] })).toThrow(
       expect.objectContaining({ code: "ERR_DNS_BAD_CONFIG" }),
