@@ -48,6 +48,9 @@ zone "${ZONE}." { type primary; file "${join(dir, "zone")}"; };
         stdio: "ignore",
       },
     );
+    // Never leave named behind, even if the bench dies on an uncaught error.
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
     for (let i = 0; i < 100; i++) {
       if (child.exitCode !== null) break;
       if (await answers(port)) {
