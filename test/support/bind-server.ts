@@ -223,6 +223,10 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
     stderr = "";
     const c = spawn(namedBin, ["-g", "-c", join(dir, "named.conf")], { stdio: ["ignore", "ignore", "pipe"] });
     child = c;
+    // A test worker that dies without afterAll must not leave named running.
+    const killOnExit = () => c.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    c.once("exit", () => process.removeListener("exit", killOnExit));
     c.stderr?.on("data", (d: Buffer) => {
       if (stderr.length < 200_000) stderr += d.toString();
     });
