@@ -4,10 +4,8 @@
  * real gRPC backends on 127.0.0.21..24, with the admin endpoints a person would curl. The grpc-js-xds
  * bootstrap is per process, so this file is the only one here that registers the xds resolver.
  */
-import { createServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
-import { HealthImplementation } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AdminServer, startAdminServer } from "../../src/admin/admin-server.js";
 import { createLogger } from "../../src/admin/logger.js";
@@ -15,53 +13,23 @@ import { createMetrics } from "../../src/admin/metrics.js";
 import { type RunningControlPlane, startServer } from "../../src/app/serve.js";
 import { parseConfigObject } from "../../src/config/load-config.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
+import {
+  eventually,
+  freePortOnAll,
+  spread,
+  startWhoBackend,
+  type WhoBackend,
+} from "../support/grpc-backends.js";
 
 const HOSTS = ["127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24"];
 const ORIGIN = "serve-e2e.test";
-const WHO = "/dnseds.test.Who/Ask";
 
 let bind: BindServer;
 let app: RunningControlPlane;
 let admin: AdminServer;
 let port = 0;
-const backends = new Map<string, { server: grpc.Server; health: HealthImplementation }>();
+const backends = new Map<string, WhoBackend>();
 const clients: grpc.Client[] = [];
-
-async function freePortOnAll(hosts: string[]): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const p = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (const host of hosts) {
-      ok = await new Promise<boolean>((resolve) => {
-        const s = createServer();
-        s.once("error", () => resolve(false));
-        s.listen(p, host, () => s.close(() => resolve(true)));
-      });
-      if (!ok) break;
-    }
-    if (ok) return p;
-  }
-  throw new Error("no common free port");
-}
-
-async function startBackend(host: string): Promise<void> {
-  const server = new grpc.Server();
-  const health = new HealthImplementation({ "": "SERVING" });
-  health.addToServer(server);
-  server.register(
-    WHO,
-    (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(host)),
-    (b: Buffer) => b,
-    (b: Buffer) => b,
-    "unary",
-  );
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e) =>
-      e ? reject(e) : resolve(),
-    ),
-  );
-  backends.set(host, { server, health });
-}
 
 const zone = (hosts: string[]) => ({
   origin: ORIGIN,
@@ -69,45 +37,11 @@ const zone = (hosts: string[]) => ({
   negativeTtl: 1,
 });
 
-function ask(client: grpc.Client): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(
-      WHO,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.alloc(0),
-      { deadline: Date.now() + 3000 },
-      (err, res) => (err ? reject(err) : resolve(res?.toString() ?? "")),
-    ),
-  );
-}
-
-async function spread(client: grpc.Client, n: number): Promise<Set<string>> {
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) seen.add(await ask(client));
-  return seen;
-}
-
-/** Polls until `check` holds; bounded in tries and time. */
-async function eventually(check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (let i = 0; i < 400 && Date.now() < deadline; i++) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`condition not met in ${ms} ms${last ? `: ${String(last)}` : ""}`);
-}
-
 const sameSet = (a: Set<string>, b: string[]) => a.size === b.length && b.every((x) => a.has(x));
 
 beforeAll(async () => {
   port = await freePortOnAll(HOSTS);
-  for (const h of HOSTS) await startBackend(h);
+  for (const h of HOSTS) backends.set(h, await startWhoBackend(h, port));
   bind = await startBindServer({ zones: [zone(HOSTS.slice(0, 3))] });
   const config = parseConfigObject(
     {

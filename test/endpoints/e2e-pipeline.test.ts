@@ -4,10 +4,8 @@
  * per process, so this file is the only endpoints test that registers the xds resolver.
  */
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
-import { HealthImplementation } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
 import { EndpointPipeline } from "../../src/endpoints/endpoint-pipeline.js";
@@ -19,10 +17,17 @@ import type { HealthCheckSpec } from "../../src/health/types.js";
 import { ResourceStore } from "../../src/xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../../src/xds/server.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
+import {
+  eventually,
+  freePortOnAll,
+  spread,
+  startWhoBackend,
+  WHO_METHOD as WHO,
+  type WhoBackend,
+} from "../support/grpc-backends.js";
 import { cluster, dnsSource, loc, srvSource } from "./fixtures.js";
 import { NodeDnsSource } from "./node-dns-source.js";
 
-const WHO = "/dnseds.test.Who/Ask";
 const V4 = ["127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"];
 const ORIGIN = "e2e.test";
 
@@ -36,7 +41,7 @@ let store: ResourceStore;
 let xdsPort = 0;
 /** Last published upsert per `type name`, as the store received it. */
 const published = new Map<string, ResourceUpsert>();
-const backends = new Map<string, { server: grpc.Server; health: HealthImplementation }>();
+const backends = new Map<string, WhoBackend>();
 const clients: grpc.Client[] = [];
 
 const hc: HealthCheckSpec = {
@@ -49,42 +54,6 @@ const hc: HealthCheckSpec = {
   intervalJitter: 0.1,
   grpcService: "",
 };
-
-/** A port free on every backend address at once, so one DNS source port reaches them all. */
-async function commonPort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const p = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (const host of [...V4, "::1"]) {
-      ok = await new Promise<boolean>((resolve) => {
-        const s = createServer();
-        s.once("error", () => resolve(false));
-        s.listen(p, host, () => s.close(() => resolve(true)));
-      });
-      if (!ok) break;
-    }
-    if (ok) return p;
-  }
-  throw new Error("no common free port");
-}
-
-async function startBackend(host: string): Promise<void> {
-  const server = new grpc.Server();
-  const health = new HealthImplementation({ "": "SERVING" });
-  health.addToServer(server);
-  server.register(
-    WHO,
-    (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(host)),
-    (b: Buffer) => b,
-    (b: Buffer) => b,
-    "unary",
-  );
-  const addr = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
-  );
-  backends.set(host, { server, health });
-}
 
 const records = (svcHosts: string[]) =>
   [
@@ -106,40 +75,6 @@ const records = (svcHosts: string[]) =>
     "za 1 IN A 127.0.0.11",
     "zb 1 IN A 127.0.0.13",
   ].join("\n");
-
-function ask(client: grpc.Client): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(
-      WHO,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.alloc(0),
-      { deadline: Date.now() + 3000 },
-      (err, res) => (err ? reject(err) : resolve(res?.toString() ?? "")),
-    ),
-  );
-}
-
-async function spread(client: grpc.Client, n: number): Promise<Set<string>> {
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) seen.add(await ask(client));
-  return seen;
-}
-
-/** Polls `check` until it holds; bounded in tries and time. */
-async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (let i = 0; i < 500 && Date.now() < deadline; i++) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`condition not met in ${ms} ms${last ? `: ${String(last)}` : ""}`);
-}
 
 const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   cluster({
@@ -195,8 +130,8 @@ const withPort = (list: ClusterSpec[]): ClusterSpec[] =>
   list.map((c) => ({ ...c, sources: c.sources.map((s) => (s.kind === "dns" ? { ...s, port } : s)) }));
 
 beforeAll(async () => {
-  port = await commonPort();
-  for (const h of [...V4, "::1"]) await startBackend(h);
+  port = await freePortOnAll([...V4, "::1"]);
+  for (const h of [...V4, "::1"]) backends.set(h, await startWhoBackend(h, port));
   bind = await startBindServer({ zones: [{ origin: ORIGIN, records: records(V4.slice(0, 3)) }] });
   store = new ResourceStore();
   xds = createXdsServer({ store });
@@ -382,7 +317,7 @@ describe("DNS → pipeline → xDS → grpc-js-xds", () => {
       return ep?.health === "UNHEALTHY";
     });
     await eventually(async () => !(await spread(client, 12)).has("127.0.0.12"));
-    await startBackend("127.0.0.12");
+    backends.set("127.0.0.12", await startWhoBackend("127.0.0.12", port));
     await eventually(async () => (await spread(client, 12)).has("127.0.0.12"));
   }, 60_000);
 });
