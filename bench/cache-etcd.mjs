@@ -89,7 +89,7 @@ await Promise.all(
 const basePutsPerSec = BASE_PUTS / (Number(process.hrtime.bigint() - t0) / 1e9);
 
 // (1) Steady state: two replicas keep N names fresh; only the owner of each name resolves and writes.
-const ip4 = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+const ip4 = (i) => `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const upstream = (calls) => ({
   async resolve(name, type) {
     calls.n++;
@@ -178,7 +178,7 @@ for (let i = 0; i < LAT_SAMPLES; i++) {
     name: `l${i}.bench.test.`,
     type: "A",
     rcode: 0,
-    records: [{ type: "A", address: "10.9.9.9", ttl: 60 }],
+    records: [{ type: "A", address: "127.9.9.9", ttl: 60 }],
     ttl: 60,
     server: "b",
     resolvedAt: Date.now(),

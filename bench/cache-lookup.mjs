@@ -14,7 +14,7 @@ const HOT = Number(process.env.BENCH_HOT ?? 1000);
 const gc = globalThis.gc ?? (() => undefined);
 
 const names = Array.from({ length: NAMES }, (_, i) => `svc-${i}.bench.example.test.`);
-const ip4 = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+const ip4 = (i) => `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const upstream = {
   calls: 0,
   async resolve(name, type) {

@@ -93,7 +93,7 @@ for (const n of [100, 1_000, 5_000]) {
   const clusters = Array.from({ length: n }, (_, i) => ({
     name: `svc-${i}`,
     endpoints: Array.from({ length: 10 }, (_, j) => ({
-      address: `10.0.${i % 250}.${j}`,
+      address: `127.0.${i % 250}.${j}`,
       port: 8080,
       health: health[j % 5],
     })),

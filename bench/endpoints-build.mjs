@@ -14,7 +14,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const WARMUP = 10;
 const T0 = Date.now();
 
-const ip4 = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+const ip4 = (i) => `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const ip6 = (i) => `fd00::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`;
 const ans = (name, type, records) => ({
   name,

@@ -53,7 +53,7 @@ export function makeCla(name, n, round) {
       region: "r",
       zone: "z",
       endpoints: Array.from({ length: n }, (_, i) => ({
-        address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
         port: 1024 + ((round * 7 + i) % 60000),
       })),
     },
