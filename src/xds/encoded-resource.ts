@@ -9,6 +9,12 @@
  */
 import { createHash } from "node:crypto";
 import { type DescMessage, type Message, toBinary } from "@bufbuild/protobuf";
+import {
+  type ClusterLoadAssignment,
+  ClusterLoadAssignmentSchema,
+} from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { encodeClusterLoadAssignment } from "./cla-encoder.js";
+import { TYPE_URLS } from "./type-urls.js";
 import { lenPrefix, stringField } from "./wire.js";
 
 export interface EncodedResource {
@@ -37,13 +43,22 @@ export function contentVersion(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
 }
 
+/** The resource's own bytes: the specialised CLA encoder when it takes the message, else toBinary. */
+function encodeMessage(typeUrl: string, schema: DescMessage, message: Message): Uint8Array {
+  if (typeUrl === TYPE_URLS.endpoint && schema.typeName === ClusterLoadAssignmentSchema.typeName) {
+    const fast = encodeClusterLoadAssignment(message as ClusterLoadAssignment);
+    if (fast !== undefined) return fast;
+  }
+  return toBinary(schema, message);
+}
+
 export function encodeResource(
   typeUrl: string,
   name: string,
   schema: DescMessage,
   message: Message,
 ): EncodedResource {
-  const bytes = toBinary(schema, message);
+  const bytes = encodeMessage(typeUrl, schema, message);
   const version = contentVersion(bytes);
   // Any { type_url, value }
   const anyHead = stringField(ANY_TYPE_URL, typeUrl);
