@@ -98,6 +98,11 @@ export interface CachingResolver extends Resolver {
   track(name: string, type: RecordType): void;
   untrack(name: string, type: RecordType): void;
   onUpdate(cb: UpdateListener): () => void;
+  /**
+   * Unix ms when the locally cached answer for (name, type) stops being fresh, or undefined when none is
+   * cached. Updates fire only when content changes, so this is how a view shows the TTL actually left.
+   */
+  expiresAt(name: string, type: RecordType): number | undefined;
   healthStore(): HealthSink;
   ownership(): NameOwnership;
   status(): CacheStatus;
@@ -460,6 +465,16 @@ class CachingResolverImpl implements CachingResolver {
       if (t) this.notify(t, now < e.expiresAt ? e.answer : LocalTier.staleAnswerOf(e));
     }
     this.schedule(key);
+  }
+
+  expiresAt(name: string, type: RecordType): number | undefined {
+    let key: string;
+    try {
+      key = cacheKey(normalizeName(name), type);
+    } catch {
+      return undefined;
+    }
+    return this.local.peek(key)?.expiresAt;
   }
 
   untrack(name: string, type: RecordType): void {

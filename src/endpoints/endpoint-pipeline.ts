@@ -253,7 +253,8 @@ export class EndpointPipeline {
           draining,
           additionalAddresses: p.extra.map((k) => k.replace("|", ":")),
         };
-        if (c.expiresAt !== undefined) e.ttlLeftMs = c.expiresAt - now;
+        const expiresAt = this.currentExpiry(source, c) ?? c.expiresAt;
+        if (expiresAt !== undefined) e.ttlLeftMs = Math.max(0, expiresAt - now);
         endpoints.push(e);
       }
       endpoints.sort(
@@ -271,6 +272,19 @@ export class EndpointPipeline {
       out.push(snap);
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /**
+   * The expiry of the answer the source holds now for the lookup behind a candidate: answers refreshed
+   * with unchanged content never reach the pipeline, so the candidate's own expiry goes stale.
+   */
+  private currentExpiry(source: SourceSpec | undefined, c: EndpointCandidate): number | undefined {
+    const peek = this.options.source.expiresAt;
+    if (!peek || !source) return undefined;
+    if (source.kind === "dns")
+      return peek.call(this.options.source, source.name, c.family === 4 ? "A" : "AAAA");
+    if (source.kind === "srv") return peek.call(this.options.source, source.name, "SRV");
+    return undefined;
   }
 
   close(): void {

@@ -10,6 +10,8 @@ export interface EndpointSource {
   untrack(name: string, type: RecordType): void;
   onUpdate(cb: (name: string, type: RecordType, answer: Answer) => void): () => void;
   resolve(name: string, type: RecordType): Promise<Answer>;
+  /** When the answer currently held for (name, type) expires (unix ms); optional, for the snapshot's TTL left. */
+  expiresAt?(name: string, type: RecordType): number | undefined;
 }
 
 /** Lower case with the trailing dot, the spelling answers and the cache use. */

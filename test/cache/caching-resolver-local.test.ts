@@ -36,6 +36,21 @@ describe("caching resolver (local tier only)", () => {
     expect(r.status().local.hits).toBeGreaterThanOrEqual(1);
   });
 
+  it("reports when the cached answer expires, for any spelling of the name, and nothing for unknown names", async () => {
+    const { up, r, advance } = setup();
+    open.push(r);
+    up.set(NAME, "A", [aRec("127.0.0.1")], 30);
+    expect(r.expiresAt(NAME, "A")).toBeUndefined();
+    await r.resolve(NAME, "A");
+    const first = r.expiresAt("API.example.test", "A");
+    expect(first).toBe(1_000_000 + 30_000);
+    advance(31_000);
+    await r.resolve(NAME, "A");
+    expect(r.expiresAt(NAME, "A")).toBe(1_000_000 + 31_000 + 30_000);
+    expect(r.expiresAt(NAME, "AAAA")).toBeUndefined();
+    expect(r.expiresAt("bad..name", "A")).toBeUndefined();
+  });
+
   it("shares one upstream fetch among concurrent misses", async () => {
     const { up, r } = setup();
     open.push(r);

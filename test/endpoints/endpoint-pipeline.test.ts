@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
 import { EndpointPipeline, type HealthTracker } from "../../src/endpoints/endpoint-pipeline.js";
+import { lookupKey } from "../../src/endpoints/endpoint-source.js";
 import { LocalHealthSink } from "../../src/health/local-health-sink.js";
 import type { HealthCheckSpec } from "../../src/health/types.js";
 import { FakeClock } from "../health/fake-clock.js";
@@ -345,5 +346,16 @@ describe("endpoint pipeline", () => {
       }),
       expect.objectContaining({ address: "fd00::1", priority: 1 }),
     ]);
+  });
+
+  it("shows the TTL left of the answer the source holds now, even when a refresh changed nothing", async () => {
+    const { clock, source, p } = setup();
+    source.set(a("svc.example.com", "10.0.0.1"));
+    p.setClusters([svc({ ipFamily: "V4_ONLY", sources: [dnsSource("svc.example.com", 8080)] })]);
+    await clock.advance(40_000);
+    // The first answer has expired; the cache refreshed it with the same records (no update fired).
+    expect(p.snapshot()[0]?.endpoints[0]?.ttlLeftMs).toBe(0);
+    source.expiries.set(lookupKey("svc.example.com", "A"), clock.now() + 25_000);
+    expect(p.snapshot()[0]?.endpoints[0]?.ttlLeftMs).toBe(25_000);
   });
 });

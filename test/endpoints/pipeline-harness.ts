@@ -9,6 +9,8 @@ export class ScriptedSource implements EndpointSource {
   readonly answers = new Map<string, Answer | Error>();
   readonly tracked = new Set<string>();
   readonly log: string[] = [];
+  /** What `expiresAt` reports per lookup key, like a cache refreshed without a content change. */
+  readonly expiries = new Map<string, number>();
   private readonly listeners = new Set<(name: string, type: RecordType, answer: Answer) => void>();
 
   set(answer: Answer): void {
@@ -33,6 +35,9 @@ export class ScriptedSource implements EndpointSource {
   onUpdate(cb: (name: string, type: RecordType, answer: Answer) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);
+  }
+  expiresAt(name: string, type: RecordType): number | undefined {
+    return this.expiries.get(lookupKey(name, type));
   }
   async resolve(name: string, type: RecordType): Promise<Answer> {
     const a = this.answers.get(lookupKey(name, type));
