@@ -20,6 +20,9 @@ import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
 import { HealthScheduler } from "../health/health-scheduler.js";
 import { ResourceStore } from "../xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../xds/server.js";
+import { TYPE_URLS } from "../xds/type-urls.js";
+
+const versionOf = (r: { version: string } | undefined) => (r ? { version: r.version } : {});
 
 export interface StartServerOptions {
   logger: Logger;
@@ -162,16 +165,10 @@ export async function startServer(
     log.info({ port: xdsPort, replicaId, etcd: config.cache.etcd ? "configured" : "off" }, "xDS listening");
 
     const clusterViews = (): ClusterView[] => {
-      const dump = store.dump() as Record<string, Array<{ name: string; version: string }>>;
-      const claVersions = new Map(
-        (dump["type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"] ?? []).map((r) => [
-          r.name,
-          r.version,
-        ]),
-      );
       return pipeline.snapshot().map((c) => ({
         name: c.name,
-        ...(claVersions.get(c.name) ? { version: claVersions.get(c.name) } : {}),
+        // The default (zone-less) assignment's version; a per-request store read, not a dump.
+        ...versionOf(store.get(TYPE_URLS.endpoint, c.name)),
         ...(c.errors.length > 0 ? { error: c.errors[c.errors.length - 1] } : {}),
         endpoints: c.endpoints.map((e) => ({
           address: e.address,

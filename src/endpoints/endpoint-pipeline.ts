@@ -14,6 +14,7 @@ import {
 import { type Clock, systemClock } from "../health/clock.js";
 import type { ProbeTarget } from "../health/probe.js";
 import type { EndpointHealth, HealthCheckSpec, HealthSink } from "../health/types.js";
+import { PUSH_ORDER } from "../xds/type-urls.js";
 import { buildAssignment, zoneKey } from "./assignment-builder.js";
 import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
 import type { ClusterSpec, LocalitySpec, SourceSpec } from "./cluster-spec.js";
@@ -118,8 +119,7 @@ interface PublishUnit {
   remove: Array<{ typeUrl: string; name: string }>;
 }
 
-const TYPE_ORDER = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE];
-const typeRank = (t: string): number => TYPE_ORDER.indexOf(t);
+const typeRank = (t: string): number => (PUSH_ORDER as readonly string[]).indexOf(t);
 /** Longest wait between retries of a publish the store keeps refusing. */
 const MAX_RETRY_MS = 5000;
 

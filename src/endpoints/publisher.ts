@@ -3,12 +3,13 @@
  * batches of upserts and removals; the integrator passes the real store (same shape) or a test recorder.
  */
 import type { Message } from "@bufbuild/protobuf";
+import { TYPE_URLS } from "../xds/type-urls.js";
 
-const PREFIX = "type.googleapis.com/";
-export const CLUSTER_TYPE = `${PREFIX}envoy.config.cluster.v3.Cluster`;
-export const ENDPOINT_TYPE = `${PREFIX}envoy.config.endpoint.v3.ClusterLoadAssignment`;
-export const LISTENER_TYPE = `${PREFIX}envoy.config.listener.v3.Listener`;
-export const ROUTE_TYPE = `${PREFIX}envoy.config.route.v3.RouteConfiguration`;
+// The type URLs live in one module (src/xds/type-urls.ts, plain constants); short names for this stage.
+export const CLUSTER_TYPE: string = TYPE_URLS.cluster;
+export const ENDPOINT_TYPE: string = TYPE_URLS.endpoint;
+export const LISTENER_TYPE: string = TYPE_URLS.listener;
+export const ROUTE_TYPE: string = TYPE_URLS.route;
 
 export interface ResourceUpsert {
   typeUrl: string;
