@@ -25,21 +25,15 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
     super(ctx, call);
   }
 
+  protected newState(typeUrl: string): DeltaTypeState {
+    return createState(typeUrl);
+  }
+
   protected handle(req: DeltaDiscoveryRequest): void {
-    this.setNode(req.node);
-    const typeUrl = this.resolveTypeUrl(req.typeUrl);
-    if (typeUrl === undefined) {
-      this.ctx.logger.warn(
-        { typeUrl: req.typeUrl, kind: this.ctx.kind, node: this.node?.id },
-        "xds request for an unsupported type",
-      );
-      return;
-    }
-    let st = this.states.get(typeUrl);
-    const first = st === undefined;
-    if (!st) {
-      st = newState(typeUrl);
-      this.states.set(typeUrl, st);
+    const found = this.stateForRequest(req.node, req.typeUrl);
+    if (!found) return;
+    const { st, first } = found;
+    if (first) {
       for (const [n, v] of Object.entries(req.initialResourceVersions)) {
         st.clientHas.set(n, v);
         st.acked.set(n, v);
@@ -195,7 +189,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
   }
 }
 
-function newState(typeUrl: string): DeltaTypeState {
+function createState(typeUrl: string): DeltaTypeState {
   return {
     typeUrl,
     names: new Set(),

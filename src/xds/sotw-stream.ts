@@ -38,22 +38,14 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
     super(ctx, call);
   }
 
+  protected newState(typeUrl: string): SotwTypeState {
+    return createState(typeUrl);
+  }
+
   protected handle(req: DiscoveryRequest): void {
-    this.setNode(req.node);
-    const typeUrl = this.resolveTypeUrl(req.typeUrl);
-    if (typeUrl === undefined) {
-      this.ctx.logger.warn(
-        { typeUrl: req.typeUrl, kind: this.ctx.kind, node: this.node?.id },
-        "xds request for an unsupported type",
-      );
-      return;
-    }
-    let st = this.states.get(typeUrl);
-    const first = st === undefined;
-    if (!st) {
-      st = newState(typeUrl);
-      this.states.set(typeUrl, st);
-    }
+    const found = this.stateForRequest(req.node, req.typeUrl);
+    if (!found) return;
+    const { st, typeUrl, first } = found;
     // A first request may carry a nonce from a previous stream (client reconnected): treat it as initial.
     if (req.responseNonce !== "" && !first) {
       if (req.responseNonce !== st.nonce) {
@@ -199,7 +191,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
   }
 }
 
-function newState(typeUrl: string): SotwTypeState {
+function createState(typeUrl: string): SotwTypeState {
   return {
     typeUrl,
     names: new Set(),

@@ -121,6 +121,35 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
     );
   }
 
+  /** Creates the per-type state of this protocol variant the first time a type is requested. */
+  protected abstract newState(typeUrl: string): S;
+
+  /**
+   * The common start of every request: remember the node, check the type, find or create its state.
+   * Undefined (after a warning) for a type this stream does not serve.
+   */
+  protected stateForRequest(
+    node: Node | undefined,
+    requestedTypeUrl: string,
+  ): { st: S; typeUrl: string; first: boolean } | undefined {
+    this.setNode(node);
+    const typeUrl = this.resolveTypeUrl(requestedTypeUrl);
+    if (typeUrl === undefined) {
+      this.ctx.logger.warn(
+        { typeUrl: requestedTypeUrl, kind: this.ctx.kind, node: this.node?.id },
+        "xds request for an unsupported type",
+      );
+      return undefined;
+    }
+    let st = this.states.get(typeUrl);
+    const first = st === undefined;
+    if (!st) {
+      st = this.newState(typeUrl);
+      this.states.set(typeUrl, st);
+    }
+    return { st, typeUrl, first };
+  }
+
   protected resolveTypeUrl(requested: string): string | undefined {
     const t = this.ctx.fixedTypeUrl ?? requested;
     if (this.ctx.fixedTypeUrl && requested !== "" && requested !== this.ctx.fixedTypeUrl) return undefined;
