@@ -5,7 +5,7 @@
  */
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { fail, hostPort, type Probe, type ProbeResult, socketFailure } from "./probe.js";
+import { fail, hostPort, type Probe, type ProbeResult, settleOnce, socketFailure } from "./probe.js";
 
 const defaultOk = (status: number): boolean => status >= 200 && status < 400;
 
@@ -14,15 +14,6 @@ export const httpProbe: Probe = (target, spec, signal) =>
     if (signal.aborted) return resolve(fail("ERR_HEALTH_ABORTED", "aborted before start"));
     const path = spec.path ?? "/";
     const request = spec.type === "https" ? httpsRequest : httpRequest;
-    let settled = false;
-    const finish = (r: ProbeResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      req.destroy();
-      resolve(r);
-    };
     const req = request({
       host: target.address,
       port: target.port,
@@ -33,12 +24,13 @@ export const httpProbe: Probe = (target, spec, signal) =>
       headers: { host: hostPort(target), "user-agent": "dns-eds-health", connection: "close" },
       rejectUnauthorized: false,
     });
-    const onAbort = (): void => finish(fail("ERR_HEALTH_ABORTED", "aborted"));
-    const timer = setTimeout(
-      () => finish(fail("ERR_HEALTH_TIMEOUT", `no response within ${spec.timeoutMs} ms`)),
+    const finish = settleOnce(
+      resolve,
+      signal,
       spec.timeoutMs,
+      `no response within ${spec.timeoutMs} ms`,
+      () => req.destroy(),
     );
-    signal.addEventListener("abort", onAbort, { once: true });
     req.once("response", (res) => {
       const status = res.statusCode ?? 0;
       res.resume();

@@ -49,3 +49,29 @@ export function socketFailure(err: NodeJS.ErrnoException): ProbeResult {
 /** `host:port` with IPv6 bracketed, for URLs and gRPC targets. */
 export const hostPort = (t: ProbeTarget): string =>
   t.address.includes(":") ? `[${t.address}]:${t.port}` : `${t.address}:${t.port}`;
+
+/**
+ * Settles a socket-based probe exactly once: on the first of its own outcome, the timeout or the abort
+ * signal. `cleanup` releases the socket or request; the returned function reports the outcome.
+ */
+export function settleOnce(
+  resolve: (r: ProbeResult) => void,
+  signal: AbortSignal,
+  timeoutMs: number,
+  timeoutDetail: string,
+  cleanup: () => void,
+): (r: ProbeResult) => void {
+  let settled = false;
+  const finish = (r: ProbeResult): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+    cleanup();
+    resolve(r);
+  };
+  const onAbort = (): void => finish(fail("ERR_HEALTH_ABORTED", "aborted"));
+  const timer = setTimeout(() => finish(fail("ERR_HEALTH_TIMEOUT", timeoutDetail)), timeoutMs);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return finish;
+}
