@@ -14,6 +14,8 @@ import {
 import { type Clock, systemClock } from "../health/clock.js";
 import type { ProbeTarget } from "../health/probe.js";
 import type { EndpointHealth, HealthCheckSpec, HealthSink } from "../health/types.js";
+import { encodeClusterLoadAssignment } from "../xds/cla-encoder.js";
+import { contentVersion } from "../xds/encoded-resource.js";
 import { PUSH_ORDER } from "../xds/type-urls.js";
 import { buildAssignment, zoneKey } from "./assignment-builder.js";
 import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
@@ -125,7 +127,12 @@ const MAX_RETRY_MS = 5000;
 
 const HEALTH_NAMES: readonly EndpointHealth[] = ["UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING"];
 
-const bytesKey = (b: Uint8Array): string => Buffer.from(b).toString("base64");
+/**
+ * Content key of an assignment, for "unchanged means no publish": the store's own version function over
+ * the same fast encoding the store uses, so a 10,000-endpoint cluster costs a hash, not a held copy.
+ */
+const claKey = (cla: ClusterLoadAssignment): string =>
+  contentVersion(encodeClusterLoadAssignment(cla) ?? toBinary(ClusterLoadAssignmentSchema, cla));
 
 export class EndpointPipeline {
   private readonly clusters = new Map<string, ClusterState>();
@@ -508,10 +515,7 @@ export class EndpointPipeline {
     st.lastCla = base;
     st.lastBuildAt = now;
 
-    const claBytes = [
-      bytesKey(toBinary(ClusterLoadAssignmentSchema, base)),
-      ...[...variants].map(([z, v]) => `${z}=${bytesKey(toBinary(ClusterLoadAssignmentSchema, v))}`),
-    ].join(",");
+    const claBytes = [claKey(base), ...[...variants].map(([z, v]) => `${z}=${claKey(v)}`)].join(",");
     const resourceBytes = clusterResourcesKey(spec);
     const resourcesChanged = resourceBytes !== st.resourceBytes;
     if (resourcesChanged) {
