@@ -6,8 +6,13 @@
  * after `maxQueriesPerSocket` queries (c-ares' udp_max_queries). A timed-out or aborted query closes
  * its socket so a late reply cannot land on a later query. N concurrent queries therefore use N
  * distinct ports.
+ *
+ * This is the cold-path hot loop, so a query allocates one object and one promise: no closures per
+ * query (the socket's listeners are bound once, abort uses the query as its listener object) and no
+ * timer per query (one DeadlineQueue per transport).
  */
 import type dgram from "node:dgram";
+import { type DeadlineEntry, DeadlineQueue } from "./deadline-queue.js";
 import { DnsError } from "./dns-error.js";
 import { validateReply } from "./message-validator.js";
 import type { ServerAddress } from "./server-address.js";
@@ -24,20 +29,88 @@ export interface UdpTransportOptions {
   socketFactory?: SocketFactory;
   maxQueriesPerSocket?: number;
   maxIdlePerServer?: number;
+  /** Monotonic clock in ms for per-try deadlines (default performance.now). */
+  now?: () => number;
 }
 
-interface PooledSocket {
-  sock: dgram.Socket;
-  uses: number;
-  dead: boolean;
-  onMessage: ((msg: Buffer, rinfo: dgram.RemoteInfo) => void) | null;
-  onError: ((err: Error) => void) | null;
+/** One socket, connected to one server, serving at most one query at a time. */
+class PooledSocket {
+  uses = 0;
+  dead = false;
+  query: UdpQuery | null = null;
+
+  constructor(
+    readonly sock: dgram.Socket,
+    readonly server: ServerAddress,
+  ) {}
+
+  onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    // A datagram with no query waiting (a duplicate after the answer) is dropped: the socket is only
+    // reused for a new query after a valid reply, and that query's ID and question will not match it.
+    this.query?.onDatagram(msg, rinfo);
+  }
+}
+
+/** One try of one query on one socket: the promise's settle functions, deadline and abort listener. */
+class UdpQuery implements DeadlineEntry {
+  deadline = 0;
+  dqPrev: DeadlineEntry | null = null;
+  dqNext: DeadlineEntry | null = null;
+  dqQueued = false;
+  done = false;
+  resolve!: (m: WireMessage) => void;
+  reject!: (e: DnsError) => void;
+
+  constructor(
+    readonly transport: UdpTransport,
+    readonly ps: PooledSocket,
+    readonly req: ExchangeRequest,
+  ) {}
+
+  onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const server = this.req.server;
+    if (rinfo.address !== server.host || rinfo.port !== server.port) {
+      this.req.onReject?.("wrong-source");
+      return;
+    }
+    const v = validateReply(msg, this.req.expected);
+    if (v.ok) this.settle(undefined, v.msg);
+    else this.req.onReject?.(v.reason);
+  }
+
+  expire(): void {
+    const key = this.req.server.key;
+    this.settle(
+      new DnsError("ERR_DNS_TIMEOUT", `no valid reply from ${key} within ${this.req.timeoutMs} ms`, {
+        server: key,
+      }),
+    );
+  }
+
+  /** EventListener object for the caller's AbortSignal (no closure per query). */
+  handleEvent(): void {
+    this.settle(new DnsError("ERR_DNS_ABORTED", "lookup aborted", { server: this.req.server.key }));
+  }
+
+  fail(message: string, cause: unknown): void {
+    const key = this.req.server.key;
+    this.settle(new DnsError("ERR_DNS_NETWORK", message, { server: key, cause }));
+  }
+
+  settle(err: DnsError | undefined, msg?: WireMessage): void {
+    if (this.done) return;
+    this.done = true;
+    this.transport.finished(this, err === undefined);
+    if (err) this.reject(err);
+    else this.resolve(msg as WireMessage);
+  }
 }
 
 export class UdpTransport implements Transport {
   private readonly factory: SocketFactory;
   private readonly maxQueries: number;
   private readonly maxIdle: number;
+  private readonly deadlines: DeadlineQueue;
   private readonly idle = new Map<string, PooledSocket[]>();
   private readonly live = new Set<PooledSocket>();
   private closed = false;
@@ -46,12 +119,62 @@ export class UdpTransport implements Transport {
     this.factory = opts.socketFactory ?? defaultSocketFactory;
     this.maxQueries = Math.max(1, opts.maxQueriesPerSocket ?? DEFAULT_UDP_MAX_QUERIES_PER_SOCKET);
     this.maxIdle = Math.max(0, opts.maxIdlePerServer ?? DEFAULT_UDP_MAX_IDLE_PER_SERVER);
+    this.deadlines = new DeadlineQueue(opts.now);
+  }
+
+  exchange(req: ExchangeRequest): Promise<WireMessage> {
+    if (this.closed) return Promise.reject(new DnsError("ERR_DNS_CLOSED", "resolver closed"));
+    if (req.signal?.aborted) {
+      return Promise.reject(new DnsError("ERR_DNS_ABORTED", "lookup aborted", { server: req.server.key }));
+    }
+    const idle = this.takeIdle(req.server);
+    if (idle) return this.start(idle, req);
+    return this.createSocket(req.server).then((ps) => this.start(ps, req));
+  }
+
+  private start(ps: PooledSocket, req: ExchangeRequest): Promise<WireMessage> {
+    ps.uses++;
+    const q = new UdpQuery(this, ps, req);
+    const p = new Promise<WireMessage>((resolve, reject) => {
+      q.resolve = resolve;
+      q.reject = reject;
+    });
+    ps.query = q;
+    this.deadlines.add(q, req.timeoutMs);
+    req.signal?.addEventListener("abort", q, { once: true });
+    this.outbox.push(q);
+    if (this.outbox.length === 1) setImmediate(this.flush);
+    return p;
+  }
+
+  private readonly outbox: UdpQuery[] = [];
+  private readonly flush = () => {
+    const list = this.outbox.splice(0);
+    for (const q of list) {
+      if (q.done) continue;
+      try {
+        // No send callback (it costs a request object and a tick per query): a send that fails
+        // asynchronously ends as a timeout, and ICMP errors arrive as the socket's 'error' event.
+        q.ps.sock.send(q.req.packet);
+      } catch (e) {
+        q.fail(`UDP send to ${q.req.server.key} failed: ${(e as Error).message}`, e);
+      }
+    }
+  };
+
+  /** Called once per query as it settles: frees its deadline, listener and socket. */
+  finished(q: UdpQuery, ok: boolean): void {
+    this.deadlines.remove(q);
+    q.req.signal?.removeEventListener("abort", q);
+    const ps = q.ps;
+    ps.query = null;
+    if (ok) this.release(ps);
+    else this.destroy(ps);
   }
 
   private destroy(ps: PooledSocket): void {
     ps.dead = true;
-    ps.onMessage = null;
-    ps.onError = null;
+    ps.query = null;
     this.live.delete(ps);
     try {
       ps.sock.close();
@@ -60,17 +183,15 @@ export class UdpTransport implements Transport {
     }
   }
 
-  private release(server: ServerAddress, ps: PooledSocket): void {
-    ps.onMessage = null;
-    ps.onError = null;
+  private release(ps: PooledSocket): void {
     if (this.closed || ps.dead || ps.uses >= this.maxQueries) {
       this.destroy(ps);
       return;
     }
-    let list = this.idle.get(server.key);
+    let list = this.idle.get(ps.server.key);
     if (!list) {
       list = [];
-      this.idle.set(server.key, list);
+      this.idle.set(ps.server.key, list);
     }
     if (list.length >= this.maxIdle) {
       this.destroy(ps);
@@ -102,24 +223,27 @@ export class UdpTransport implements Transport {
         );
         return;
       }
-      const ps: PooledSocket = { sock, uses: 0, dead: false, onMessage: null, onError: null };
+      const ps = new PooledSocket(sock, server);
       this.live.add(ps);
       let connected = false;
-      sock.on("message", (msg, rinfo) => ps.onMessage?.(msg, rinfo));
+      const connectFailed = (e: unknown) => {
+        this.destroy(ps);
+        reject(
+          new DnsError("ERR_DNS_NETWORK", `UDP connect to ${server.key} failed: ${(e as Error).message}`, {
+            server: server.key,
+            cause: e,
+          }),
+        );
+      };
+      sock.on("message", (msg, rinfo) => ps.onMessage(msg, rinfo));
       sock.on("error", (err) => {
         if (!connected) {
-          this.destroy(ps);
-          reject(
-            new DnsError("ERR_DNS_NETWORK", `UDP connect to ${server.key} failed: ${err.message}`, {
-              server: server.key,
-              cause: err,
-            }),
-          );
+          connectFailed(err);
           return;
         }
-        const h = ps.onError;
+        const q = ps.query;
         this.destroy(ps);
-        h?.(err);
+        q?.fail(`UDP error from ${server.key}: ${err.message}`, err);
       });
       try {
         sock.connect(server.port, server.host, () => {
@@ -128,94 +252,18 @@ export class UdpTransport implements Transport {
           resolve(ps);
         });
       } catch (e) {
-        this.destroy(ps);
-        reject(
-          new DnsError("ERR_DNS_NETWORK", `UDP connect to ${server.key} failed: ${(e as Error).message}`, {
-            server: server.key,
-            cause: e,
-          }),
-        );
-      }
-    });
-  }
-
-  exchange(req: ExchangeRequest): Promise<WireMessage> {
-    if (this.closed) return Promise.reject(new DnsError("ERR_DNS_CLOSED", "resolver closed"));
-    if (req.signal?.aborted) {
-      return Promise.reject(new DnsError("ERR_DNS_ABORTED", "lookup aborted", { server: req.server.key }));
-    }
-    // Fast path without an extra promise when a pooled socket is free.
-    const idle = this.takeIdle(req.server);
-    if (idle) return this.run(idle, req);
-    return this.createSocket(req.server).then((ps) => this.run(ps, req));
-  }
-
-  private run(ps: PooledSocket, req: ExchangeRequest): Promise<WireMessage> {
-    ps.uses++;
-    const server = req.server;
-    return new Promise<WireMessage>((resolve, reject) => {
-      let done = false;
-      const finish = (err: DnsError | undefined, msg?: WireMessage) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        req.signal?.removeEventListener("abort", onAbort);
-        if (err) {
-          this.destroy(ps);
-          reject(err);
-        } else {
-          this.release(server, ps);
-          resolve(msg as WireMessage);
-        }
-      };
-      const onAbort = () => finish(new DnsError("ERR_DNS_ABORTED", "lookup aborted", { server: server.key }));
-      const timer = setTimeout(
-        () =>
-          finish(
-            new DnsError("ERR_DNS_TIMEOUT", `no valid reply from ${server.key} within ${req.timeoutMs} ms`, {
-              server: server.key,
-            }),
-          ),
-        req.timeoutMs,
-      );
-      req.signal?.addEventListener("abort", onAbort, { once: true });
-      ps.onMessage = (msg, rinfo) => {
-        if (rinfo.address !== server.host || rinfo.port !== server.port) {
-          req.onReject?.("wrong-source");
-          return;
-        }
-        const v = validateReply(msg, req.expected);
-        if (v.ok) finish(undefined, v.msg);
-        else req.onReject?.(v.reason);
-      };
-      ps.onError = (err) =>
-        finish(
-          new DnsError("ERR_DNS_NETWORK", `UDP error from ${server.key}: ${err.message}`, {
-            server: server.key,
-            cause: err,
-          }),
-        );
-      try {
-        // No send callback (it costs a request object and a tick per query): a send that fails
-        // asynchronously ends as a timeout, and ICMP errors arrive as the socket's 'error' event.
-        ps.sock.send(req.packet);
-      } catch (e) {
-        finish(
-          new DnsError("ERR_DNS_NETWORK", `UDP send to ${server.key} failed: ${(e as Error).message}`, {
-            server: server.key,
-            cause: e,
-          }),
-        );
+        connectFailed(e);
       }
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.deadlines.clear();
     for (const ps of [...this.live]) {
-      const h = ps.onError;
+      const q = ps.query;
       this.destroy(ps);
-      h?.(new Error("transport closed"));
+      q?.fail("transport closed", undefined);
     }
     this.idle.clear();
   }
