@@ -18,13 +18,30 @@ export class InflightLimiter {
     return this.active;
   }
 
+  /**
+   * Takes a slot when one is free right now, without a promise or a release closure (the resolver's
+   * hot path); the caller must then call `releaseSlot()` exactly once.
+   */
+  tryAcquire(): boolean {
+    if (this.active < this.limit && this.waiters.length === 0) {
+      this.active++;
+      return true;
+    }
+    return false;
+  }
+
+  /** Gives back a slot taken by `tryAcquire` (or granted by `acquire`, via its release function). */
+  releaseSlot(): void {
+    const next = this.waiters.shift();
+    // The slot passes straight to the next waiter, so `active` stays the same.
+    if (next) next.grant();
+    else this.active--;
+  }
+
   /** Resolves with a release function once a slot is free. */
   acquire(signal?: AbortSignal): Promise<() => void> {
     const release = this.makeRelease();
-    if (this.active < this.limit) {
-      this.active++;
-      return Promise.resolve(release);
-    }
+    if (this.tryAcquire()) return Promise.resolve(release);
     if (this.waiters.length >= this.maxQueued) {
       return Promise.reject(
         new DnsError("ERR_DNS_OVERLOADED", `more than ${this.maxQueued} queries waiting for a server`),
@@ -57,10 +74,7 @@ export class InflightLimiter {
     return () => {
       if (released) return;
       released = true;
-      const next = this.waiters.shift();
-      // The slot passes straight to the next waiter, so `active` stays the same.
-      if (next) next.grant();
-      else this.active--;
+      this.releaseSlot();
     };
   }
 

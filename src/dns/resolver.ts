@@ -16,7 +16,9 @@ import {
   type ChainState,
   interpretReply,
   MAX_CNAME_LINKS,
+  RCODE_FORMERR,
   RCODE_NOERROR,
+  RCODE_NOTIMP,
   RCODE_NXDOMAIN,
   RCODE_REFUSED,
   RCODE_SERVFAIL,
@@ -107,6 +109,11 @@ function outcomeOf(msg: WireMessage): QueryOutcome {
   }
 }
 
+/** A reply saying the server did not understand our EDNS query (FORMERR/NOTIMP with no OPT back). */
+function ednsRejected(msg: WireMessage): boolean {
+  return (msg.rcode === RCODE_FORMERR || msg.rcode === RCODE_NOTIMP) && msg.ednsUdpSize === undefined;
+}
+
 function errorOutcome(e: unknown): QueryOutcome {
   if (!isDnsError(e)) return "network";
   if (e.code === "ERR_DNS_TIMEOUT") return "timeout";
@@ -127,7 +134,13 @@ class StubResolver implements DnsResolver {
   private readonly maxLinks: number;
   private readonly now: () => number;
   private readonly metrics: DnsMetrics | undefined;
-  private readonly flights = new Singleflight<Answer>();
+  /** One singleflight per record type, keyed by name: no per-lookup key string to build and hash. */
+  private readonly flights: Readonly<Record<RecordType, Singleflight<Answer>>> = {
+    A: new Singleflight(),
+    AAAA: new Singleflight(),
+    SRV: new Singleflight(),
+    TXT: new Singleflight(),
+  };
   private closed = false;
 
   constructor(opts: ResolverOptions) {
@@ -184,18 +197,26 @@ class StubResolver implements DnsResolver {
     }
   }
 
-  async resolve(name: string, type: RecordType, options: ResolveOptions = {}): Promise<Answer> {
-    if (this.closed) throw new DnsError("ERR_DNS_CLOSED", "resolver closed");
-    const qname = normalizeName(name);
-    if (!Object.hasOwn(RECORD_TYPE_CODES, type)) {
-      throw new DnsError("ERR_DNS_BAD_TYPE", `unsupported record type ${JSON.stringify(type)}`);
+  // Not async: every async layer between the caller and the socket showed in the cold-path profile.
+  resolve(name: string, type: RecordType, options?: ResolveOptions): Promise<Answer> {
+    if (this.closed) return Promise.reject(new DnsError("ERR_DNS_CLOSED", "resolver closed"));
+    let qname: string;
+    try {
+      qname = normalizeName(name);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return this.flights.do(`${type} ${qname}`, (signal) => this.lookup(qname, type, signal), options.signal);
+    if (!Object.hasOwn(RECORD_TYPE_CODES, type)) {
+      return Promise.reject(
+        new DnsError("ERR_DNS_BAD_TYPE", `unsupported record type ${JSON.stringify(type)}`),
+      );
+    }
+    return this.flights[type].do(qname, (signal) => this.lookup(qname, type, signal), options?.signal);
   }
 
   private async lookup(qname: string, type: RecordType, signal: AbortSignal | undefined): Promise<Answer> {
     const qtype = RECORD_TYPE_CODES[type];
-    const chain: ChainState = { visited: new Set([qname]), links: 0, maxLinks: this.maxLinks };
+    const chain: ChainState = { start: qname, visited: undefined, links: 0, maxLinks: this.maxLinks };
     let current = qname;
     let ttl = Number.POSITIVE_INFINITY;
     for (let step = 0; step <= this.maxLinks; step++) {
@@ -215,12 +236,19 @@ class StubResolver implements DnsResolver {
           },
         );
       }
-      ttl = Math.min(ttl, r.ttl);
       if (r.kind === "continue") {
+        ttl = Math.min(ttl, r.ttl);
         current = normalizeName(r.nextName);
         continue;
       }
       const records = this.toRecords(r.records);
+      if (records.length > 0 && records.length < r.records.length) {
+        // The rebinding guard dropped some records: their TTLs must not shorten the answer's life.
+        ttl = Math.min(ttl, r.linkTtl);
+        for (const rec of records) ttl = Math.min(ttl, rec.ttl);
+      } else {
+        ttl = Math.min(ttl, r.ttl);
+      }
       const answer: Answer = {
         name: qname,
         type,
@@ -292,8 +320,8 @@ class StubResolver implements DnsResolver {
     await Promise.all(
       followUps.map(async (target) => {
         const [a, aaaa] = await Promise.all([
-          this.flights.do(`A ${target}`, (s) => this.lookup(target, "A", s), signal),
-          this.flights.do(`AAAA ${target}`, (s) => this.lookup(target, "AAAA", s), signal),
+          this.flights.A.do(target, (s) => this.lookup(target, "A", s), signal),
+          this.flights.AAAA.do(target, (s) => this.lookup(target, "AAAA", s), signal),
         ]);
         targets.set(target, { a: a.records, aaaa: aaaa.records });
         answer.ttl = Math.min(answer.ttl, a.ttl, aaaa.ttl);
@@ -352,6 +380,28 @@ class StubResolver implements DnsResolver {
     );
   }
 
+  /** One UDP exchange with a fresh query ID (and fresh 0x20 case when on). */
+  private sendUdp(
+    server: ServerAddress,
+    name: string,
+    type: RecordType,
+    edns: number,
+    use0x20: boolean,
+    signal: AbortSignal | undefined,
+    onReject: ((reason: RejectReason) => void) | undefined,
+  ): Promise<WireMessage> {
+    const id = randomQueryId();
+    const wireName = use0x20 ? randomizeCase(name, randomBytesFromPool(8)) : name;
+    return this.udp.exchange({
+      server,
+      packet: encodeQuery({ id, name: wireName, type, ednsUdpSize: edns }),
+      expected: { id, wireName, type: RECORD_TYPE_CODES[type], caseSensitive: use0x20 },
+      timeoutMs: this.timeoutMs,
+      signal,
+      onReject,
+    });
+  }
+
   /** One try against one server: UDP, then TCP when the UDP reply is truncated. */
   private async tryServer(
     s: ServerState,
@@ -359,29 +409,31 @@ class StubResolver implements DnsResolver {
     type: RecordType,
     signal: AbortSignal | undefined,
   ): Promise<WireMessage> {
-    const release = await s.limiter.acquire(signal);
-    const t0 = performance.now();
+    // A free slot is taken synchronously; only a full server costs a wait (and a release closure).
+    const release = s.limiter.tryAcquire() ? undefined : await s.limiter.acquire(signal);
+    const t0 = this.metrics?.query ? performance.now() : 0;
     const server = s.address;
     const qtype = RECORD_TYPE_CODES[type];
+    const use0x20 = this.use0x20 && !s.no0x20;
     let caseMismatches = 0;
-    const onReject = (reason: RejectReason) => {
-      if (reason === "question-case") caseMismatches++;
-      this.hook(() => this.metrics?.rejected?.(reason));
-    };
+    const onReject =
+      use0x20 || this.metrics?.rejected
+        ? (reason: RejectReason) => {
+            if (reason === "question-case") caseMismatches++;
+            this.hook(() => this.metrics?.rejected?.(reason));
+          }
+        : undefined;
     try {
-      const use0x20 = this.use0x20 && !s.no0x20;
-      const id = randomQueryId();
-      const wireName = use0x20 ? randomizeCase(name, randomBytesFromPool(8)) : name;
       let msg: WireMessage;
       try {
-        msg = await this.udp.exchange({
-          server,
-          packet: encodeQuery({ id, name: wireName, type, ednsUdpSize: this.edns }),
-          expected: { id, wireName, type: qtype, caseSensitive: use0x20 },
-          timeoutMs: this.timeoutMs,
-          signal,
-          onReject,
-        });
+        const edns = s.noEdns ? 0 : this.edns;
+        msg = await this.sendUdp(server, name, type, edns, use0x20, signal, onReject);
+        if (edns > 0 && ednsRejected(msg)) {
+          // RFC 6891 §7: a server that does not know EDNS may answer FORMERR/NOTIMP without an OPT
+          // record; ask it again without EDNS and remember that for this server.
+          msg = await this.sendUdp(server, name, type, 0, use0x20, signal, onReject);
+          if (!ednsRejected(msg)) s.noEdns = true;
+        }
       } catch (e) {
         if (use0x20 && caseMismatches > 0 && isDnsError(e) && e.code === "ERR_DNS_TIMEOUT") {
           // Only wrong-case replies came back: the server may not echo case. Fall back after a few.
@@ -396,7 +448,7 @@ class StubResolver implements DnsResolver {
         const tcpId = randomQueryId();
         msg = await this.tcp.exchange({
           server,
-          packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: this.edns }),
+          packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: s.noEdns ? 0 : this.edns }),
           expected: { id: tcpId, wireName: name, type: qtype, caseSensitive: false },
           timeoutMs: this.timeoutMs,
           signal,
@@ -409,11 +461,14 @@ class StubResolver implements DnsResolver {
       }
       return msg;
     } catch (e) {
-      const out = errorOutcome(e);
-      this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+      if (this.metrics?.query) {
+        const out = errorOutcome(e);
+        this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+      }
       throw e;
     } finally {
-      release();
+      if (release) release();
+      else s.limiter.releaseSlot();
     }
   }
 

@@ -29,6 +29,8 @@ export interface ServerState {
   probing: boolean;
   /** 0x20 disabled for this server after it failed to echo the case. */
   no0x20: boolean;
+  /** EDNS left off for this server after it answered FORMERR/NOTIMP without OPT to an EDNS query. */
+  noEdns: boolean;
   caseMismatches: number;
 }
 
@@ -70,6 +72,7 @@ export class ServerPool {
       downUntil: 0,
       probing: false,
       no0x20: false,
+      noEdns: false,
       caseMismatches: 0,
     }));
   }

@@ -25,18 +25,21 @@ export class Singleflight<T> {
       // Creating an AbortController costs more than the rest of a lookup's bookkeeping; skip it when
       // the shared work can never be aborted.
       const controller = signal ? new AbortController() : undefined;
-      const flight: Flight<T> = { callers: 0, controller, promise: Promise.resolve() as Promise<T> };
-      flight.promise = (async () => {
-        try {
-          return await work(controller?.signal);
-        } finally {
-          if (this.flights.get(key) === flight) this.flights.delete(key);
-        }
-      })();
-      // An abortable flight may be left by every caller: attach a handler so its rejection is not
-      // unhandled. A flight without a controller always has a caller awaiting it.
-      if (controller) flight.promise.catch(() => {});
+      const flight: Flight<T> = { callers: 0, controller, promise: undefined as unknown as Promise<T> };
       this.flights.set(key, flight);
+      let promise: Promise<T>;
+      try {
+        promise = work(controller?.signal);
+      } catch (e) {
+        promise = Promise.reject(e);
+      }
+      // The first reaction on the work's promise, so the flight is gone before any caller resumes; it
+      // also marks a rejection handled when every caller of an abortable flight has left.
+      const end = () => {
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+      };
+      promise.then(end, end);
+      flight.promise = promise;
       f = flight;
     }
     const flight = f;

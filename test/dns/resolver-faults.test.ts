@@ -324,6 +324,31 @@ describe("resolver against a programmable fake", () => {
     expect(rejected).toContain("rebinding");
   });
 
+  it("records the rebinding guard drops do not shorten the answer's TTL", async () => {
+    fake.setHandler((q, c) =>
+      c.reply(replyTo(q, [aRecord(q.name, "127.0.0.1", 5), aRecord(q.name, "10.0.0.1", 300)])),
+    );
+    const a = await mk({ rebindingGuard: ["127.0.0.0/8"] }).resolve("rebind-ttl.test", "A");
+    expect(a.records).toEqual([{ type: "A", address: "10.0.0.1", ttl: 300 }]);
+    expect(a.ttl).toBe(300);
+  });
+
+  it("asks again without EDNS when a server answers FORMERR without OPT, and remembers it", async () => {
+    const hasOpt = (q: FakeQuery) =>
+      (dnsPacket.decode(q.raw).additionals ?? []).some((r) => (r.type as string) === "OPT");
+    fake.setHandler((q, c) => c.reply(hasOpt(q) ? replyTo(q, [], { rcode: "FORMERR" }) : good(q)));
+    const r = mk();
+    const a = await r.resolve("old-server.test", "A");
+    expect(a.records).toEqual([{ type: "A", address: GOOD, ttl: 60 }]);
+    expect(fake.queries.map(hasOpt)).toEqual([true, false]);
+    await r.resolve("old-server-again.test", "A");
+    expect(fake.queries.map(hasOpt)).toEqual([true, false, false]);
+
+    // A server that answers FORMERR either way is a failed server, not an empty answer.
+    fake.setHandler((q, c) => c.reply(replyTo(q, [], { rcode: "FORMERR" })));
+    await expect(mk().resolve("broken.test", "A")).rejects.toMatchObject({ code: "ERR_DNS_BAD_RCODE" });
+  });
+
   it("close() ends lookups in flight with ERR_DNS_CLOSED and refuses new ones", async () => {
     fake.setHandler(() => {});
     const r = mk({ timeoutMs: 5000 });
