@@ -2,8 +2,10 @@
 // Cost of the etcd tier (src/cache, built dist/) on a real etcd spawned on loopback, against a baseline
 // measured in the same run: the plain put rate the same etcd sustains from the same client (64 puts in
 // flight, no lease). Reports (1) etcd puts and lease grants per resolved name per TTL with two replicas
-// keeping N names fresh (only the owner writes), extrapolated to 10,000 names at a 30 s TTL, as a
-// fraction of the baseline (goal: ≤ 20%); (2) put-to-watch latency between two replicas, p50/p99.
+// keeping N names fresh at a 30 s TTL (only the owner writes), scaled to 10,000 names, as a fraction of
+// the baseline (goal: ≤ 20%) and against the issue's "about 333 puts/s or less" (one put per name per
+// TTL); (2) put-to-watch latency between two replicas, p50/p99. The TTL is the issue's own 30 s because
+// the refresh lead is capped in seconds, so puts per TTL depend on the TTL.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
@@ -18,8 +20,8 @@ import { LeaseBuckets } from "../dist/cache/lease-buckets.js";
 import { LocalTier } from "../dist/cache/local-tier.js";
 
 const N = Number(process.env.BENCH_NAMES ?? 2000);
-const TTL = Number(process.env.BENCH_TTL ?? 10);
-const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? Math.round(3 * 0.85 * TTL * 1000));
+const TTL = Number(process.env.BENCH_TTL ?? 30);
+const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 2 * TTL * 1000);
 const BASE_PUTS = 5000;
 const LAT_SAMPLES = 500;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -124,8 +126,7 @@ for (
   await sleep(50);
 const names = Array.from({ length: N }, (_, i) => `n${i}.bench.test.`);
 for (const r of replicas) for (const n of names) r.track(n, "A");
-// Let the first resolution and its writes finish (bounded), then measure whole refresh cycles
-// (refresh-ahead at 80–90% of the TTL: one cycle ≈ 0.85 TTL).
+// Let the first resolution and its writes finish (bounded), then measure about two refresh cycles.
 const totalPuts = () => replicas.reduce((s, r) => s + (r.status().etcdTier?.puts ?? 0), 0);
 for (let i = 0; i < 600 && totalPuts() < N; i++) await sleep(50);
 const before = replicas.map((r) => ({ ...r.status(), puts: r.status().etcdTier?.puts ?? 0 }));
@@ -144,7 +145,7 @@ const lifetimeQueries = calls.reduce((s, c) => s + c.n, 0);
 const putsPerResolution = lifetimePuts / lifetimeQueries;
 const putsPerNamePerTtl = (dnsQueries / N / ttlsInWindow) * putsPerResolution;
 const grantsPerTtl = grants / ttlsInWindow;
-const projectedPutsPerSec10k30s = (10_000 / 30) * putsPerNamePerTtl;
+const projectedPutsPerSec10k = (10_000 / TTL) * putsPerNamePerTtl;
 await Promise.all(replicas.map((r) => r.close()));
 
 // (2) Put-to-watch latency between two replicas.
@@ -212,9 +213,10 @@ console.log(
         putsPerNamePerTtl: +putsPerNamePerTtl.toFixed(3),
         dnsQueriesPerNamePerTtl: +(dnsQueries / N / ttlsInWindow).toFixed(3),
         leaseGrantsPerTtl: +grantsPerTtl.toFixed(2),
-        projectedPutsPerSecFor10kNamesAt30s: Math.round(projectedPutsPerSec10k30s),
+        projectedPutsPerSecFor10kNames: Math.round(projectedPutsPerSec10k),
+        onePutPerTtlFor10kNames: Math.round(10_000 / TTL),
         projectedLeaseGrantsPerSec: +(grants / (WINDOW_MS / 1000)).toFixed(2),
-        fractionOfBaselinePutRate: +(projectedPutsPerSec10k30s / basePutsPerSec).toFixed(3),
+        fractionOfBaselinePutRate: +(projectedPutsPerSec10k / basePutsPerSec).toFixed(3),
         tierStats,
       },
       putToWatchMs: { samples: lat.length, p50: +pct(lat, 50).toFixed(2), p99: +pct(lat, 99).toFixed(2) },

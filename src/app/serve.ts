@@ -116,6 +116,7 @@ export async function startServer(
         maxTtlSeconds: config.dns.maxTtl,
         maxNegativeTtlSeconds: config.dns.negativeTtlCap,
         maxStaleSeconds: Math.floor(config.dns.serveStaleMaxAgeMs / 1000),
+        refreshAheadMaxLeadSeconds: config.cache.refreshAheadMaxLeadMs / 1000,
       },
       localMaxEntries: config.cache.localMaxEntries,
       logger: componentLogger(root, "cache"),

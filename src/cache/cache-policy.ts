@@ -20,6 +20,12 @@ export interface CachePolicy {
   /** Refresh-ahead window, as fractions of the TTL (a uniform pick in [lo, hi]). */
   refreshAheadLo: number;
   refreshAheadHi: number;
+  /**
+   * Longest lead of a refresh before expiry, seconds; the lead actually used is jittered in
+   * [max/2, max]. Every refresh is one etcd put, so the puts per name per TTL are TTL / (TTL − lead):
+   * 1.18 at 80–90 % of a 30 s TTL, 1.05 with the 2 s default cap. Short TTLs keep the fractions.
+   */
+  refreshAheadMaxLeadSeconds: number;
 }
 
 export const DEFAULT_CACHE_POLICY: Readonly<CachePolicy> = Object.freeze({
@@ -30,6 +36,7 @@ export const DEFAULT_CACHE_POLICY: Readonly<CachePolicy> = Object.freeze({
   staleRefreshIntervalSeconds: 30,
   refreshAheadLo: 0.8,
   refreshAheadHi: 0.9,
+  refreshAheadMaxLeadSeconds: 2,
 });
 
 export function resolvePolicy(partial?: Partial<CachePolicy>): CachePolicy {
@@ -39,6 +46,9 @@ export function resolvePolicy(partial?: Partial<CachePolicy>): CachePolicy {
   }
   if (!(p.refreshAheadLo > 0 && p.refreshAheadHi >= p.refreshAheadLo && p.refreshAheadHi < 1)) {
     throw new RangeError(`cache policy: need 0 < refreshAheadLo <= refreshAheadHi < 1`);
+  }
+  if (!(p.refreshAheadMaxLeadSeconds > 0)) {
+    throw new RangeError(`cache policy: need refreshAheadMaxLeadSeconds > 0`);
   }
   return p;
 }
@@ -76,13 +86,21 @@ export function staleUntil(resolvedAt: number, ttlSeconds: number, policy: Cache
   return expiresAt(resolvedAt, ttlSeconds) + policy.maxStaleSeconds * 1000;
 }
 
-/** When to refresh a served name ahead of expiry: at 80–90% of its TTL by default, jittered. */
+/**
+ * When to refresh a served name ahead of expiry: at 80–90 % of its TTL by default, jittered, but never
+ * more than `refreshAheadMaxLeadSeconds` (jittered down to half of it) before expiry. A long lead buys
+ * retries before expiry but costs a DNS query and an etcd put per name more often; past a couple of
+ * seconds it only adds load, since serve-stale covers a longer outage.
+ */
 export function refreshAheadAt(
   resolvedAt: number,
   ttlSeconds: number,
   policy: CachePolicy,
   random: () => number = Math.random,
 ): number {
+  const ttlMs = ttlSeconds * 1000;
   const frac = policy.refreshAheadLo + (policy.refreshAheadHi - policy.refreshAheadLo) * random();
-  return resolvedAt + Math.floor(ttlSeconds * 1000 * frac);
+  const maxLeadMs = policy.refreshAheadMaxLeadSeconds * 1000 * (0.5 + 0.5 * random());
+  const leadMs = Math.min(ttlMs * (1 - frac), maxLeadMs);
+  return resolvedAt + Math.floor(ttlMs - leadMs);
 }

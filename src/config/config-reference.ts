@@ -42,6 +42,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "dns.rebindingGuard": "CIDR blocks whose addresses are dropped from answers (e.g. `10.0.0.0/8`).",
   cache: "The answer cache: an in-process LRU, optionally over etcd shared by every replica.",
   "cache.localMaxEntries": "Entries kept by the in-process tier.",
+  "cache.refreshAheadMaxLeadMs":
+    "Served names are re-resolved at 80–90 % of their TTL, but at most this long (jittered down to half) before expiry. Each refresh is a DNS query and an etcd put, so a shorter lead means fewer of both: a 30 s TTL costs 1.05 puts per TTL at the default, 1.18 uncapped.",
   "cache.etcd":
     "Share answers, health and name ownership through etcd. Absent: local tier only (one replica).",
   "cache.etcd.endpoints": "etcd client URLs, `http://` or `https://`.",

@@ -57,6 +57,8 @@ export interface EtcdConfig {
 
 export interface CacheConfig {
   localMaxEntries: number;
+  /** Longest lead of a refresh-ahead before expiry, ms. */
+  refreshAheadMaxLeadMs: number;
   /** Absent: local tier only (one replica). */
   etcd?: EtcdConfig;
 }

@@ -37,6 +37,7 @@ export const DNS_DEFAULTS = {
 
 export const CACHE_DEFAULTS = {
   localMaxEntries: 100_000,
+  refreshAheadMaxLeadMs: 2_000,
   etcd: { prefix: "/dns-eds/", dialTimeoutMs: 3_000 },
 } as const;
 

@@ -179,7 +179,11 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       use0x20: file.dns.use0x20,
       rebindingGuard: file.dns.rebindingGuard,
     },
-    cache: { localMaxEntries: file.cache.localMaxEntries, ...(etcd ? { etcd } : {}) },
+    cache: {
+      localMaxEntries: file.cache.localMaxEntries,
+      refreshAheadMaxLeadMs: file.cache.refreshAheadMaxLeadMs,
+      ...(etcd ? { etcd } : {}),
+    },
     healthDefaults,
     clusters,
   };

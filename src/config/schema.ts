@@ -198,6 +198,7 @@ const etcdSection = z.strictObject({
 
 const cacheSection = z.strictObject({
   localMaxEntries: intIn(1, 10_000_000).default(CACHE_DEFAULTS.localMaxEntries),
+  refreshAheadMaxLeadMs: intIn(100, 86_400_000).default(CACHE_DEFAULTS.refreshAheadMaxLeadMs),
   etcd: etcdSection.optional(),
 });
 

@@ -37,18 +37,38 @@ describe("cache policy", () => {
     expect(staleUntil(0, 10, resolvePolicy({ maxStaleSeconds: 60 }))).toBe(70_000);
   });
 
-  it("refreshes ahead inside 80–90% of the TTL", () => {
-    expect(refreshAheadAt(0, 100, p, () => 0)).toBe(80_000);
-    expect(refreshAheadAt(0, 100, p, () => 0.999999)).toBeLessThanOrEqual(90_000);
+  it("refreshes ahead inside 80–90% of the TTL when the lead is not capped", () => {
+    const uncapped = resolvePolicy({ refreshAheadMaxLeadSeconds: 3600 });
+    expect(refreshAheadAt(0, 100, uncapped, () => 0)).toBe(80_000);
+    expect(refreshAheadAt(0, 100, uncapped, () => 0.999999)).toBeLessThanOrEqual(90_000);
     for (let i = 0; i < 100; i++) {
-      const at = refreshAheadAt(1_000, 30, p);
+      const at = refreshAheadAt(1_000, 30, uncapped);
       expect(at).toBeGreaterThanOrEqual(1_000 + 24_000);
       expect(at).toBeLessThanOrEqual(1_000 + 27_000);
+    }
+  });
+
+  it("caps the lead at 1–2 s by default, so a 30 s TTL costs about one refresh per TTL", () => {
+    let sum = 0;
+    for (let i = 0; i < 1000; i++) {
+      const at = refreshAheadAt(1_000, 30, p);
+      expect(at).toBeGreaterThanOrEqual(1_000 + 28_000);
+      expect(at).toBeLessThanOrEqual(1_000 + 29_000);
+      sum += at - 1_000;
+    }
+    // Refreshes (and so etcd puts) per TTL: under 1.06, against 1.18 at 80–90 %.
+    expect(30_000 / (sum / 1000)).toBeLessThan(1.06);
+    // A short TTL keeps the proportional lead (10–20 % of 5 s is under the cap).
+    for (let i = 0; i < 100; i++) {
+      const at = refreshAheadAt(0, 5, p);
+      expect(at).toBeGreaterThanOrEqual(4_000);
+      expect(at).toBeLessThanOrEqual(4_500);
     }
   });
 
   it("rejects inconsistent policies", () => {
     expect(() => resolvePolicy({ minTtlSeconds: 10, maxTtlSeconds: 5 })).toThrow(RangeError);
     expect(() => resolvePolicy({ refreshAheadLo: 0.9, refreshAheadHi: 0.8 })).toThrow(RangeError);
+    expect(() => resolvePolicy({ refreshAheadMaxLeadSeconds: 0 })).toThrow(RangeError);
   });
 });

@@ -192,7 +192,9 @@ describe("caching resolver (local tier only)", () => {
     expect(updates.map((a) => a.records)).toEqual([[aRec("10.0.0.1")]]);
 
     up.set(NAME, "A", [aRec("10.0.0.2")], 30);
-    await vi.advanceTimersByTimeAsync(27_100); // refresh-ahead fires within 80–90% of 30 s
+    await vi.advanceTimersByTimeAsync(27_900); // no refresh yet: the lead is capped at 1–2 s of 30 s
+    expect(up.calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_200); // refresh-ahead fires 1–2 s before expiry
     expect(up.calls).toBe(2);
     expect(updates.at(-1)?.records).toEqual([aRec("10.0.0.2")]);
     // Readers never saw a miss: every lookup in the window is a hit.

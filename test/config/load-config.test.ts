@@ -188,7 +188,7 @@ describe("defaults and mapping", () => {
     expect(c.dns.serversFromSystem).toBe(true);
     expect(c.dns.timeoutMs).toBe(DNS_DEFAULTS.timeoutMs);
     expect(c.dns.backoff).toEqual(DNS_DEFAULTS.backoff);
-    expect(c.cache).toEqual({ localMaxEntries: 100_000 });
+    expect(c.cache).toEqual({ localMaxEntries: 100_000, refreshAheadMaxLeadMs: 2000 });
     expect(c.healthDefaults.intervalMs).toBe(HEALTH_DEFAULTS.intervalMs);
     expect(c.clusters).toEqual([]);
   });
@@ -338,6 +338,7 @@ clusters:
       expect(c.source).toBe(file);
       expect(c.cache).toEqual({
         localMaxEntries: 5000,
+        refreshAheadMaxLeadMs: 2000,
         etcd: {
           endpoints: ["https://127.0.0.1:2379"],
           prefix: "/dns-eds/",
