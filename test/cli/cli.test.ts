@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPrivate, repoRoot } from "./private-build.js";
+import { buildPrivate, repoRoot } from "../support/private-build.js";
 
 const run = promisify(execFile);
 const root = repoRoot;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startZoneServer, type ZoneServer } from "../../src/demo/zone-server.js";
-import { buildPrivate, repoRoot } from "./private-build.js";
+import { buildPrivate, repoRoot } from "../support/private-build.js";
 
 const root = repoRoot;
 let buildDir: string;

@@ -1,0 +1,165 @@
+/**
+ * Two real `dns-eds serve` processes on one real etcd and one real BIND: only the owner of a name
+ * queries DNS while both serve it, and when the owner is SIGKILLed (no shutdown, no lease revoke) the
+ * survivor takes the name over within its TTL + the session TTL, resolves it itself and serves a DNS
+ * change, without ever withdrawing the endpoints. Checked only through what an operator sees: the
+ * admin endpoints (/clusters, /metrics) of each process.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BindServer, startBindServer } from "../support/bind-server.js";
+import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
+import { buildPrivate } from "../support/private-build.js";
+
+const ORIGIN = "fleet.dns-eds.test";
+const NAME = `api.${ORIGIN}`;
+const TTL_S = 5;
+/** name-ownership.ts' default session TTL: how long a dead owner's claim outlives it. */
+const SESSION_TTL_S = 5;
+
+let buildDir: string;
+let workDir: string;
+let etcd: EtcdServer;
+let bind: BindServer;
+const procs: ChildProcessWithoutNullStreams[] = [];
+
+beforeAll(async () => {
+  [buildDir, etcd, bind] = await Promise.all([
+    buildPrivate("replicas-", ["cli/main.ts", "app/serve.ts"]),
+    startEtcd(),
+    startBindServer({ zones: [{ origin: ORIGIN, records: `api ${TTL_S} IN A 127.0.0.11` }] }),
+  ]);
+  workDir = mkdtempSync(join(tmpdir(), "dns-eds-replicas-"));
+}, 180_000);
+
+afterAll(async () => {
+  for (const p of procs) p.kill("SIGKILL");
+  await Promise.all([bind?.stop(), etcd?.close()]);
+  rmSync(buildDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+interface Replica {
+  name: string;
+  proc: ChildProcessWithoutNullStreams;
+  url: string;
+}
+
+async function startReplica(name: string): Promise<Replica> {
+  const file = join(workDir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      'admin: { listen: "127.0.0.1:0" }',
+      'xds: { listen: "127.0.0.1:0" }',
+      `dns: { servers: ["${bind.server}"], timeoutMs: 300, minTtl: 1 }`,
+      `cache: { etcd: { endpoints: ${JSON.stringify(etcd.endpoints)}, prefix: "/replicas-test/" } }`,
+      "clusters:",
+      `  - name: api`,
+      `    dns: { name: ${NAME}, port: 8080 }`,
+      "",
+    ].join("\n"),
+  );
+  const proc = spawn(process.execPath, [join(buildDir, "cli", "main.js"), "serve", "--config", file], {
+    cwd: workDir,
+  });
+  procs.push(proc);
+  let out = "";
+  proc.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  proc.stderr.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const url = await eventually(`${name}'s admin URL`, 30_000, async () => {
+    return /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin listening"/.exec(out)?.[1];
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}\noutput of ${name}:\n${out}`);
+  });
+  return { name, proc, url };
+}
+
+/** Addresses the replica serves for the cluster, leaving out those draining after they left DNS. */
+async function served(r: Replica): Promise<string[]> {
+  const body = (await (await fetch(`${r.url}/clusters?format=json`)).json()) as {
+    clusters: Array<{ name: string; endpoints: Array<{ address: string; health: string }> }>;
+  };
+  const endpoints = body.clusters.find((c) => c.name === "api")?.endpoints ?? [];
+  return endpoints.filter((e) => e.health !== "DRAINING").map((e) => e.address);
+}
+
+/** DNS lookups this replica's cache sent upstream (every type and outcome). */
+async function upstreamLookups(r: Replica): Promise<number> {
+  const text = await (await fetch(`${r.url}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^dnseds_cache_upstream_lookups_total\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+describe("replicas as separate processes on one etcd", () => {
+  it("only the owner queries DNS; SIGKILL of the owner moves the name to the survivor without a gap", async () => {
+    const a = await startReplica("a");
+    const b = await startReplica("b");
+    const both = [a, b];
+    for (const r of both) {
+      await eventually(`${r.name} to serve ${NAME}`, 30_000, async () =>
+        (await served(r)).includes("127.0.0.11") ? true : undefined,
+      );
+    }
+
+    // Steady state over three TTLs: one replica keeps the name fresh, the other only reads etcd.
+    const before = await Promise.all(both.map(upstreamLookups));
+    await sleep(3 * TTL_S * 1000);
+    const after = await Promise.all(both.map(upstreamLookups));
+    const delta = after.map((n, i) => n - (before[i] ?? 0));
+    const resolving = both.filter((_, i) => (delta[i] ?? 0) > 0);
+    expect(resolving, `upstream lookups per replica over 3 TTLs: ${delta.join(", ")}`).toHaveLength(1);
+    // About one refresh per TTL (refresh-ahead 0.5–1 s before expiry), not one per replica.
+    const total = delta.reduce((s, n) => s + n, 0);
+    expect(total).toBeGreaterThanOrEqual(2);
+    expect(total).toBeLessThanOrEqual(5);
+
+    const owner = resolving[0] as Replica;
+    const survivor = owner === a ? b : a;
+    const survivorLookups = await upstreamLookups(survivor);
+
+    owner.proc.kill("SIGKILL");
+    const killedAt = Date.now();
+    await bind.setZone({ origin: ORIGIN, records: `api ${TTL_S} IN A 127.0.0.12` });
+
+    // The survivor serves the change once it owns the name and refreshes it: within the old answer's
+    // TTL + the dead owner's session TTL, plus slack for a loaded CI box. It never serves an empty set.
+    const bound = (TTL_S + SESSION_TTL_S) * 1000 + 8_000;
+    let sawEmpty = false;
+    await eventually("the survivor to serve the DNS change", bound, async () => {
+      const addrs = await served(survivor);
+      if (addrs.length === 0) sawEmpty = true;
+      return addrs.includes("127.0.0.12") ? addrs : undefined;
+    });
+    const tookMs = Date.now() - killedAt;
+    expect(sawEmpty).toBe(false);
+    expect(tookMs).toBeLessThan(bound);
+    expect(await upstreamLookups(survivor)).toBeGreaterThan(survivorLookups);
+    expect(await served(survivor)).toEqual(["127.0.0.12"]);
+  }, 120_000);
+});
