@@ -129,7 +129,16 @@ export class UdpTransport implements Transport {
     }
     const idle = this.takeIdle(req.server);
     if (idle) return this.start(idle, req);
-    return this.createSocket(req.server).then((ps) => this.start(ps, req));
+    return this.createSocket(req.server).then((ps) => {
+      // The connect took a turn of the loop: the lookup may have been aborted or the transport closed.
+      if (this.closed || req.signal?.aborted) {
+        this.destroy(ps);
+        throw this.closed
+          ? new DnsError("ERR_DNS_CLOSED", "resolver closed")
+          : new DnsError("ERR_DNS_ABORTED", "lookup aborted", { server: req.server.key });
+      }
+      return this.start(ps, req);
+    });
   }
 
   private start(ps: PooledSocket, req: ExchangeRequest): Promise<WireMessage> {

@@ -297,6 +297,24 @@ describe("resolver against a programmable fake", () => {
     expect((await p2).records).toHaveLength(1);
   });
 
+  it("a lookup aborted before its query left sends nothing (fresh socket or pooled one)", async () => {
+    fake.setHandler((q, c) => c.reply(good(q)));
+    const r = mk();
+    // No pooled socket yet: aborted while its socket connects.
+    const ac1 = new AbortController();
+    const p1 = r.resolve("early-abort-one.test", "A", { signal: ac1.signal });
+    ac1.abort();
+    await expect(p1).rejects.toMatchObject({ code: "ERR_DNS_ABORTED" });
+    // A pooled socket: aborted before the batched send goes out.
+    await r.resolve("warm.test", "A");
+    const ac2 = new AbortController();
+    const p2 = r.resolve("early-abort-two.test", "A", { signal: ac2.signal });
+    ac2.abort();
+    await expect(p2).rejects.toMatchObject({ code: "ERR_DNS_ABORTED" });
+    await new Promise((res) => setTimeout(res, 100));
+    expect(fake.queries.map((q) => q.name)).toEqual(["warm.test"]);
+  });
+
   it("0x20: randomises case, rejects wrong-case replies, falls back for a server that lowercases", async () => {
     fake.setHandler((q, c) => c.reply(good(q)));
     const r = mk({ use0x20: true });
