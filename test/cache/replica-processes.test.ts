@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
 import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
 import { buildPrivate } from "../support/private-build.js";
+import { waitFor } from "../support/wait-for.js";
 
 const ORIGIN = "fleet.dns-eds.test";
 const NAME = `api.${ORIGIN}`;
@@ -43,21 +44,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 interface Replica {
   name: string;
@@ -91,7 +77,7 @@ async function startReplica(name: string): Promise<Replica> {
   proc.stderr.on("data", (c: Buffer) => {
     out += c.toString();
   });
-  const url = await eventually(`${name}'s admin URL`, 30_000, async () => {
+  const url = await waitFor(`${name}'s admin URL`, 30_000, async () => {
     return /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin listening"/.exec(out)?.[1];
   }).catch((err: Error) => {
     throw new Error(`${err.message}\noutput of ${name}:\n${out}`);
@@ -122,7 +108,7 @@ describe("replicas as separate processes on one etcd", () => {
     const b = await startReplica("b");
     const both = [a, b];
     for (const r of both) {
-      await eventually(`${r.name} to serve ${NAME}`, 30_000, async () =>
+      await waitFor(`${r.name} to serve ${NAME}`, 30_000, async () =>
         (await served(r)).includes("127.0.0.11") ? true : undefined,
       );
     }
@@ -151,7 +137,7 @@ describe("replicas as separate processes on one etcd", () => {
     // TTL + the dead owner's session TTL, plus slack for a loaded CI box. It never serves an empty set.
     const bound = (TTL_S + SESSION_TTL_S) * 1000 + 8_000;
     let sawEmpty = false;
-    await eventually("the survivor to serve the DNS change", bound, async () => {
+    await waitFor("the survivor to serve the DNS change", bound, async () => {
       const addrs = await served(survivor);
       if (addrs.length === 0) sawEmpty = true;
       return addrs.includes("127.0.0.12") ? addrs : undefined;

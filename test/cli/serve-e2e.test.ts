@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startZoneServer, type ZoneServer } from "../../src/demo/zone-server.js";
 import { buildPrivate, repoRoot } from "../support/private-build.js";
+import { waitFor } from "../support/wait-for.js";
 
 const root = repoRoot;
 let buildDir: string;
@@ -32,22 +33,6 @@ afterAll(async () => {
   rmSync(buildDir, { recursive: true, force: true });
   rmSync(workDir, { recursive: true, force: true });
 });
-
-/** Polls `fn` every 200 ms until it returns a value, for at most `ms`. */
-async function eventually<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
 
 interface ClustersJson {
   clusters: Array<{ name: string; endpoints: Array<{ address: string; port: number; health: string }> }>;
@@ -88,14 +73,14 @@ describe("dns-eds serve on the real control plane", () => {
     proc.stderr.on("data", (c: Buffer) => {
       stderr += c.toString();
     });
-    const url = await eventually("the admin URL in the logs", 30_000, async () => {
+    const url = await waitFor("the admin URL in the logs", 30_000, async () => {
       const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin listening"/.exec(stdout);
       return m?.[1];
     }).catch((err: Error) => {
       throw new Error(`${err.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
     });
 
-    const ready = await eventually("/readyz 200", 30_000, async () => {
+    const ready = await waitFor("/readyz 200", 30_000, async () => {
       const res = await fetch(`${url}/readyz`);
       return res.status === 200 ? ((await res.json()) as { ready: boolean }) : undefined;
     });
@@ -121,7 +106,7 @@ describe("dns-eds serve on the real control plane", () => {
 
     // A cluster added to the file appears without a restart.
     writeFileSync(file, configYaml(true));
-    const srv = await eventually("echo-srv on /clusters", 30_000, async () => {
+    const srv = await waitFor("echo-srv on /clusters", 30_000, async () => {
       const c = (await getClusters()).clusters.find((x) => x.name === "echo-srv");
       return c && c.endpoints.length === 4 ? c : undefined;
     });
@@ -129,7 +114,7 @@ describe("dns-eds serve on the real control plane", () => {
 
     // A bad edit keeps both clusters and is counted.
     writeFileSync(file, "clusters:\n  - name: echo\n    dns: { name: echo..demo, port: 50051 }\n");
-    await eventually("the reload error metric", 30_000, async () => {
+    await waitFor("the reload error metric", 30_000, async () => {
       const text = await (await fetch(`${url}/metrics`)).text();
       return text.includes("dnseds_config_reload_errors_total 1") ? true : undefined;
     });
