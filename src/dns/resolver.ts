@@ -26,7 +26,12 @@ import {
 import { loadResolvConf, RESOLV_CONF_PATH } from "./resolv-conf.js";
 import { randomBytesFromPool, randomQueryId } from "./secure-random.js";
 import { parseServerAddress, type ServerAddress } from "./server-address.js";
-import { CASE_MISMATCHES_BEFORE_FALLBACK, ServerPool, type ServerState } from "./server-pool.js";
+import {
+  CASE_MISMATCHES_BEFORE_FALLBACK,
+  NO_EDNS_RETRY_MS,
+  ServerPool,
+  type ServerState,
+} from "./server-pool.js";
 import { Singleflight } from "./singleflight.js";
 import type { SocketFactory } from "./socket-factory.js";
 import { addressesFromAdditional, MAX_SRV_TARGET_LOOKUPS, srvBailiwick } from "./srv-targets.js";
@@ -380,6 +385,11 @@ class StubResolver implements DnsResolver {
     );
   }
 
+  /** The EDNS payload size to advertise to a server: none while it is known to reject EDNS. */
+  private ednsFor(s: ServerState): number {
+    return s.noEdnsUntil !== 0 && this.now() < s.noEdnsUntil ? 0 : this.edns;
+  }
+
   /** One UDP exchange with a fresh query ID (and fresh 0x20 case when on). */
   private sendUdp(
     server: ServerAddress,
@@ -426,13 +436,13 @@ class StubResolver implements DnsResolver {
     try {
       let msg: WireMessage;
       try {
-        const edns = s.noEdns ? 0 : this.edns;
+        const edns = this.ednsFor(s);
         msg = await this.sendUdp(server, name, type, edns, use0x20, signal, onReject);
         if (edns > 0 && ednsRejected(msg)) {
           // RFC 6891 §7: a server that does not know EDNS may answer FORMERR/NOTIMP without an OPT
           // record; ask it again without EDNS and remember that for this server.
           msg = await this.sendUdp(server, name, type, 0, use0x20, signal, onReject);
-          if (!ednsRejected(msg)) s.noEdns = true;
+          if (!ednsRejected(msg)) s.noEdnsUntil = this.now() + NO_EDNS_RETRY_MS;
         }
       } catch (e) {
         if (use0x20 && caseMismatches > 0 && isDnsError(e) && e.code === "ERR_DNS_TIMEOUT") {
@@ -448,7 +458,7 @@ class StubResolver implements DnsResolver {
         const tcpId = randomQueryId();
         msg = await this.tcp.exchange({
           server,
-          packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: s.noEdns ? 0 : this.edns }),
+          packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: this.ednsFor(s) }),
           expected: { id: tcpId, wireName: name, type: qtype, caseSensitive: false },
           timeoutMs: this.timeoutMs,
           signal,

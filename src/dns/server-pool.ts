@@ -18,6 +18,8 @@ export const DOWN_BACKOFF_JITTER = 0.5;
 export const DEFAULT_MAX_INFLIGHT_PER_SERVER = 256;
 /** Default bound on lookups waiting for a slot per server. */
 export const DEFAULT_MAX_QUEUED_PER_SERVER = 10_000;
+/** How long a server that rejected EDNS is queried without it before EDNS is tried again. */
+export const NO_EDNS_RETRY_MS = 15 * 60_000;
 /** Replies with wrong 0x20 case that disable 0x20 for a server (it does not echo case). */
 export const CASE_MISMATCHES_BEFORE_FALLBACK = 2;
 
@@ -29,8 +31,11 @@ export interface ServerState {
   probing: boolean;
   /** 0x20 disabled for this server after it failed to echo the case. */
   no0x20: boolean;
-  /** EDNS left off for this server after it answered FORMERR/NOTIMP without OPT to an EDNS query. */
-  noEdns: boolean;
+  /**
+   * Until when (ms, the pool's clock) EDNS is left off for this server, after it answered FORMERR or
+   * NOTIMP without OPT to an EDNS query; 0 = EDNS on. Expires so an upgraded server gets EDNS again.
+   */
+  noEdnsUntil: number;
   caseMismatches: number;
 }
 
@@ -72,7 +77,7 @@ export class ServerPool {
       downUntil: 0,
       probing: false,
       no0x20: false,
-      noEdns: false,
+      noEdnsUntil: 0,
       caseMismatches: 0,
     }));
   }

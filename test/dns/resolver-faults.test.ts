@@ -351,16 +351,21 @@ describe("resolver against a programmable fake", () => {
     expect(a.ttl).toBe(300);
   });
 
-  it("asks again without EDNS when a server answers FORMERR without OPT, and remembers it", async () => {
+  it("asks again without EDNS when a server answers FORMERR without OPT, and remembers it for a while", async () => {
     const hasOpt = (q: FakeQuery) =>
       (dnsPacket.decode(q.raw).additionals ?? []).some((r) => (r.type as string) === "OPT");
     fake.setHandler((q, c) => c.reply(hasOpt(q) ? replyTo(q, [], { rcode: "FORMERR" }) : good(q)));
-    const r = mk();
+    let clock = 1_000_000;
+    const r = mk({ now: () => clock });
     const a = await r.resolve("old-server.test", "A");
     expect(a.records).toEqual([{ type: "A", address: GOOD, ttl: 60 }]);
     expect(fake.queries.map(hasOpt)).toEqual([true, false]);
     await r.resolve("old-server-again.test", "A");
     expect(fake.queries.map(hasOpt)).toEqual([true, false, false]);
+    // 15 minutes on, EDNS is tried again (the server may have been upgraded); still refused → off again.
+    clock += 15 * 60_000;
+    await r.resolve("old-server-later.test", "A");
+    expect(fake.queries.map(hasOpt)).toEqual([true, false, false, true, false]);
 
     // A server that answers FORMERR either way is a failed server, not an empty answer.
     fake.setHandler((q, c) => c.reply(replyTo(q, [], { rcode: "FORMERR" })));
