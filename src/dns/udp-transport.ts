@@ -9,7 +9,9 @@
  *
  * This is the cold-path hot loop, so a query allocates one object and one promise: no closures per
  * query (the socket's listeners are bound once, abort uses the query as its listener object) and no
- * timer per query (one DeadlineQueue per transport).
+ * timer per query (one DeadlineQueue per transport). Queries started in one turn of the event loop are
+ * sent together on setImmediate: sent one by one from microtasks, the server's thread slept between
+ * them and every loopback send paid for waking it.
  */
 import type dgram from "node:dgram";
 import { type DeadlineEntry, DeadlineQueue } from "./deadline-queue.js";
@@ -113,6 +115,8 @@ export class UdpTransport implements Transport {
   private readonly deadlines: DeadlineQueue;
   private readonly idle = new Map<string, PooledSocket[]>();
   private readonly live = new Set<PooledSocket>();
+  /** Queries started in this turn of the event loop, sent together by `flush` (see the header). */
+  private readonly outbox: UdpQuery[] = [];
   private closed = false;
 
   constructor(opts: UdpTransportOptions = {}) {
@@ -156,11 +160,10 @@ export class UdpTransport implements Transport {
     return p;
   }
 
-  private readonly outbox: UdpQuery[] = [];
   private readonly flush = () => {
     const list = this.outbox.splice(0);
     for (const q of list) {
-      if (q.done) continue;
+      if (q.done) continue; // aborted, timed out or closed before it left
       try {
         // No send callback (it costs a request object and a tick per query): a send that fails
         // asynchronously ends as a timeout, and ICMP errors arrive as the socket's 'error' event.
