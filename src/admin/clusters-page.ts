@@ -31,6 +31,29 @@ const formatAddress = (e: EndpointView) =>
 const formatLocality = (l: EndpointView["locality"]) =>
   [l.region, l.zone, l.subZone].some((p) => p !== "") ? [l.region, l.zone, l.subZone].join("/") : "-";
 
+/** Column titles of the endpoint table, in the order of `endpointCells`. */
+const ENDPOINT_COLUMNS = ["endpoint", "health", "priority", "locality", "weight", "TTL left", "source"];
+
+/** One endpoint's row, shared by the text and HTML pages. */
+function endpointCells(e: EndpointView): string[] {
+  return [
+    formatAddress(e),
+    e.health,
+    String(e.priority),
+    formatLocality(e.locality),
+    e.weight !== undefined ? String(e.weight) : "-",
+    e.ttlLeftS !== undefined ? `${Math.max(0, Math.round(e.ttlLeftS))}s` : "-",
+    e.source,
+  ];
+}
+
+/** Priority first, then address: the order both pages list endpoints in. */
+function sortedEndpoints(endpoints: readonly EndpointView[]): EndpointView[] {
+  return [...endpoints].sort(
+    (a, b) => a.priority - b.priority || formatAddress(a).localeCompare(formatAddress(b)),
+  );
+}
+
 /** Left-aligned columns, widths from the content, no dependencies. */
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -51,24 +74,10 @@ export function renderClustersText(clusters: readonly ClusterView[]): string {
     const summary = [...counts].map(([h, n]) => `${n} ${h}`).join(", ") || "no endpoints";
     out.push(`cluster ${c.name}${c.version ? ` (version ${c.version})` : ""}: ${summary}`);
     if (c.error) out.push(`  last error: ${c.error}`);
-    const sorted = [...c.endpoints].sort(
-      (a, b) => a.priority - b.priority || formatAddress(a).localeCompare(formatAddress(b)),
-    );
-    const rows = sorted.map((e) => [
-      formatAddress(e),
-      e.health,
-      String(e.priority),
-      formatLocality(e.locality),
-      e.weight !== undefined ? String(e.weight) : "-",
-      e.ttlLeftS !== undefined ? `${Math.max(0, Math.round(e.ttlLeftS))}s` : "-",
-      e.source,
-    ]);
+    const rows = sortedEndpoints(c.endpoints).map(endpointCells);
     if (rows.length > 0) {
-      for (const l of table(
-        ["ENDPOINT", "HEALTH", "PRIORITY", "LOCALITY", "WEIGHT", "TTL LEFT", "SOURCE"],
-        rows,
-      ))
-        out.push(`  ${l}`);
+      const header = ENDPOINT_COLUMNS.map((h) => h.toUpperCase());
+      for (const l of table(header, rows)) out.push(`  ${l}`);
     }
     out.push("");
   }
@@ -99,19 +108,9 @@ export function renderClustersHtml(clusters: readonly ClusterView[]): string {
       parts.push("<p>no endpoints</p>");
       continue;
     }
-    parts.push(
-      "<table><tr><th>endpoint</th><th>health</th><th>priority</th><th>locality</th><th>weight</th><th>TTL left</th><th>source</th></tr>",
-    );
-    for (const e of c.endpoints) {
-      const cells = [
-        formatAddress(e),
-        e.health,
-        String(e.priority),
-        formatLocality(e.locality),
-        e.weight !== undefined ? String(e.weight) : "-",
-        e.ttlLeftS !== undefined ? `${Math.max(0, Math.round(e.ttlLeftS))}s` : "-",
-        e.source,
-      ].map(escapeHtml);
+    parts.push(`<table><tr><th>${ENDPOINT_COLUMNS.join("</th><th>")}</th></tr>`);
+    for (const e of sortedEndpoints(c.endpoints)) {
+      const cells = endpointCells(e).map(escapeHtml);
       parts.push(`<tr class="${escapeHtml(e.health)}"><td>${cells.join("</td><td>")}</td></tr>`);
     }
     parts.push("</table>");
