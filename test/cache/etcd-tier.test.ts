@@ -14,18 +14,9 @@ import { LeaseBuckets } from "../../src/cache/lease-buckets.js";
 import { LocalTier } from "../../src/cache/local-tier.js";
 import type { Answer } from "../../src/dns/types.js";
 import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
+import { until } from "../support/wait-for.js";
 
 const policy = resolvePolicy();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function answer(name: string, address: string, ttl: number, resolvedAt = Date.now()): Answer {
   return {

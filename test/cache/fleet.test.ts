@@ -10,17 +10,8 @@ import { decodeAnswer } from "../../src/cache/answer-codec.js";
 import { type CachingResolver, createCachingResolver } from "../../src/cache/caching-resolver.js";
 import type { Answer } from "../../src/dns/types.js";
 import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
+import { until } from "../support/wait-for.js";
 import { aRec, FakeUpstream } from "./fake-upstream.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 let etcd: EtcdServer;
 let seq = 0;

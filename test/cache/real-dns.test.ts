@@ -10,16 +10,7 @@ import { createResolver, type DnsResolver } from "../../src/dns/resolver.js";
 import type { Answer, RecordType, Resolver } from "../../src/dns/types.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
 import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { until } from "../support/wait-for.js";
 
 /** Counts lookups per key across every replica's own wire resolver. */
 class Counting implements Resolver {

@@ -22,3 +22,12 @@ export async function waitFor<T>(
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
+
+/** Polls `cond` every 25 ms until it holds; otherwise like `waitFor`. */
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  await waitFor(what, timeoutMs, async () => ((await cond()) ? true : undefined), 25);
+}
