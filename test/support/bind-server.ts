@@ -198,6 +198,18 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
     return false;
   };
 
+  // named.conf lists every zone: written at each start attempt (new port) and when a zone is added.
+  const writeConf = () =>
+    writeFileSync(
+      join(dir, "named.conf"),
+      namedConf(
+        dir,
+        port,
+        ipv6,
+        [...zones.values()].map((z) => z.origin),
+      ),
+    );
+
   const kill = async () => {
     const c = child;
     child = undefined;
@@ -211,15 +223,7 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
 
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     port = await pickPort();
-    writeFileSync(
-      join(dir, "named.conf"),
-      namedConf(
-        dir,
-        port,
-        ipv6,
-        [...zones.values()].map((z) => z.origin),
-      ),
-    );
+    writeConf();
     stderr = "";
     const c = spawn(namedBin, ["-g", "-c", join(dir, "named.conf")], { stdio: ["ignore", "ignore", "pipe"] });
     child = c;
@@ -261,15 +265,7 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
       zones.set(key, zone);
       const serial = writeZone(zone);
       if (isNew) {
-        writeFileSync(
-          join(dir, "named.conf"),
-          namedConf(
-            dir,
-            port,
-            ipv6,
-            [...zones.values()].map((z) => z.origin),
-          ),
-        );
+        writeConf();
       }
       child?.kill("SIGHUP");
       if (!(await waitServing(key, serial, 10_000))) {
