@@ -10,7 +10,8 @@ import {
   type ClusterLoadAssignment,
   ClusterLoadAssignmentSchema,
 } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import type { EndpointHealth, HealthCheckSpec } from "../../src/health/types.js";
+import type { EndpointHealth } from "../../src/health/types.js";
+import { healthCheckSpec } from "../support/health-check-spec.js";
 import { grpcJsXdsErrors, validateCla } from "./cla-validator.js";
 import {
   a,
@@ -25,15 +26,7 @@ import {
   txtRecs,
 } from "./fixtures.js";
 
-const hc: HealthCheckSpec = {
-  type: "tcp",
-  intervalMs: 1000,
-  timeoutMs: 500,
-  healthyThreshold: 1,
-  unhealthyThreshold: 1,
-  initialJitter: 0,
-  intervalJitter: 0,
-};
+const hc = healthCheckSpec();
 
 interface FlatEp {
   p: number;

@@ -3,21 +3,13 @@ import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
 import { EndpointPipeline, type HealthTracker } from "../../src/endpoints/endpoint-pipeline.js";
 import { lookupKey } from "../../src/endpoints/endpoint-source.js";
 import { LocalHealthSink } from "../../src/health/local-health-sink.js";
-import type { HealthCheckSpec } from "../../src/health/types.js";
 import { FakeClock } from "../health/fake-clock.js";
+import { healthCheckSpec } from "../support/health-check-spec.js";
 import { validateCla } from "./cla-validator.js";
 import { a, aaaa, answer, cluster, dnsSource, loc, srv, srvSource, T0, txtRecs } from "./fixtures.js";
 import { RecordingPublisher, rows, ScriptedSource } from "./pipeline-harness.js";
 
-const hc: HealthCheckSpec = {
-  type: "tcp",
-  intervalMs: 1000,
-  timeoutMs: 500,
-  healthyThreshold: 1,
-  unhealthyThreshold: 1,
-  initialJitter: 0,
-  intervalJitter: 0,
-};
+const hc = healthCheckSpec();
 
 class RecordingTracker implements HealthTracker {
   readonly tracked = new Set<string>();

@@ -18,18 +18,9 @@ import { createGrpcProber, decodeHealthResponse, encodeHealthRequest } from "../
 import { httpProbe } from "../../src/health/http-check.js";
 import type { ProbeResult } from "../../src/health/probe.js";
 import { tcpProbe } from "../../src/health/tcp-check.js";
-import type { HealthCheckSpec } from "../../src/health/types.js";
+import { healthCheckSpec } from "../support/health-check-spec.js";
 
-const spec = (over: Partial<HealthCheckSpec> = {}): HealthCheckSpec => ({
-  type: "tcp",
-  intervalMs: 1000,
-  timeoutMs: 500,
-  healthyThreshold: 1,
-  unhealthyThreshold: 1,
-  initialJitter: 0,
-  intervalJitter: 0,
-  ...over,
-});
+const spec = healthCheckSpec;
 const signal = () => new AbortController().signal;
 const listen = (s: Server | HttpServer, host: string): Promise<number> =>
   new Promise((resolve, reject) => {
