@@ -176,6 +176,14 @@ afterAll(async () => {
   await bind?.stop();
 });
 
+/** The health the pipeline holds for one endpoint of the "svc" cluster. */
+function healthOf(address: string): string | undefined {
+  return pipeline
+    .snapshot()
+    .find((c) => c.name === "svc")
+    ?.endpoints.find((e) => e.address === address)?.health;
+}
+
 describe("DNS → pipeline → xDS → grpc-js-xds", () => {
   it("follows A records: all three reached, a removed record loses traffic, an added one gains it", async () => {
     const client = new grpc.Client("xds:///svc", grpc.credentials.createInsecure());
@@ -194,13 +202,7 @@ describe("DNS → pipeline → xDS → grpc-js-xds", () => {
     const client = clients[0];
     if (!client) throw new Error("first test did not run");
     backends.get("127.0.0.12")?.health.setStatus("", "NOT_SERVING");
-    await eventually(async () => {
-      const ep = pipeline
-        .snapshot()
-        .find((c) => c.name === "svc")
-        ?.endpoints.find((e) => e.address === "127.0.0.12");
-      return ep?.health === "UNHEALTHY";
-    });
+    await eventually(async () => healthOf("127.0.0.12") === "UNHEALTHY");
     await eventually(async () => !(await spread(client, 12)).has("127.0.0.12"));
     expect((await spread(client, 12)).has("127.0.0.12")).toBe(false);
     backends.get("127.0.0.12")?.health.setStatus("", "SERVING");
@@ -309,13 +311,7 @@ describe("DNS → pipeline → xDS → grpc-js-xds", () => {
     const b = backends.get("127.0.0.12");
     b?.server.forceShutdown();
     backends.delete("127.0.0.12");
-    await eventually(async () => {
-      const ep = pipeline
-        .snapshot()
-        .find((c) => c.name === "svc")
-        ?.endpoints.find((e) => e.address === "127.0.0.12");
-      return ep?.health === "UNHEALTHY";
-    });
+    await eventually(async () => healthOf("127.0.0.12") === "UNHEALTHY");
     await eventually(async () => !(await spread(client, 12)).has("127.0.0.12"));
     backends.set("127.0.0.12", await startWhoBackend("127.0.0.12", port));
     await eventually(async () => (await spread(client, 12)).has("127.0.0.12"));
