@@ -1,0 +1,155 @@
+// Command grpc-go-client is a proxyless gRPC client for dns-eds's tests: grpc-go's own xDS resolver
+// and balancers (registered by importing google.golang.org/grpc/xds) dial xds:///NAME from the
+// bootstrap in GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG, and the program calls the test
+// backends' /dnseds.test.Who/Ask at a fixed pace, printing one JSON line per call on stdout: the
+// backend that answered (its own address, which is what the backends reply) or the gRPC status code
+// and message. A TypeScript test reads those lines to see where calls land and how many fail.
+//
+// The Who service has no .proto: the backends take and return raw bytes (request empty, reply the
+// backend's address), so the call uses a pass-through codec instead of a generated stub.
+//
+// Every run is bounded: -count calls (0 = no count limit), at most -max-run wall time, and it stops
+// when stdin reaches EOF, so a test runner that dies without killing it does not leave it behind.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and the xDS balancers
+)
+
+const whoMethod = "/dnseds.test.Who/Ask"
+
+// rawCodec passes bytes through unchanged. Its name is "proto" so the request carries the ordinary
+// content-type application/grpc that the backends (grpc-js with identity serializers) expect.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return nil, fmt.Errorf("rawCodec: cannot marshal %T", v)
+	}
+	return *b, nil
+}
+
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("rawCodec: cannot unmarshal into %T", v)
+	}
+	*b = append((*b)[:0], data...)
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// line is one JSON line on stdout. Event "start" once, "call" per call, "end" once.
+type line struct {
+	Event   string `json:"event"`
+	Seq     int    `json:"seq,omitempty"`
+	Ms      int64  `json:"ms,omitempty"` // milliseconds since the program started
+	Backend string `json:"backend,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Grpc    string `json:"grpc,omitempty"`
+	Go      string `json:"go,omitempty"`
+	Target  string `json:"target,omitempty"`
+	Calls   int    `json:"calls,omitempty"`
+	Failed  int    `json:"failed,omitempty"`
+}
+
+func main() {
+	target := flag.String("target", "", "dial target, e.g. xds:///svc (required)")
+	count := flag.Int("count", 0, "number of calls; 0 = until stdin closes, a signal or -max-run")
+	interval := flag.Duration("interval", 100*time.Millisecond, "time between the starts of two calls")
+	timeout := flag.Duration("timeout", 2*time.Second, "deadline of one call")
+	maxRun := flag.Duration("max-run", 10*time.Minute, "hard bound on the whole run")
+	flag.Parse()
+	if *target == "" || *interval <= 0 || *timeout <= 0 || *maxRun <= 0 || *count < 0 {
+		fmt.Fprintln(os.Stderr, "usage: grpc-go-client -target xds:///NAME [-count N] [-interval D] [-timeout D] [-max-run D]")
+		os.Exit(2)
+	}
+	os.Exit(run(*target, *count, *interval, *timeout, *maxRun))
+}
+
+func run(target string, count int, interval, timeout, maxRun time.Duration) int {
+	start := time.Now()
+	out := json.NewEncoder(os.Stdout)
+	emit := func(l line) {
+		if err := out.Encode(l); err != nil {
+			// stdout gone: nobody is reading, so stop.
+			os.Exit(1)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), maxRun)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sigs
+		cancel()
+	}()
+	go func() {
+		// The parent holds our stdin; EOF means it is gone or wants us to stop.
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		emit(line{Event: "end", Code: "DialFailed", Error: err.Error()})
+		return 1
+	}
+	defer conn.Close()
+	emit(line{Event: "start", Grpc: grpc.Version, Go: runtime.Version(), Target: target})
+
+	calls, failed := 0, 0
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for count == 0 || calls < count {
+		callCtx, callCancel := context.WithTimeout(ctx, timeout)
+		req, resp := []byte{}, []byte{}
+		err := conn.Invoke(callCtx, whoMethod, &req, &resp, grpc.ForceCodec(rawCodec{}))
+		callCancel()
+		if ctx.Err() != nil {
+			break // stopped while the call was in flight: not a result of the call
+		}
+		calls++
+		l := line{Event: "call", Seq: calls, Ms: time.Since(start).Milliseconds()}
+		if err != nil {
+			failed++
+			s, _ := status.FromError(err)
+			l.Code, l.Error = s.Code().String(), s.Message()
+		} else {
+			l.Backend = string(resp)
+		}
+		emit(l)
+		select {
+		case <-ctx.Done():
+		case <-ticker.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	end := line{Event: "end", Calls: calls, Failed: failed, Ms: time.Since(start).Milliseconds()}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		end.Code = "MaxRun"
+	}
+	emit(end)
+	return 0
+}
