@@ -78,7 +78,9 @@ export async function ensure() {
     }
   };
   const started = Date.now();
-  console.error("test-prereqs: building the grpc-go xDS client (first build fetches modules, ~1 min)");
+  console.error(
+    "test-prereqs: building the grpc-go xDS client (a cold build fetches modules and compiles grpc-go: 1–3 min)",
+  );
   run("download modules from the Go module proxy", ["mod", "download"]);
   const tmp = `${bin}.tmp-${process.pid}`;
   try {

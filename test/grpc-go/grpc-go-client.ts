@@ -26,6 +26,8 @@ export const GRPC_GO_CLIENT_BIN = join(
 /** One call as the client reported it: the backend that answered, or the gRPC status code. */
 export interface GoCall {
   seq: number;
+  /** The target called (the client calls its targets in turn). */
+  target: string;
   /** Milliseconds since the client started. */
   ms: number;
   backend?: string;
@@ -34,8 +36,8 @@ export interface GoCall {
 }
 
 export interface GrpcGoClientOptions {
-  /** `xds:///NAME`. */
-  target: string;
+  /** `xds:///NAME`, or several: one process (one xDS client and ADS stream) calls them in turn. */
+  target: string | string[];
   /** dns-eds's xDS address, `host:port`. */
   xdsServer: string;
   nodeId: string;
@@ -49,6 +51,13 @@ export interface GrpcGoClientOptions {
   maxRunMs?: number;
 }
 
+export interface WaitOptions {
+  /** Give up after this long (default 30 s). */
+  ms?: number;
+  /** Count only calls to this target (default: every call). */
+  target?: string;
+}
+
 export interface GrpcGoClient {
   /** Every call so far, in order. */
   readonly calls: readonly GoCall[];
@@ -58,9 +67,14 @@ export interface GrpcGoClient {
    * Waits until the last `window` calls made after this wait began satisfy `check`; bounded by `ms`.
    * Calls from before the wait never count, so a condition about "now" is not met by old traffic.
    */
-  until(what: string, window: number, check: (recent: GoCall[]) => boolean, ms?: number): Promise<GoCall[]>;
+  until(
+    what: string,
+    window: number,
+    check: (recent: GoCall[]) => boolean,
+    opts?: WaitOptions,
+  ): Promise<GoCall[]>;
   /** The next `n` calls from now (bounded by `ms`). */
-  next(n: number, ms?: number): Promise<GoCall[]>;
+  next(n: number, opts?: WaitOptions): Promise<GoCall[]>;
   /** Calls after the first answered one that failed (the start-up wait for xDS is not a failure). */
   failuresSinceFirstAnswer(): GoCall[];
   /** The child's stderr so far (grpc-go logs), for failure messages. */
@@ -105,8 +119,7 @@ export function startGrpcGoClient(opts: GrpcGoClientOptions): GrpcGoClient {
   const child: ChildProcess = spawn(
     GRPC_GO_CLIENT_BIN,
     [
-      "-target",
-      opts.target,
+      ...(Array.isArray(opts.target) ? opts.target : [opts.target]).flatMap((t) => ["-target", t]),
       "-interval",
       `${opts.intervalMs ?? 50}ms`,
       "-timeout",
@@ -152,6 +165,7 @@ export function startGrpcGoClient(opts: GrpcGoClientOptions): GrpcGoClient {
       else if (l.event === "call")
         calls.push({
           seq: l.seq,
+          target: l.target,
           ms: l.ms,
           ...(l.backend !== undefined ? { backend: l.backend } : {}),
           ...(l.code !== undefined ? { code: l.code, error: l.error ?? "" } : {}),
@@ -165,20 +179,22 @@ export function startGrpcGoClient(opts: GrpcGoClientOptions): GrpcGoClient {
 
   const waitCalls = async (
     what: string,
-    ms: number,
+    wait: WaitOptions,
     done: (fresh: GoCall[]) => GoCall[] | undefined,
   ): Promise<GoCall[]> => {
     const from = calls.length;
-    const deadline = Date.now() + ms;
+    const deadline = Date.now() + (wait.ms ?? 30_000);
+    const fresh = () =>
+      calls.slice(from).filter((c) => wait.target === undefined || c.target === wait.target);
     for (let i = 0; i < 100_000 && Date.now() < deadline && !exited; i++) {
-      const got = done(calls.slice(from));
+      const got = done(fresh());
       if (got) return got;
       await new Promise((r) => setTimeout(r, 25));
     }
-    const got = done(calls.slice(from));
+    const got = done(fresh());
     if (got) return got;
     throw new Error(
-      `grpc-go client (${opts.nodeId}): timed out waiting for ${what}: ${describe(calls.slice(-20))}`,
+      `grpc-go client (${opts.nodeId}): timed out waiting for ${what}${wait.target ? ` on ${wait.target}` : ""}: ${describe(calls.slice(-20))}`,
     );
   };
 
@@ -187,14 +203,14 @@ export function startGrpcGoClient(opts: GrpcGoClientOptions): GrpcGoClient {
     get versions() {
       return versions;
     },
-    until: (what, window, check, ms = 30_000) =>
-      waitCalls(what, ms, (fresh) => {
+    until: (what, window, check, wait = {}) =>
+      waitCalls(what, wait, (fresh) => {
         if (fresh.length < window) return undefined;
         const recent = fresh.slice(-window);
         return check(recent) ? recent : undefined;
       }),
-    next: (n, ms = 30_000) =>
-      waitCalls(`${n} more calls`, ms, (fresh) => (fresh.length >= n ? fresh.slice(0, n) : undefined)),
+    next: (n, wait = {}) =>
+      waitCalls(`${n} more calls`, wait, (fresh) => (fresh.length >= n ? fresh.slice(0, n) : undefined)),
     failuresSinceFirstAnswer() {
       const first = calls.findIndex((c) => c.backend !== undefined);
       return first < 0 ? [] : calls.slice(first).filter((c) => c.backend === undefined);

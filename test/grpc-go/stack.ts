@@ -31,6 +31,12 @@ export interface GoStack {
   setZone(records: string): Promise<void>;
   /** Sets a backend's grpc.health.v1 status for the whole server (""). */
   setServing(host: string, serving: boolean): void;
+  /** Stops a backend (its port then refuses connections). */
+  stopBackend(host: string): void;
+  /** Starts a stopped backend again on the same address and port. */
+  restartBackend(host: string): Promise<void>;
+  /** Applies a new `clusters` list as a config reload does (same streams). */
+  reload(clusters: (port: number) => unknown[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -84,16 +90,19 @@ export async function startGoStack(opts: GoStackOptions): Promise<GoStack> {
         done();
       },
     });
-    const config = parseConfigObject(
-      {
-        xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
-        admin: { listen: "127.0.0.1:0" },
-        dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1 },
-        clusters: opts.clusters(port),
-      },
-      { source: "grpc-go stack" },
-    );
-    const app = await startServer(config, { logger: createLogger({ level: "warn", destination: logSink }) });
+    const config = (clusters: unknown[]) =>
+      parseConfigObject(
+        {
+          xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
+          admin: { listen: "127.0.0.1:0" },
+          dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1 },
+          clusters,
+        },
+        { source: "grpc-go stack" },
+      );
+    const app = await startServer(config(opts.clusters(port)), {
+      logger: createLogger({ level: "warn", destination: logSink }),
+    });
     stops.push(() => app.stop());
 
     return {
@@ -109,6 +118,14 @@ export async function startGoStack(opts: GoStackOptions): Promise<GoStack> {
         if (!b) throw new Error(`no backend on ${host}`);
         b.health.setStatus("", serving ? "SERVING" : "NOT_SERVING");
       },
+      stopBackend(host) {
+        backends.get(host)?.server.forceShutdown();
+        backends.delete(host);
+      },
+      async restartBackend(host) {
+        if (!backends.has(host)) backends.set(host, await startWhoBackend(host, port));
+      },
+      reload: (clusters) => app.reload(config(clusters(port))),
       stop,
     };
   } catch (e) {

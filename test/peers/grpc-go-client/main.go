@@ -8,6 +8,9 @@
 // The Who service has no .proto: the backends take and return raw bytes (request empty, reply the
 // backend's address), so the call uses a pass-through codec instead of a generated stub.
 //
+// Several -target flags make one process (one xDS client, one ADS stream) call each target in turn;
+// each line names its target.
+//
 // Every run is bounded: -count calls (0 = no count limit), at most -max-run wall time, and it stops
 // when stdin reaches EOF, so a test runner that dies without killing it does not leave it behind.
 package main
@@ -58,34 +61,42 @@ func (rawCodec) Name() string { return "proto" }
 
 // line is one JSON line on stdout. Event "start" once, "call" per call, "end" once.
 type line struct {
-	Event   string `json:"event"`
-	Seq     int    `json:"seq,omitempty"`
-	Ms      int64  `json:"ms,omitempty"` // milliseconds since the program started
-	Backend string `json:"backend,omitempty"`
-	Code    string `json:"code,omitempty"`
-	Error   string `json:"error,omitempty"`
-	Grpc    string `json:"grpc,omitempty"`
-	Go      string `json:"go,omitempty"`
-	Target  string `json:"target,omitempty"`
-	Calls   int    `json:"calls,omitempty"`
-	Failed  int    `json:"failed,omitempty"`
+	Event   string   `json:"event"`
+	Seq     int      `json:"seq,omitempty"`
+	Ms      int64    `json:"ms,omitempty"` // milliseconds since the program started
+	Backend string   `json:"backend,omitempty"`
+	Code    string   `json:"code,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	Grpc    string   `json:"grpc,omitempty"`
+	Go      string   `json:"go,omitempty"`
+	Target  string   `json:"target,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+	Calls   int      `json:"calls,omitempty"`
+	Failed  int      `json:"failed,omitempty"`
 }
 
+// targetList collects repeated -target flags.
+type targetList []string
+
+func (t *targetList) String() string     { return fmt.Sprint(*t) }
+func (t *targetList) Set(v string) error { *t = append(*t, v); return nil }
+
 func main() {
-	target := flag.String("target", "", "dial target, e.g. xds:///svc (required)")
+	var targets targetList
+	flag.Var(&targets, "target", "dial target, e.g. xds:///svc (required; repeat to call several in turn)")
 	count := flag.Int("count", 0, "number of calls; 0 = until stdin closes, a signal or -max-run")
 	interval := flag.Duration("interval", 100*time.Millisecond, "time between the starts of two calls")
 	timeout := flag.Duration("timeout", 2*time.Second, "deadline of one call")
 	maxRun := flag.Duration("max-run", 10*time.Minute, "hard bound on the whole run")
 	flag.Parse()
-	if *target == "" || *interval <= 0 || *timeout <= 0 || *maxRun <= 0 || *count < 0 {
-		fmt.Fprintln(os.Stderr, "usage: grpc-go-client -target xds:///NAME [-count N] [-interval D] [-timeout D] [-max-run D]")
+	if len(targets) == 0 || *interval <= 0 || *timeout <= 0 || *maxRun <= 0 || *count < 0 {
+		fmt.Fprintln(os.Stderr, "usage: grpc-go-client -target xds:///NAME [-target ...] [-count N] [-interval D] [-timeout D] [-max-run D]")
 		os.Exit(2)
 	}
-	os.Exit(run(*target, *count, *interval, *timeout, *maxRun))
+	os.Exit(run(targets, *count, *interval, *timeout, *maxRun))
 }
 
-func run(target string, count int, interval, timeout, maxRun time.Duration) int {
+func run(targets []string, count int, interval, timeout, maxRun time.Duration) int {
 	start := time.Now()
 	out := json.NewEncoder(os.Stdout)
 	emit := func(l line) {
@@ -109,27 +120,32 @@ func run(target string, count int, interval, timeout, maxRun time.Duration) int 
 		cancel()
 	}()
 
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		emit(line{Event: "end", Code: "DialFailed", Error: err.Error()})
-		return 1
+	conns := make([]*grpc.ClientConn, 0, len(targets))
+	for _, target := range targets {
+		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			emit(line{Event: "end", Code: "DialFailed", Target: target, Error: err.Error()})
+			return 1
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
 	}
-	defer conn.Close()
-	emit(line{Event: "start", Grpc: grpc.Version, Go: runtime.Version(), Target: target})
+	emit(line{Event: "start", Grpc: grpc.Version, Go: runtime.Version(), Targets: targets})
 
 	calls, failed := 0, 0
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for count == 0 || calls < count {
+		i := calls % len(conns)
 		callCtx, callCancel := context.WithTimeout(ctx, timeout)
 		req, resp := []byte{}, []byte{}
-		err := conn.Invoke(callCtx, whoMethod, &req, &resp, grpc.ForceCodec(rawCodec{}))
+		err := conns[i].Invoke(callCtx, whoMethod, &req, &resp, grpc.ForceCodec(rawCodec{}))
 		callCancel()
 		if ctx.Err() != nil {
 			break // stopped while the call was in flight: not a result of the call
 		}
 		calls++
-		l := line{Event: "call", Seq: calls, Ms: time.Since(start).Milliseconds()}
+		l := line{Event: "call", Seq: calls, Ms: time.Since(start).Milliseconds(), Target: targets[i]}
 		if err != nil {
 			failed++
 			s, _ := status.FromError(err)
