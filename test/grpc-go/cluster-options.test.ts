@@ -10,7 +10,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually, spread } from "../support/grpc-backends.js";
+import { askWho, eventually, spread } from "../support/grpc-backends.js";
 import { backendsOf, type GoCall, type GrpcGoClient, startGrpcGoClient, tally } from "./grpc-go-client.js";
 import { FAST_GRPC_HEALTH, type GoStack, startGoStack } from "./stack.js";
 
@@ -131,6 +131,11 @@ function client(targets: string[], nodeId: string, intervalMs = 50): GrpcGoClien
 const only = (hosts: string[]) => (w: GoCall[]) =>
   w.every((c) => c.backend !== undefined) && JSON.stringify(backendsOf(w)) === JSON.stringify(hosts.sort());
 
+/** True when every `n` consecutive answers are `n` different backends: round robin over `n` ready ones. */
+const rotates = (answers: string[], n: number) =>
+  answers.length >= n &&
+  answers.every((_, i) => i + n > answers.length || new Set(answers.slice(i, i + n)).size === n);
+
 function report(name: string, c: GrpcGoClient): void {
   const byTarget = new Map<string, GoCall[]>();
   for (const call of c.calls) byTarget.set(call.target, [...(byTarget.get(call.target) ?? []), call]);
@@ -156,6 +161,11 @@ describe("grpc-go reads every cluster shape dns-eds builds (SotW ADS)", () => {
     for (const t of targets) {
       expect(backendsOf(next.filter((x) => x.target === `xds:///${t}`)), t).toEqual(expected[t]?.sort());
     }
+    // LEAST_REQUEST goes out as load_balancing_policy [least_request, wrr_locality(round_robin)]: grpc-go
+    // 1.85 implements least_request (gRFC A48), so with nothing outstanding it picks among random pairs —
+    // not the strict rotation round robin gives (a random 20-call sequence rotating has odds ~3^-18).
+    const lr = next.filter((x) => x.target === "xds:///lb-least-request").map((x) => x.backend ?? "");
+    expect(rotates(lr, 3), lr.join(" ")).toBe(false);
     report("options", c);
     expect(c.failuresSinceFirstAnswer()).toEqual([]);
     expect(stack.nacks).toEqual([]);
@@ -265,17 +275,24 @@ describe("grpc-go reads every cluster shape dns-eds builds (SotW ADS)", () => {
     });
     grpcXds.register();
     const seen: Record<string, string[]> = {};
+    let leastRequest: string[] = [];
     for (const t of Object.keys(expected)) {
       const js = new grpc.Client(`xds:///${t}`, grpc.credentials.createInsecure());
       try {
         const want = JSON.stringify(expected[t]?.sort());
         await eventually(async () => JSON.stringify([...(await spread(js, 15))].sort()) === want);
-        seen[t] = [...(await spread(js, 15))].sort();
+        const answers: string[] = [];
+        for (let i = 0; i < 15; i++) answers.push(await askWho(js));
+        seen[t] = [...new Set(answers)].sort();
+        if (t === "lb-least-request") leastRequest = answers;
       } finally {
         js.close();
       }
     }
     expect(seen).toEqual(Object.fromEntries(Object.entries(expected).map(([t, h]) => [t, [...h].sort()])));
+    // grpc-js-xds 1.14 has no least_request in its A52 registry: it skips to wrr_locality(round_robin),
+    // so its calls rotate where grpc-go's do not. Both ACK the same Cluster (docs/proxyless.md).
+    expect(rotates(leastRequest, 3), leastRequest.join(" ")).toBe(true);
     expect(stack.nacks).toEqual([]);
   }, 120_000);
 });
