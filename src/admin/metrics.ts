@@ -75,7 +75,10 @@ export interface DnsEdsMetrics {
   xdsStreamClosed(kind: string): void;
   xdsPushed(typeUrl: string, bytes: number, latencyMs: number): void;
   xdsNacked(typeUrl: string): void;
-  configReload(outcome: "applied" | "unchanged" | "invalid"): void;
+  /** `applied`: every change in force; `partial`: some keys need a restart or failed; `invalid`: rejected. */
+  configReload(outcome: "applied" | "partial" | "unchanged" | "invalid"): void;
+  /** The keys whose new value waits for a restart (replaces the previous set). */
+  setRestartPending(keys: readonly string[]): void;
   dnsHooks(): DnsMetricsHooks;
   cacheHooks(): CacheMetricsHooks;
   xdsHooks(): XdsMetricsHooks;
@@ -242,8 +245,14 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
 
   const configReloads = new Counter({
     name: "dnseds_config_reloads_total",
-    help: "Config reloads by outcome (applied, unchanged, invalid).",
+    help: "Config reloads by outcome (applied, partial, unchanged, invalid).",
     labelNames: ["outcome"],
+    registers,
+  });
+  const restartPending = new Gauge({
+    name: "dnseds_config_restart_pending",
+    help: "1 for each config key whose new value in the file waits for a restart.",
+    labelNames: ["key"],
     registers,
   });
   const configReloadErrors = new Counter({
@@ -332,6 +341,10 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     configReload(outcome) {
       configReloads.inc({ outcome });
       if (outcome === "invalid") configReloadErrors.inc();
+    },
+    setRestartPending(keys) {
+      restartPending.reset();
+      for (const key of keys) restartPending.set({ key }, 1);
     },
     dnsHooks: () => ({ query: api.dnsQuery, failover: api.dnsFailover, rejected: api.dnsRejected }),
     cacheHooks: () => ({

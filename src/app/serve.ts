@@ -15,7 +15,9 @@ import type { DnsEdsMetrics } from "../admin/metrics.js";
 import { dnsReadiness, etcdReadiness, firstResolutionReadiness } from "../admin/readiness.js";
 import { type CachingResolver, createCachingResolver } from "../cache/caching-resolver.js";
 import type { DnsEdsConfig, EtcdConfig } from "../config/config-types.js";
-import { createResolver, type DnsResolver } from "../dns/resolver.js";
+import { LiveReload, type ReloadReport } from "../config/live-reload.js";
+import { ReplaceableResolver } from "../dns/replaceable-resolver.js";
+import { createResolver, type ResolverOptions } from "../dns/resolver.js";
 import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
 import { HealthScheduler } from "../health/health-scheduler.js";
 import { ResourceStore } from "../xds/resource-store.js";
@@ -38,7 +40,13 @@ export interface RunningControlPlane {
   readonly pipeline: EndpointPipeline;
   readonly cache: CachingResolver;
   readonly adminProviders: AdminProviders;
-  reload(config: DnsEdsConfig): Promise<void>;
+  /**
+   * The reload framework of this process. A stage that can apply a key in place registers it here (in
+   * startServer, next to the others); every changed key not registered is reported as needing a restart.
+   */
+  readonly reloads: LiveReload;
+  /** Applies what can be applied of `config` and says what was applied and what needs a restart. */
+  reload(config: DnsEdsConfig): Promise<ReloadReport>;
   stop(): Promise<void>;
 }
 
@@ -95,16 +103,19 @@ export async function startServer(
     }
   };
 
+  const reloads = new LiveReload(config);
   try {
-    const dns: DnsResolver = createResolver({
-      servers: [...config.dns.servers],
-      timeoutMs: config.dns.timeoutMs,
-      attempts: config.dns.attempts,
-      backoff: { baseMs: config.dns.backoff.baseMs, maxMs: config.dns.backoff.maxMs },
-      use0x20: config.dns.use0x20,
-      rebindingGuard: [...config.dns.rebindingGuard],
+    const resolverOptions = (c: DnsEdsConfig): ResolverOptions => ({
+      servers: [...c.dns.servers],
+      timeoutMs: c.dns.timeoutMs,
+      attempts: c.dns.attempts,
+      backoff: { baseMs: c.dns.backoff.baseMs, maxMs: c.dns.backoff.maxMs },
+      use0x20: c.dns.use0x20,
+      rebindingGuard: [...c.dns.rebindingGuard],
       ...(metrics ? { metrics: metrics.dnsHooks() } : {}),
     });
+    // Replaceable so a reload can apply new servers, timeouts and guards without dropping lookups.
+    const dns = new ReplaceableResolver(createResolver(resolverOptions(config)));
     stops.push(() => dns.close());
 
     const cache = createCachingResolver({
@@ -161,6 +172,17 @@ export async function startServer(
     stops.push(() => pipeline.close());
     pipeline.setClusters(config.clusters);
 
+    // What a reload applies in place (docs/operations.md, "What a reload applies"). Every other key
+    // that changes is named in the reload's log line as needing a restart, and the reload is partial.
+    // Stages that learn to apply a key live register it here.
+    reloads.register(
+      ["dns.servers", "dns.timeoutMs", "dns.attempts", "dns.backoff", "dns.use0x20", "dns.rebindingGuard"],
+      (next) => dns.replace(createResolver(resolverOptions(next))),
+    );
+    reloads.register("clusters", (next) => pipeline.setClusters(next.clusters));
+    // Each cluster's health check is merged over healthDefaults at load time, so the clusters carry it.
+    reloads.register("healthDefaults", (next) => pipeline.setClusters(next.clusters));
+
     // Bind last: a client that connects sees resources as soon as the first resolutions land.
     const xdsPort = await xds.listen(config.xds.listen);
     log.info({ port: xdsPort, replicaId, etcd: config.cache.etcd ? "configured" : "off" }, "xDS listening");
@@ -214,11 +236,8 @@ export async function startServer(
       pipeline,
       cache,
       adminProviders,
-      async reload(next: DnsEdsConfig) {
-        // Clusters change live on the same streams; resolver, cache and listen settings are read at start.
-        pipeline.setClusters(next.clusters);
-        log.info({ clusters: next.clusters.length }, "config reloaded");
-      },
+      reloads,
+      reload: (next: DnsEdsConfig) => reloads.apply(next),
       stop: stopAll,
     };
   } catch (e) {

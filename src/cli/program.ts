@@ -15,8 +15,8 @@ const DEMO_MODULE = "../demo/demo.js";
 
 const EXAMPLES = `
 Examples:
-  $ dns-eds                                  serve the embedded demo config (no etcd, no outside DNS)
-  $ dns-eds serve --config dns-eds.yaml      serve the clusters of a config file
+  $ dns-eds serve --config dns-eds.yaml      serve the clusters of a config file (or DNS_EDS_CONFIG)
+  $ dns-eds serve --embedded                 serve the embedded demo config (no etcd, no outside DNS)
   $ dns-eds validate --config dns-eds.yaml   check a config file (exit 0 valid, 2 invalid)
   $ dns-eds resolve payments.example.com     look a name up the way dns-eds does
   $ dns-eds demo                             watch DNS changes and failures move gRPC traffic live
@@ -61,17 +61,14 @@ export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> 
 
   program
     .command("serve", { isDefault: true })
-    .description("serve xDS for the clusters of a config file (default command)")
-    .addOption(
-      new Option(
-        "-c, --config <file>",
-        "config file (dns-eds.yaml); without it, the embedded demo config",
-      ).env("DNS_EDS_CONFIG"),
-    )
-    .action(async (opts: { config?: string }) => {
+    .description("serve xDS for the clusters of a config file (default command); a config is required")
+    .addOption(new Option("-c, --config <file>", "config file (dns-eds.yaml)").env("DNS_EDS_CONFIG"))
+    .option("--embedded", "serve the embedded demo config instead (loopback demo zone; what npm start runs)")
+    .action(async (opts: { config?: string; embedded?: boolean }) => {
       io.exit(
         await runServe({
           ...(opts.config !== undefined ? { config: opts.config } : {}),
+          embedded: opts.embedded === true,
           logLevel: logLevel(),
           err: io.err,
         }),

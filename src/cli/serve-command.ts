@@ -1,7 +1,8 @@
 /**
- * `dns-eds serve`: loads the config (or the embedded default), starts the admin server and the control
- * plane, reloads on SIGHUP and file changes, and stops cleanly on SIGTERM/SIGINT. A bad config exits 2
- * before anything is bound.
+ * `dns-eds serve`: loads the config (a file, or the embedded default only when asked with `--embedded`),
+ * starts the admin server and the control plane, reloads on SIGHUP and file changes (saying what was
+ * applied and what needs a restart), and stops cleanly on SIGTERM/SIGINT. A missing or bad config exits
+ * 2 before anything is bound.
  */
 import type { Registry } from "prom-client";
 import { type AdminProviders, type AdminServer, startAdminServer } from "../admin/admin-server.js";
@@ -10,6 +11,7 @@ import { createMetrics, type DnsEdsMetrics } from "../admin/metrics.js";
 import { ConfigError } from "../config/config-error.js";
 import type { DnsEdsConfig } from "../config/config-types.js";
 import { type ConfigWatcher, createConfigWatcher } from "../config/config-watcher.js";
+import { describeReload, type ReloadReport } from "../config/live-reload.js";
 import { loadConfigFile } from "../config/load-config.js";
 import { loadConfigFileOffThread } from "../config/load-config-off-thread.js";
 import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK } from "./exit-codes.js";
@@ -18,7 +20,9 @@ import { packageVersion } from "./version.js";
 /** What `startServer` of src/app/serve.ts returns. */
 export interface ControlPlaneHandle {
   stop(): Promise<void>;
-  reload(config: DnsEdsConfig): Promise<void>;
+  reload(config: DnsEdsConfig): Promise<ReloadReport>;
+  /** Keys whose new value waits for a restart (the reload framework's view). */
+  reloads?: { pendingRestart(): string[] };
   /** What the admin server shows; a control plane may instead call `opts.admin.setProviders` itself. */
   adminProviders?: AdminProviders;
 }
@@ -40,6 +44,8 @@ interface EmbeddedDefault {
 
 export interface ServeOptions {
   config?: string;
+  /** Serve the embedded demo config (loopback DNS zone, demo clusters) instead of a file. */
+  embedded?: boolean;
   logLevel?: LogLevel;
   /** Where SIGHUP/SIGTERM/SIGINT come from (default `process`). */
   signals?: Pick<NodeJS.EventEmitter, "on" | "off">;
@@ -71,9 +77,21 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   const root = createLogger({ level: opts.logLevel ?? "info" });
   const log = componentLogger(root, "serve");
 
-  // 1. Config first: a bad file must exit before any port is bound.
+  // 1. Config first: a missing or bad file must exit before any port is bound. A container that lost
+  // its config must fail, not start the demo: the embedded default is only served when asked for.
   let config: DnsEdsConfig | undefined;
   let embedded: EmbeddedDefault | undefined;
+  if (opts.config !== undefined && opts.embedded) {
+    err("dns-eds serve: give either --config (or DNS_EDS_CONFIG) or --embedded, not both\n");
+    return EXIT_BAD_CONFIG;
+  }
+  if (opts.config === undefined && !opts.embedded) {
+    err(
+      "dns-eds serve: no config. Give --config FILE (or set DNS_EDS_CONFIG); " +
+        "for the built-in demo config use --embedded (or npm start, dns-eds demo).\n",
+    );
+    return EXIT_BAD_CONFIG;
+  }
   if (opts.config !== undefined) {
     try {
       config = await loadConfigFile(opts.config);
@@ -110,7 +128,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       embedded = await startEmbedded();
       toClose.push(() => (embedded as EmbeddedDefault).stop());
       config = embedded.config;
-      log.info("no --config given: running the embedded default (demo zone served in-process)");
+      log.info("--embedded: running the embedded default (demo zone served in-process)");
       for (const hint of embedded.hints) log.info(hint);
     }
     if (config === undefined) throw new Error("no config");
@@ -143,12 +161,19 @@ export async function runServe(opts: ServeOptions): Promise<number> {
         signals,
         logger: componentLogger(root, "config"),
         onChange: async (next) => {
-          if (next.xds.listen !== running.xds.listen || next.admin.listen !== running.admin.listen) {
-            log.warn("listen addresses are read at start only; restart to move them");
-          }
-          await app.reload(next);
-          metrics.configReload("applied");
+          const report = await app.reload(next);
+          metrics.configReload(report.outcome);
+          metrics.setRestartPending(app.reloads?.pendingRestart() ?? report.needsRestart);
+          const fields = {
+            outcome: report.outcome,
+            applied: report.applied,
+            needsRestart: report.needsRestart,
+            ...(report.failed.length > 0 ? { failed: report.failed } : {}),
+          };
+          if (report.outcome === "partial") log.warn(fields, describeReload(report));
+          else log.info(fields, describeReload(report));
         },
+        onUnchanged: () => metrics.configReload("unchanged"),
         onReloadError: () => metrics.configReload("invalid"),
       });
       const w = watcher;

@@ -70,7 +70,7 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "healthDefaults.expectedStatuses": "HTTP statuses that mean healthy (default 200..399).",
   "healthDefaults.grpcService": 'gRPC health service name ("" = the whole server).',
   clusters:
-    "The clusters served. Each has a name and exactly one of `dns`, `srv`, `static` (shorthand for one source) or `sources`.",
+    "Required (write `clusters: []` to serve none on purpose): the clusters served. Each has a name and exactly one of `dns`, `srv`, `static` (shorthand for one source) or `sources`.",
   "clusters[].name":
     "Cluster name: the EDS/CDS resource name, and the `xds:///NAME` target with `grpcListener`.",
   "clusters[].dns": "Shorthand source: A/AAAA records of a name plus a port.",

@@ -24,6 +24,8 @@ export interface ConfigWatcherOptions {
   /** The config running now; reloads that produce the same content are not reported. */
   initial: DnsEdsConfig;
   onChange: (config: DnsEdsConfig) => void | Promise<void>;
+  /** Called when a reload read the same content as the running config (count it as a metric). */
+  onUnchanged?: () => void;
   /** Called for every rejected reload (count it as a metric). */
   onReloadError?: (error: unknown) => void;
   load?: (path: string) => Promise<DnsEdsConfig>;
@@ -72,7 +74,10 @@ export function createConfigWatcher(opts: ConfigWatcherOptions): ConfigWatcher {
       return { status: "invalid", error };
     }
     const key = contentKey(next);
-    if (key === currentKey || closed) return { status: "unchanged" };
+    if (key === currentKey || closed) {
+      if (!closed) opts.onUnchanged?.();
+      return { status: "unchanged" };
+    }
     try {
       await opts.onChange(next);
     } catch (error) {
@@ -86,7 +91,8 @@ export function createConfigWatcher(opts: ConfigWatcherOptions): ConfigWatcher {
     }
     current = next;
     currentKey = key;
-    opts.logger?.info({ reason, path, clusters: next.clusters.length }, "config reloaded");
+    // What was applied and what needs a restart is onChange's to say (the reload framework knows).
+    opts.logger?.info({ reason, path, clusters: next.clusters.length }, "config file changed");
     return { status: "applied", config: next };
   };
 

@@ -58,7 +58,7 @@ export function parseConfigText(text: string, opts: LoadConfigOptions = {}): Dns
   }
   let raw: unknown;
   try {
-    // An empty file is a valid config: every default, no clusters.
+    // An empty file parses to null: validate it as an empty mapping, which the schema refuses (no clusters).
     raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (err) {
     // Alias problems (unresolved, or too many expansions) surface only when building the value.

@@ -349,7 +349,14 @@ export const configFileSchema = z
     dns: dnsSection.prefault({}),
     cache: cacheSection.prefault({}),
     healthDefaults: healthDefaultsSection.prefault({}),
-    clusters: z.array(clusterEntry).default([]),
+    // Required on purpose: a file that lost its clusters (empty, truncated, wrong key) must not start a
+    // server that serves nothing; `clusters: []` says "none" explicitly.
+    clusters: z.array(clusterEntry, {
+      error: (issue) =>
+        issue.input === undefined
+          ? "expected a list of clusters (write `clusters: []` to serve none on purpose)"
+          : "expected a list of clusters",
+    }),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();

@@ -1,5 +1,5 @@
 /**
- * The built-in configuration `npm start` runs when no --config is given: clusters whose names live in
+ * The built-in configuration `npm start` (`dns-eds serve --embedded`) runs: clusters whose names live in
  * the demo zone, served by the embedded zone server on loopback. It needs no etcd and no outside DNS,
  * so a newcomer's first command already serves real endpoints over xDS.
  */

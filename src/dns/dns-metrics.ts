@@ -4,17 +4,20 @@
  */
 import type { RejectReason } from "./message-validator.js";
 
-export type QueryOutcome =
-  | "answer"
-  | "nxdomain"
-  | "nodata"
-  | "timeout"
-  | "servfail"
-  | "refused"
-  | "bad_rcode"
-  | "bad_reply"
-  | "network"
-  | "truncated";
+/** Every outcome label a query can get (docs/operations.md lists the same set; a test compares). */
+export const QUERY_OUTCOMES = [
+  "answer",
+  "nodata",
+  "nxdomain",
+  "servfail",
+  "refused",
+  "bad_rcode",
+  "truncated",
+  "timeout",
+  "bad_reply",
+  "network",
+] as const;
+export type QueryOutcome = (typeof QUERY_OUTCOMES)[number];
 
 export interface DnsMetrics {
   /** One try against one server finished. */

@@ -106,17 +106,19 @@ describe("dns-eds CLI", () => {
       "env-bad.yaml",
       "clusters:\n  - name: a\n    dns: { name: a.example.com, port: 70000 }\n",
     );
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [mainJs, "validate"],
-        { cwd: workDir, timeout: 25_000, env: { ...process.env, DNS_EDS_CONFIG: file } },
-        (err, _stdout, stderr) =>
-          resolve({ code: err ? Number((err as { code?: number }).code) : 0, stderr }),
-      );
-    });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("clusters[0].dns.port: expected 1..65535, got 70000");
+    for (const command of ["validate", "serve"]) {
+      const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [mainJs, command],
+          { cwd: workDir, timeout: 25_000, env: { ...process.env, DNS_EDS_CONFIG: file } },
+          (err, _stdout, stderr) =>
+            resolve({ code: err ? Number((err as { code?: number }).code) : 0, stderr }),
+        );
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("clusters[0].dns.port: expected 1..65535, got 70000");
+    }
   });
 
   it("validate without --config is a usage error", async () => {
@@ -129,6 +131,40 @@ describe("dns-eds CLI", () => {
     const r = await cli(["--log-level", "loud", "validate", "--config", "x"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("loud");
+  });
+
+  it("serve without a config exits 2 and says how to give one, instead of starting the demo", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as AddressInfo).port;
+    blocker.close();
+    for (const args of [[], ["serve"]]) {
+      const r = await cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("no config");
+      expect(r.stderr).toContain("--config FILE (or set DNS_EDS_CONFIG)");
+      expect(r.stderr).toContain("--embedded");
+    }
+    const both = await cli(["serve", "--embedded", "--config", write("x.yaml", "clusters: []\n")]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("not both");
+    // Nothing was bound on the way out: the port is still free to take.
+    const again = createServer();
+    await new Promise<void>((r, j) => again.once("error", j).listen(port, "127.0.0.1", r));
+    again.close();
+  });
+
+  it("serve refuses an empty file and a file without clusters with exit 2", async () => {
+    for (const [name, text] of [
+      ["empty.yaml", ""],
+      ["noclusters.yaml", "admin: { listen: '127.0.0.1:0' }\nxds: { listen: '127.0.0.1:0' }\n"],
+    ] as const) {
+      const r = await cli(["serve", "--config", write(name, text)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("clusters: expected a list of clusters (write `clusters: []` to serve none");
+    }
+    const v = await cli(["validate", "--config", write("empty2.yaml", "")]);
+    expect(v.code).toBe(2);
   });
 
   it("serve exits 2 on a bad config without binding the admin port", async () => {
@@ -153,7 +189,10 @@ export async function startServer(config, opts) {
     configDump: () => ({ fake: config.clusters.map((c) => ({ name: c.name, version: "1" })) }),
   });
   return {
-    async reload(next) { log.info({ clusters: next.clusters.map((c) => c.name) }, "fake reloaded"); },
+    async reload(next) {
+      log.info({ clusters: next.clusters.map((c) => c.name) }, "fake reloaded");
+      return { outcome: "applied", applied: ["clusters"], needsRestart: [], failed: [] };
+    },
     async stop() { log.info("fake stopped"); },
   };
 }
@@ -176,7 +215,7 @@ describe("dns-eds serve with a control plane", () => {
     try {
       const file = write(
         "busy.yaml",
-        `admin: { listen: "127.0.0.1:${port}" }\ndns: { servers: ["127.0.0.1:53"] }\n`,
+        `admin: { listen: "127.0.0.1:${port}" }\ndns: { servers: ["127.0.0.1:53"] }\nclusters: []\n`,
       );
       const r = await cli(["serve", "--config", file]);
       expect(r.code).toBe(1);
@@ -260,6 +299,12 @@ describe("dns-eds serve with a control plane", () => {
     writeFileSync(file, clusterYaml(["c"]));
     await waitFor((l) => l.msg === "fake reloaded" && JSON.stringify(l.clusters) === '["c"]', "reload to c");
     proc.kill("SIGHUP"); // unchanged content: no second reload, and SIGHUP must not kill the process
+    const unchanged = async () =>
+      (await (await fetch(`${url}/metrics`)).text()).includes(
+        'dnseds_config_reloads_total{outcome="unchanged"} 1',
+      );
+    for (let i = 0; i < 100 && !(await unchanged()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await unchanged()).toBe(true);
     proc.kill("SIGTERM");
     const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
     expect(code).toBe(0);

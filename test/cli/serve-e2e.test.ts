@@ -120,6 +120,17 @@ describe("dns-eds serve on the real control plane", () => {
     });
     expect((await getClusters()).clusters.map((c) => c.name).sort()).toEqual(["echo", "echo-srv"]);
 
+    // A change that can only apply at restart is named as such and counted as partial, never "applied".
+    writeFileSync(file, configYaml(true).replace("minTtl: 1", "minTtl: 2"));
+    await waitFor("the partial reload metric", 30_000, async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return text.includes('dnseds_config_reloads_total{outcome="partial"} 1') ? text : undefined;
+    }).then((text) => {
+      expect(text).toContain('dnseds_config_restart_pending{key="dns.minTtl"} 1');
+      expect(text).toContain('dnseds_config_reloads_total{outcome="applied"} 1');
+    });
+    expect(stdout).toContain("config reload partial: dns.minTtl needs a restart");
+
     proc.kill("SIGTERM");
     const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
     expect(code).toBe(0);

@@ -162,7 +162,7 @@ describe("config errors name the path, the expectation and the actual value", ()
 
   it("rejects a TLS file that cannot be read, naming the resolved path", () => {
     const problems = problemsOf(
-      "xds: { tls: { certFile: /nonexistent/cert.pem, keyFile: /nonexistent/key.pem } }\n",
+      "xds: { tls: { certFile: /nonexistent/cert.pem, keyFile: /nonexistent/key.pem } }\nclusters: []\n",
     );
     expect(problems).toContain(
       'xds.tls.certFile: expected a readable file, got "/nonexistent/cert.pem" (/nonexistent/cert.pem)',
@@ -179,8 +179,20 @@ describe("config errors name the path, the expectation and the actual value", ()
 });
 
 describe("defaults and mapping", () => {
-  it("applies every default to an empty file", () => {
-    const c = parseConfigText("", { readResolvConf: () => "nameserver 10.1.2.3\nnameserver 2001:db8::53\n" });
+  it("refuses an empty file and a file without clusters, naming `clusters: []` as the way to serve none", () => {
+    for (const text of ["", "# nothing yet\n", "dns: { servers: ['10.0.0.2'] }\n", "cluster: []\n"]) {
+      const problems = problemsOf(text);
+      expect(problems).toContain(
+        "clusters: expected a list of clusters (write `clusters: []` to serve none on purpose), got nothing (missing)",
+      );
+    }
+    expect(problemsOf("clusters: {}\n")).toContain("clusters: expected a list of clusters, got a mapping");
+  });
+
+  it("applies every default to a file that only says `clusters: []`", () => {
+    const c = parseConfigText("clusters: []\n", {
+      readResolvConf: () => "nameserver 10.1.2.3\nnameserver 2001:db8::53\n",
+    });
     expect(c.xds.listen).toBe(XDS_DEFAULTS.listen);
     expect(c.xds.limits).toEqual(XDS_DEFAULTS.limits);
     expect(c.admin.listen).toBe("127.0.0.1:19000");
@@ -194,14 +206,17 @@ describe("defaults and mapping", () => {
   });
 
   it("falls back to 127.0.0.1:53 when resolv.conf names no server", () => {
-    expect(parseConfigText("", noResolvConf).dns.servers).toEqual(["127.0.0.1:53"]);
-    expect(parseConfigText("", { readResolvConf: () => "search example.com\n" }).dns.servers).toEqual([
-      "127.0.0.1:53",
-    ]);
+    expect(parseConfigText("clusters: []", noResolvConf).dns.servers).toEqual(["127.0.0.1:53"]);
+    expect(
+      parseConfigText("clusters: []", { readResolvConf: () => "search example.com\n" }).dns.servers,
+    ).toEqual(["127.0.0.1:53"]);
   });
 
   it("normalizes configured servers and adds the default port", () => {
-    const c = parseConfigText("dns: { servers: ['10.0.0.2', '[fd00::2]:5353'] }\n", noResolvConf);
+    const c = parseConfigText(
+      "dns: { servers: ['10.0.0.2', '[fd00::2]:5353'] }\nclusters: []\n",
+      noResolvConf,
+    );
     expect(c.dns.servers).toEqual(["10.0.0.2:53", "[fd00::2]:5353"]);
     expect(c.dns.serversFromSystem).toBe(false);
   });
@@ -332,7 +347,7 @@ clusters:
       const file = join(dir, "dns-eds.yaml");
       writeFileSync(
         file,
-        "cache:\n  localMaxEntries: 5000\n  etcd:\n    endpoints: [https://127.0.0.1:2379]\n    tls: { caFile: ca.pem }\n    auth: { username: dns-eds, passwordFile: ./pw }\n",
+        "cache:\n  localMaxEntries: 5000\n  etcd:\n    endpoints: [https://127.0.0.1:2379]\n    tls: { caFile: ca.pem }\n    auth: { username: dns-eds, passwordFile: ./pw }\nclusters: []\n",
       );
       const c = await loadConfigFile(file, noResolvConf);
       expect(c.source).toBe(file);
