@@ -125,7 +125,9 @@ export async function startGoStack(opts: GoStackOptions): Promise<GoStack> {
       async restartBackend(host) {
         if (!backends.has(host)) backends.set(host, await startWhoBackend(host, port));
       },
-      reload: (clusters) => app.reload(config(clusters(port))),
+      reload: async (clusters) => {
+        await app.reload(config(clusters(port)));
+      },
       stop,
     };
   } catch (e) {
