@@ -49,6 +49,8 @@ export interface AdminServer {
   readonly port: number;
   readonly url: string;
   setProviders(providers: AdminProviders): void;
+  /** From now on `/readyz` is 503 with this reason (shutting down); `/healthz` stays 200. */
+  setDraining(reason: string): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     ...(opts.clusters ? { clusters: opts.clusters } : {}),
   };
   let started = opts.readiness !== undefined;
+  let drainingReason: string | undefined;
 
   const send = (res: ServerResponse, status: number, type: string, body: string) => {
     res.writeHead(status, {
@@ -103,6 +106,13 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
         sendJson(res, 200, { status: "ok" });
         return;
       case "/readyz": {
+        if (drainingReason !== undefined) {
+          sendJson(res, 503, {
+            ready: false,
+            checks: [{ name: "shutdown", ok: false, reason: drainingReason }],
+          });
+          return;
+        }
         if (!started) {
           sendJson(res, 503, {
             ready: false,
@@ -180,6 +190,9 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     setProviders(next) {
       providers = { ...providers, ...next };
       if (next.readiness !== undefined) started = true;
+    },
+    setDraining(reason) {
+      drainingReason = reason;
     },
     close() {
       return new Promise<void>((resolve) => {

@@ -47,11 +47,13 @@ export interface RunningControlPlane {
   readonly reloads: LiveReload;
   /** Applies what can be applied of `config` and says what was applied and what needs a restart. */
   reload(config: DnsEdsConfig): Promise<ReloadReport>;
+  /**
+   * Sends every xDS client away, spread over `shutdown.drainWindowMs` (GOAWAY, then UNAVAILABLE), and
+   * resolves when the last one has been; `stop()` then gives what remains `shutdown.graceMs`.
+   */
+  drain(): Promise<void>;
   stop(): Promise<void>;
 }
-
-/** How long streams get to finish on stop before they are cancelled. */
-const SHUTDOWN_GRACE_MS = 2_000;
 
 function etcdOptions(etcd: EtcdConfig) {
   const password =
@@ -150,7 +152,6 @@ export async function startServer(
         maxReceiveMessageBytes: limits.maxMessageBytes,
       },
     });
-    stops.push(() => xds.shutdown(SHUTDOWN_GRACE_MS));
 
     const ownership = cache.ownership();
     const scheduler = new HealthScheduler({
@@ -170,6 +171,9 @@ export async function startServer(
       onError: (err, context) => pipelineLog.error({ err, context }, "endpoint pipeline error"),
     });
     stops.push(() => pipeline.close());
+    // Stopped first: streams end before the stages behind them close, so no client sees a half-closed
+    // pipeline. The grace in force when the stop comes (shutdown.* applies live: it is read only then).
+    stops.push(() => xds.shutdown(reloads.current().shutdown.graceMs));
     pipeline.setClusters(config.clusters);
 
     // What a reload applies in place (docs/operations.md, "What a reload applies"). Every other key
@@ -182,6 +186,8 @@ export async function startServer(
     reloads.register("clusters", (next) => pipeline.setClusters(next.clusters));
     // Each cluster's health check is merged over healthDefaults at load time, so the clusters carry it.
     reloads.register("healthDefaults", (next) => pipeline.setClusters(next.clusters));
+    // Read from reloads.current() when SIGTERM comes; nothing to do now.
+    reloads.register("shutdown", () => {});
 
     // Bind last: a client that connects sees resources as soon as the first resolutions land.
     const xdsPort = await xds.listen(config.xds.listen);
@@ -238,6 +244,7 @@ export async function startServer(
       adminProviders,
       reloads,
       reload: (next: DnsEdsConfig) => reloads.apply(next),
+      drain: () => xds.drain({ windowMs: reloads.current().shutdown.drainWindowMs }),
       stop: stopAll,
     };
   } catch (e) {

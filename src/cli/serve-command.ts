@@ -21,8 +21,11 @@ import { packageVersion } from "./version.js";
 export interface ControlPlaneHandle {
   stop(): Promise<void>;
   reload(config: DnsEdsConfig): Promise<ReloadReport>;
+  /** Sends xDS clients away gradually (the drain window); absent: stop() ends streams at once. */
+  drain?(): Promise<void>;
+
   /** Keys whose new value waits for a restart (the reload framework's view). */
-  reloads?: { pendingRestart(): string[] };
+  reloads?: { pendingRestart(): string[]; current(): DnsEdsConfig };
   /** What the admin server shows; a control plane may instead call `opts.admin.setProviders` itself. */
   adminProviders?: AdminProviders;
 }
@@ -182,19 +185,39 @@ export async function runServe(opts: ServeOptions): Promise<number> {
 
     return await new Promise<number>((resolve) => {
       let stopping = false;
+      let wake: (() => void) | undefined;
       const stop = (signal: string) => {
         if (stopping) {
           log.warn({ signal }, "second stop signal: exiting at once");
+          wake?.();
           resolve(EXIT_FAILURE);
           return;
         }
         stopping = true;
-        log.info({ signal }, "stopping");
-        void closeAll().then(() => {
+        void (async () => {
+          // SIGTERM (Kubernetes, docker stop) drains: not ready at once, serve on for the delay (load
+          // balancers stop sending new clients here), then send clients away a few at a time over the
+          // window, then give the rest the grace period. SIGINT (Ctrl-C) stops at once.
+          const s = (app.reloads?.current() ?? running).shutdown;
+          admin.setDraining(`shutting down (${signal})`);
+          if (signal === "SIGTERM" && app.drain) {
+            log.info(
+              { signal, drainDelayMs: s.drainDelayMs, drainWindowMs: s.drainWindowMs, graceMs: s.graceMs },
+              "draining: /readyz is 503; xDS clients will be sent away over the drain window",
+            );
+            await new Promise<void>((r) => {
+              wake = r;
+              setTimeout(r, s.drainDelayMs);
+            });
+            await app.drain();
+          } else {
+            log.info({ signal }, "stopping");
+          }
+          await closeAll();
           signals.off("SIGTERM", onTerm);
           signals.off("SIGINT", onInt);
           resolve(EXIT_OK);
-        });
+        })();
       };
       const onTerm = () => stop("SIGTERM");
       const onInt = () => stop("SIGINT");

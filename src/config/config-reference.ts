@@ -69,6 +69,12 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "healthDefaults.path": "HTTP(S) path checked.",
   "healthDefaults.expectedStatuses": "HTTP statuses that mean healthy (default 200..399).",
   "healthDefaults.grpcService": 'gRPC health service name ("" = the whole server).',
+  shutdown: "Stopping on SIGTERM: /readyz turns 503 at once, then streams are drained gradually.",
+  "shutdown.drainDelayMs":
+    "After SIGTERM, keep serving this long (with /readyz 503) so load balancers stop sending new clients here.",
+  "shutdown.drainWindowMs":
+    "Then send each client connection away (GOAWAY, streams end UNAVAILABLE) at its own jittered moment within this window.",
+  "shutdown.graceMs": "Then give what is still open this long before cutting it; the process then exits 0.",
   clusters:
     "Required (write `clusters: []` to serve none on purpose): the clusters served. Each has a name and exactly one of `dns`, `srv`, `static` (shorthand for one source) or `sources`.",
   "clusters[].name":

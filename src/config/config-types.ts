@@ -63,6 +63,16 @@ export interface CacheConfig {
   etcd?: EtcdConfig;
 }
 
+/** Stopping on SIGTERM (see docs/operations.md, "Stopping and rolling restarts"). */
+export interface ShutdownConfig {
+  /** After SIGTERM, /readyz is 503 at once; streams are served as usual this long. */
+  drainDelayMs: number;
+  /** Then each client connection is sent away at its own moment within this window. */
+  drainWindowMs: number;
+  /** Then whatever is still open gets this long before it is cut. */
+  graceMs: number;
+}
+
 export interface DnsEdsConfig {
   /** Where it came from: a file path, or a label such as "<embedded>". */
   source: string;
@@ -72,5 +82,6 @@ export interface DnsEdsConfig {
   dns: DnsConfig;
   cache: CacheConfig;
   healthDefaults: HealthCheckSpec;
+  shutdown: ShutdownConfig;
   clusters: readonly ClusterSpec[];
 }

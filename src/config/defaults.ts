@@ -53,6 +53,17 @@ export const HEALTH_DEFAULTS = {
   grpcService: "",
 } as const;
 
+/**
+ * Stopping on SIGTERM. No delay by default: outside Kubernetes nothing watches /readyz; the Helm chart
+ * sets one so endpoints controllers stop routing here first. Window plus grace stay under Docker's 10 s
+ * stop timeout.
+ */
+export const SHUTDOWN_DEFAULTS = {
+  drainDelayMs: 0,
+  drainWindowMs: 5_000,
+  graceMs: 2_000,
+} as const;
+
 export const CLUSTER_DEFAULTS = {
   ipFamily: "V4_PREFERRED",
   happyEyeballs: false,

@@ -185,6 +185,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       ...(etcd ? { etcd } : {}),
     },
     healthDefaults,
+    shutdown: { ...file.shutdown },
     clusters,
   };
 }

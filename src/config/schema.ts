@@ -12,6 +12,7 @@ import {
   CLUSTER_DEFAULTS,
   DNS_DEFAULTS,
   HEALTH_DEFAULTS,
+  SHUTDOWN_DEFAULTS,
   SOURCE_DEFAULTS,
   XDS_DEFAULTS,
 } from "./defaults.js";
@@ -112,6 +113,12 @@ const xdsSection = z.strictObject({
 });
 
 const adminSection = z.strictObject({ listen: listenAddress().default(ADMIN_DEFAULTS.listen) });
+
+const shutdownSection = z.strictObject({
+  drainDelayMs: intIn(0, 600_000).default(SHUTDOWN_DEFAULTS.drainDelayMs),
+  drainWindowMs: intIn(0, 600_000).default(SHUTDOWN_DEFAULTS.drainWindowMs),
+  graceMs: intIn(0, 600_000).default(SHUTDOWN_DEFAULTS.graceMs),
+});
 
 const dnsSection = z
   .strictObject({
@@ -349,6 +356,7 @@ export const configFileSchema = z
     dns: dnsSection.prefault({}),
     cache: cacheSection.prefault({}),
     healthDefaults: healthDefaultsSection.prefault({}),
+    shutdown: shutdownSection.prefault({}),
     // Required on purpose: a file that lost its clusters (empty, truncated, wrong key) must not start a
     // server that serves nothing; `clusters: []` says "none" explicitly.
     clusters: z.array(clusterEntry, {

@@ -4,6 +4,7 @@
  * serializer is the identity), so nothing is re-encoded per stream. Owns server limits (keepalive,
  * concurrent streams, message sizes, stream count) and graceful shutdown.
  */
+import type { ServerHttp2Session } from "node:http2";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
@@ -13,6 +14,7 @@ import {
   type DiscoveryRequest,
   DiscoveryRequestSchema,
 } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { drainOffsets, goAway, serverSessions, sessionPeer } from "./connection-drain.js";
 import { DeltaStream } from "./delta-stream.js";
 import { XdsError } from "./errors.js";
 import { NOOP_METRICS, type XdsMetrics } from "./metrics.js";
@@ -51,8 +53,20 @@ export interface XdsServerOptions {
   now?: () => number;
 }
 
+export interface DrainOptions {
+  /** Connections are sent away at moments spread over this window (jittered, see drainOffsets). */
+  windowMs: number;
+  random?: () => number;
+}
+
 export interface XdsServer {
   listen(addr: string): Promise<number>;
+  /**
+   * Sends every client connection away, one at a time over the window: GOAWAY, then its streams end
+   * with UNAVAILABLE so the client reconnects (elsewhere, as this replica reports not-ready). New
+   * streams meanwhile are refused the same way. Resolves when the last connection has been sent away.
+   */
+  drain(opts: DrainOptions): Promise<void>;
   shutdown(graceMs?: number): Promise<void>;
   /** Open streams right now (for admin and tests). */
   streamCount(): number;
@@ -174,7 +188,10 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
   const maxStreams = limits.maxStreams ?? 50_000;
   const now = opts.now ?? Date.now;
   const streams = new Set<XdsStreamBase<TypeStateBase, unknown>>();
+  /** The peer (`call.getPeer()`) of each stream, to find the streams of one connection. */
+  const peers = new Map<XdsStreamBase<TypeStateBase, unknown>, string>();
   let shuttingDown = false;
+  let draining = false;
   const shared = new SharedResponses();
 
   const serverOptions: grpc.ServerOptions = {
@@ -192,7 +209,28 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
   }
   const server = new grpc.Server(serverOptions);
 
+  /** GOAWAY on one connection, then its streams end with UNAVAILABLE. */
+  const sendAway = (peer: string | undefined, session: ServerHttp2Session | undefined) => {
+    if (session) goAway(session);
+    for (const [s, p] of peers) {
+      if (p === peer) s.endWith(grpc.status.UNAVAILABLE, "server draining; reconnect to another replica");
+    }
+  };
+
   const open = (def: Method) => (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
+    if (draining && !shuttingDown) {
+      // A client that reached this connection during the drain is sent on at once, connection and all.
+      const peer = call.getPeer();
+      call.emit("error", {
+        code: grpc.status.UNAVAILABLE,
+        details: "server draining; reconnect to another replica",
+      });
+      sendAway(
+        peer,
+        serverSessions(server).find((x) => sessionPeer(x) === peer),
+      );
+      return;
+    }
     if (shuttingDown || streams.size >= maxStreams) {
       const code = shuttingDown ? grpc.status.UNAVAILABLE : grpc.status.RESOURCE_EXHAUSTED;
       call.emit("error", { code, details: shuttingDown ? "server shutting down" : "too many xDS streams" });
@@ -207,13 +245,20 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       variantKeyOf: opts.variantKeyOf ?? zoneOf,
       fixedTypeUrl: def.typeUrl,
       kind: def.kind,
-      onClose: (s) => streams.delete(s),
+      onClose: (s) => {
+        streams.delete(s);
+        peers.delete(s);
+      },
       shared,
     };
     const s = def.delta
       ? new DeltaStream(ctx, call as grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>)
       : new SotwStream(ctx, call as grpc.ServerDuplexStream<DiscoveryRequest, Buffer>);
-    if (!s.isClosed) streams.add(s as unknown as XdsStreamBase<TypeStateBase, unknown>);
+    if (!s.isClosed) {
+      const base = s as unknown as XdsStreamBase<TypeStateBase, unknown>;
+      streams.add(base);
+      peers.set(base, call.getPeer());
+    }
   };
 
   for (const [service, sd] of serviceDefinitions()) {
@@ -240,6 +285,32 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
           resolve(port);
         });
       });
+    },
+
+    async drain({ windowMs, random = Math.random }: DrainOptions): Promise<void> {
+      if (draining || shuttingDown || !listening) return;
+      draining = true;
+      const sessions = serverSessions(server);
+      // Streams whose connection is not among the sessions (none expected) are ended on their own.
+      const known = new Set(sessions.map(sessionPeer));
+      const orphans = [...new Set(peers.values())].filter((p) => !known.has(p));
+      const targets: Array<() => void> = [
+        ...sessions.map((session) => () => sendAway(sessionPeer(session), session)),
+        ...orphans.map((peer) => () => sendAway(peer, undefined)),
+      ];
+      const offsets = drainOffsets(targets.length, windowMs, random);
+      logger.info({ connections: targets.length, streams: streams.size, windowMs }, "xds server draining");
+      await Promise.all(
+        targets.map(
+          (send, i) =>
+            new Promise<void>((resolve) => {
+              setTimeout(() => {
+                send();
+                resolve();
+              }, offsets[i]);
+            }),
+        ),
+      );
     },
 
     async shutdown(graceMs = 5_000): Promise<void> {
