@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/config-error.js";
 import { parseConfigObject, parseConfigText } from "../../src/config/load-config.js";
+import { seeded } from "../support/property-seed.js";
 
 const opts = { readResolvConf: () => undefined, fileReadable: () => false };
 
@@ -25,7 +26,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.string({ maxLength: 200 }), (text) => {
         outcome(() => parseConfigText(text, opts));
       }),
-      { numRuns: 300 },
+      seeded(15001, 300, "config yaml text"),
     );
   });
 
@@ -35,7 +36,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.dictionary(section, fc.anything({ maxDepth: 3 })), (raw) => {
         outcome(() => parseConfigObject(raw, opts));
       }),
-      { numRuns: 300 },
+      seeded(15002, 300, "config sections"),
     );
   });
 
@@ -63,7 +64,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.array(fc.dictionary(key, value), { maxLength: 4 }), (clusters) => {
         outcome(() => parseConfigObject({ clusters }, opts));
       }),
-      { numRuns: 300 },
+      seeded(15003, 300, "config clusters"),
     );
   });
 });

@@ -8,6 +8,7 @@ import { buildAssignment } from "../../src/endpoints/assignment-builder.js";
 import type { ClusterSpec, IpFamilyPolicy, SourceSpec } from "../../src/endpoints/cluster-spec.js";
 import { extractCandidates, type SourceResolution } from "../../src/endpoints/endpoint-candidates.js";
 import type { EndpointHealth } from "../../src/health/types.js";
+import { seeded } from "../support/property-seed.js";
 import { grpcJsXdsErrors, validateCla } from "./cla-validator.js";
 import { aaaaRecs, answer, aRecs, cluster, loc, srv, txtRecs } from "./fixtures.js";
 
@@ -152,7 +153,7 @@ describe("assignment builder property", () => {
           for (const c of candidates) expect(listed.has(c.key)).toBe(true);
         }
       }),
-      { numRuns: 400 },
+      seeded(15011, 400, "assignment builder"),
     );
   });
 });

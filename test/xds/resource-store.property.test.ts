@@ -4,6 +4,7 @@ import { XdsError } from "../../src/xds/errors.js";
 import { clusterLoadAssignment, edsCluster } from "../../src/xds/resource-builders.js";
 import { type PublishBatch, ResourceStore } from "../../src/xds/resource-store.js";
 import { TYPE_URLS } from "../../src/xds/type-urls.js";
+import { seeded } from "../support/property-seed.js";
 
 const names = ["a", "b", "c", "d"];
 const op = fc.oneof(
@@ -79,7 +80,7 @@ describe("ResourceStore properties", () => {
           }
         },
       ),
-      { numRuns: 200 },
+      seeded(15006, 200, "store atomic publish"),
     );
   });
 
@@ -111,7 +112,7 @@ describe("ResourceStore properties", () => {
         });
         expect(a.get(TYPE_URLS.endpoint, "x")?.version).toBe(b.get(TYPE_URLS.endpoint, "x")?.version);
       }),
-      { numRuns: 100 },
+      seeded(15007, 100, "store content versions"),
     );
   });
 });
