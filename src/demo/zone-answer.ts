@@ -5,6 +5,7 @@
  * so the header and the consumed length are checked before anything is believed.
  */
 import * as packet from "dns-packet";
+import { readQueryQuestion } from "./query-question.js";
 import type { Zone } from "./zone-file.js";
 import { isInZone, type ZoneRecord, type ZoneRecordType } from "./zone-file.js";
 
@@ -98,7 +99,8 @@ function reply(
   parts: {
     aa?: boolean;
     tc?: boolean;
-    questions?: packet.Question[];
+    /** The query's question entry in wire form, echoed byte for byte. */
+    question?: Buffer;
     answers?: Rr[];
     authorities?: Rr[];
     additionals?: Rr[];
@@ -108,18 +110,21 @@ function reply(
   if (h.rd) flags |= packet.RECURSION_DESIRED;
   if (parts.aa) flags |= packet.AUTHORITATIVE_ANSWER;
   if (parts.tc) flags |= packet.TRUNCATED_RESPONSE;
-  return packet.encode({
+  const out = packet.encode({
     type: "response",
     id: h.id,
     flags,
-    questions: parts.questions ?? [],
+    questions: [],
     answers: parts.answers ?? [],
     authorities: parts.authorities ?? [],
     additionals: parts.additionals ?? [],
   });
+  if (!parts.question) return out;
+  // dns-packet writes no compression pointers, so the question can be spliced in after the header.
+  const withQuestion = Buffer.concat([out.subarray(0, 12), parts.question, out.subarray(12)]);
+  withQuestion.writeUInt16BE(1, 4);
+  return withQuestion;
 }
-
-const normalize = (name: string): string => (name === "." || name === "" ? "." : `${name.toLowerCase()}.`);
 
 /**
  * Answers one query message. Returns null when the message must be dropped (too short to answer, or
@@ -143,8 +148,10 @@ export function answerQuery(index: ZoneIndex, msg: Buffer, opts: AnswerOptions):
   if (questions.length !== 1 || (q.answers?.length ?? 0) > 0 || (q.authorities?.length ?? 0) > 0)
     return reply(h, RCODE.FORMERR, {});
   const question = questions[0] as packet.Question;
+  const asked = readQueryQuestion(msg);
+  if (!asked) return reply(h, RCODE.FORMERR, {});
   const opts_ = (q.additionals ?? []).filter((a): a is packet.OptAnswer => a.type === "OPT");
-  if (opts_.length > 1) return reply(h, RCODE.FORMERR, { questions: [question] });
+  if (opts_.length > 1) return reply(h, RCODE.FORMERR, { question: asked.wire });
   const clientOpt = opts_[0];
   const serverMax = opts.maxUdpPayload ?? DEFAULT_MAX_UDP_PAYLOAD;
   const ourOpt = (extendedRcode = 0): Rr[] =>
@@ -163,22 +170,23 @@ export function answerQuery(index: ZoneIndex, msg: Buffer, opts: AnswerOptions):
         ]
       : [];
 
-  if (h.opcode !== 0) return reply(h, RCODE.NOTIMP, { questions: [question], additionals: ourOpt() });
+  if (h.opcode !== 0) return reply(h, RCODE.NOTIMP, { question: asked.wire, additionals: ourOpt() });
   // EDNS version we do not speak: BADVERS (16) = extended rcode 1, header rcode 0 (RFC 6891 §6.1.3).
   if (clientOpt && clientOpt.ednsVersion > 0)
-    return reply(h, RCODE.NOERROR, { questions: [question], additionals: ourOpt(1) });
+    return reply(h, RCODE.NOERROR, { question: asked.wire, additionals: ourOpt(1) });
   if (typeof question.type !== "string" || String(question.type).startsWith("UNKNOWN"))
-    return reply(h, RCODE.NOTIMP, { questions: [question], additionals: ourOpt() });
+    return reply(h, RCODE.NOTIMP, { question: asked.wire, additionals: ourOpt() });
   if (question.class !== "IN")
-    return reply(h, RCODE.REFUSED, { questions: [question], additionals: ourOpt() });
+    return reply(h, RCODE.REFUSED, { question: asked.wire, additionals: ourOpt() });
   // dns-packet's typings omit ANY (255), which it does decode.
   const qtype = question.type as string;
   if (qtype === "AXFR" || qtype === "IXFR")
-    return reply(h, RCODE.REFUSED, { questions: [question], additionals: ourOpt() });
+    return reply(h, RCODE.REFUSED, { question: asked.wire, additionals: ourOpt() });
 
-  const qname = normalize(question.name);
+  // Escaped (a `.` inside a label is `\046`), so such a label never matches a zone name.
+  const qname = asked.name.toLowerCase();
   if (!isInZone(qname, index.origin))
-    return reply(h, RCODE.REFUSED, { questions: [question], additionals: ourOpt() });
+    return reply(h, RCODE.REFUSED, { question: asked.wire, additionals: ourOpt() });
 
   const answers: Rr[] = [];
   const authorities: Rr[] = [];
@@ -189,7 +197,8 @@ export function answerQuery(index: ZoneIndex, msg: Buffer, opts: AnswerOptions):
   const found: ZoneRecord[] = [];
   for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
     seen.add(name);
-    const spelling = name === qname ? question.name : undefined;
+    // The asker's spelling (0x20 case) for the owner; an escaped name matches no record, so never needs it.
+    const spelling = name === qname && !asked.name.includes("\\") ? asked.name : undefined;
     const rrs = index.records(name);
     if (!rrs) {
       if (!index.exists(name)) rcode = RCODE.NXDOMAIN;
@@ -226,7 +235,7 @@ export function answerQuery(index: ZoneIndex, msg: Buffer, opts: AnswerOptions):
 
   const full = reply(h, rcode, {
     aa: true,
-    questions: [question],
+    question: asked.wire,
     answers,
     authorities,
     additionals: [...additionals, ...ourOpt()],
@@ -234,7 +243,7 @@ export function answerQuery(index: ZoneIndex, msg: Buffer, opts: AnswerOptions):
   const limit =
     opts.transport === "tcp" ? 65535 : Math.min(serverMax, Math.max(512, clientOpt?.udpPayloadSize ?? 512));
   if (full.length <= limit) return full;
-  if (opts.transport === "tcp") return reply(h, RCODE.SERVFAIL, { questions: [question] });
+  if (opts.transport === "tcp") return reply(h, RCODE.SERVFAIL, { question: asked.wire });
   // Too big for the client's buffer: TC=1 with the question only, so it retries over TCP (RFC 7766).
-  return reply(h, rcode, { aa: true, tc: true, questions: [question], additionals: ourOpt() });
+  return reply(h, rcode, { aa: true, tc: true, question: asked.wire, additionals: ourOpt() });
 }

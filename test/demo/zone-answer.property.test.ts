@@ -3,6 +3,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { answerQuery, ZoneIndex } from "../../src/demo/zone-answer.js";
 import { parseZoneFile } from "../../src/demo/zone-file.js";
+import { decodeMessage } from "../../src/dns/wire-decoder.js";
+import { seeded } from "../support/property-seed.js";
 
 const index = new ZoneIndex(
   parseZoneFile(`$ORIGIN p.test.
@@ -33,7 +35,47 @@ function checkReply(input: Buffer, out: Buffer | null): void {
   expect(reply.id).toBe(input.readUInt16BE(0));
   expect(reply.type).toBe("response");
   expect(out.length).toBeLessThanOrEqual(1232);
+  // A question in the reply is the query's own, octet for octet (resolvers drop any other reply).
+  const got = decodeMessage(out, false);
+  expect(got.ok).toBe(true);
+  if (got.ok && got.msg.questions.length > 0) {
+    const asked = decodeMessage(input, false);
+    expect(asked.ok && asked.msg.questions).toEqual(got.msg.questions);
+  }
 }
+
+/** `valid` with the given octets replaced: how the property builds each mutated query. */
+function mutate(edits: Array<[number, number]>, cut = 0): Buffer {
+  const input = Buffer.from(valid);
+  for (const [at, value] of edits) input[at] = value;
+  return input.subarray(0, input.length - cut);
+}
+
+describe("answerQuery regression cases (counterexamples the properties found)", () => {
+  it("[[13,46]] (seed -1483944130, path 450): a first label holding a '.' byte gets a decodable NXDOMAIN echoing the question", () => {
+    // c.p.test with its first label's only octet turned into '.': one label "\046", not two empty ones.
+    const input = mutate([[13, 46]]);
+    const out = answerQuery(index, input, { transport: "udp" });
+    checkReply(input, out);
+    const reply = packet.decode(out as Buffer);
+    expect((reply.flags ?? 0) & 0xf).toBe(3);
+    expect(reply.answers).toEqual([]);
+    // The question section is the query's, byte for byte (no pointers in the input to re-encode).
+    expect((out as Buffer).subarray(12, input.length)).toEqual(input.subarray(12));
+  });
+
+  it("a label 'a.p' under test. is one label, not the zone's a.p.test: refused, never answered", () => {
+    const input = Buffer.from(
+      packet.encode({ type: "query", id: 5, questions: [{ name: "axp.test", type: "A" }] }),
+    );
+    input[14] = 0x2e; // "axp" -> "a.p": the wire name is 3"a.p" 4"test", outside p.test
+    const out = answerQuery(index, input, { transport: "udp" });
+    checkReply(input, out);
+    const reply = packet.decode(out as Buffer);
+    expect((reply.flags ?? 0) & 0xf).toBe(5);
+    expect(reply.answers).toEqual([]);
+  });
+});
 
 describe("answerQuery on hostile input", () => {
   it("never throws on random bytes", () => {
@@ -42,7 +84,7 @@ describe("answerQuery on hostile input", () => {
         const input = Buffer.from(bytes);
         checkReply(input, answerQuery(index, input, { transport: "udp" }));
       }),
-      { numRuns: 3000 },
+      seeded(15008, 3000, "zone random bytes"),
     );
   });
 
@@ -55,13 +97,11 @@ describe("answerQuery on hostile input", () => {
         }),
         fc.integer({ min: 0, max: 8 }),
         (edits, cut) => {
-          const input = Buffer.from(valid);
-          for (const [at, value] of edits) input[at] = value;
-          const trimmed = input.subarray(0, input.length - cut);
-          checkReply(trimmed, answerQuery(index, trimmed, { transport: "udp" }));
+          const input = mutate(edits, cut);
+          checkReply(input, answerQuery(index, input, { transport: "udp" }));
         },
       ),
-      { numRuns: 3000 },
+      seeded(15009, 3000, "zone mutated query"),
     );
   });
 
@@ -106,7 +146,7 @@ describe("answerQuery on hostile input", () => {
         if ((reply.answers ?? []).length === 0) expect(reply.authorities?.[0]?.type).toBe("SOA");
         expect((reply.additionals ?? []).some((a) => a.type === "OPT")).toBe(edns);
       }),
-      { numRuns: 300 },
+      seeded(15010, 300, "zone in-zone names"),
     );
   });
 });
