@@ -2,7 +2,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeAnswer, encodeAnswer } from "../../src/cache/answer-codec.js";
-import type { Answer } from "../../src/dns/types.js";
+import type { Answer, DnsRecord, RecordType } from "../../src/dns/types.js";
+
+type SrvRecord = Extract<DnsRecord, { type: "SRV" }>;
+
 import { seeded } from "../support/property-seed.js";
 
 describe("answer codec", () => {
@@ -76,16 +79,109 @@ describe("answer codec", () => {
     expect(decodeAnswer(future).answer).toEqual(a);
   });
 
-  it("rejects garbage with ERR_CACHE_DECODE, never another error", () => {
+  it("rejects each kind of insane value with ERR_CACHE_DECODE", () => {
+    const good: Answer = {
+      name: "x.test.",
+      type: "SRV",
+      rcode: 0,
+      records: [{ type: "SRV", priority: 1, weight: 1, port: 80, target: "t.test.", ttl: 5 }],
+      ttl: 5,
+      server: "s",
+      resolvedAt: 1,
+      stale: false,
+    };
+    const bad: Array<[string, Uint8Array]> = [
+      ["an unknown record type", encode({ ...good, type: "MX" as RecordType, records: [] })],
+      ["a name that is not fully qualified", encode({ ...good, name: "x.test" })],
+      [
+        "an address record in an SRV answer",
+        encode({ ...good, records: [{ type: "A", address: "10.0.0.1", ttl: 5 }] }),
+      ],
+      [
+        "an SRV port above 65535",
+        encode({ ...good, records: [{ ...(good.records[0] as SrvRecord), port: 70_000 }] }),
+      ],
+      [
+        "an SRV weight above 65535",
+        encode({ ...good, records: [{ ...(good.records[0] as SrvRecord), weight: 65_536 }] }),
+      ],
+      ["a message cut short", encodeAnswer(good, "r").subarray(0, 9)],
+      ["a wire type protobuf does not have", new Uint8Array([0x0f, 0x01])],
+    ];
+    for (const [what, bytes] of bad) {
+      let code: string | undefined;
+      try {
+        decodeAnswer(bytes);
+      } catch (err) {
+        code = (err as { code?: string }).code;
+      }
+      expect(code, what).toBe("ERR_CACHE_DECODE");
+    }
+  });
+
+  it("on garbage and on mutated values: ERR_CACHE_DECODE or a sane answer, never anything else", () => {
+    const valid = encodeAnswer(
+      {
+        name: "_grpc._tcp.svc.test.",
+        type: "SRV",
+        rcode: 0,
+        records: [{ type: "SRV", priority: 1, weight: 10, port: 8080, target: "b1.svc.test.", ttl: 60 }],
+        ttl: 60,
+        server: "[::1]:53",
+        resolvedAt: 5,
+        stale: false,
+        targets: new Map([["b1.svc.test.", { a: [{ type: "A", address: "127.0.0.2", ttl: 60 }], aaaa: [] }]]),
+      },
+      "r",
+    );
+    let rejected = 0;
+    let accepted = 0;
+    const check = (bytes: Uint8Array) => {
+      let decoded: ReturnType<typeof decodeAnswer>;
+      try {
+        decoded = decodeAnswer(bytes);
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe("ERR_CACHE_DECODE");
+        rejected++;
+        return;
+      }
+      accepted++;
+      expectSane(decoded.answer);
+    };
+    const mutation = fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+      minLength: 1,
+      maxLength: 4,
+    });
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        try {
-          decodeAnswer(bytes);
-        } catch (err) {
-          expect((err as { code?: string }).code).toBe("ERR_CACHE_DECODE");
-        }
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), mutation), (input) => {
+        if (input instanceof Uint8Array) return check(input);
+        const bytes = Uint8Array.from(valid);
+        for (const [at, v] of input) bytes[at] = v;
+        check(bytes);
       }),
       seeded(15004, 2000, "answer codec garbage"),
     );
+    // Both outcomes occur: a decoder that accepted (or refused) everything would not pass.
+    expect(rejected).toBeGreaterThan(100);
+    expect(accepted).toBeGreaterThan(10);
   });
 });
+
+/** What every decoded answer must satisfy, whoever wrote the value. */
+function expectSane(a: Answer): void {
+  expect(["A", "AAAA", "SRV", "TXT"]).toContain(a.type);
+  expect(a.name.endsWith(".")).toBe(true);
+  for (const r of a.records) {
+    expect(r.type).toBe(a.type);
+    if (r.type === "SRV")
+      for (const v of [r.priority, r.weight, r.port]) expect(v).toBeLessThanOrEqual(0xffff);
+  }
+  for (const t of a.targets?.values() ?? []) {
+    for (const r of t.a) expect(r.type).toBe("A");
+    for (const r of t.aaaa) expect(r.type).toBe("AAAA");
+  }
+}
+
+function encode(a: Answer): Uint8Array {
+  return encodeAnswer(a, "r");
+}
