@@ -1,4 +1,5 @@
 import { Resolver } from "node:dns/promises";
+import { createServer } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -9,6 +10,9 @@ import {
   defaultEmbeddedConfigYaml,
   startEmbeddedDefault,
 } from "../../src/demo/embedded-default.js";
+import { freePortOnAll } from "../support/grpc-backends.js";
+
+const BACKEND_HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "::1"];
 
 describe("embedded default config", () => {
   it("passes config validation and points DNS at the given zone port", () => {
@@ -34,7 +38,9 @@ describe("embedded default config", () => {
   });
 
   it("starts the embedded zone server whose names the config uses", async () => {
-    const d = await startEmbeddedDefault({ onZoneReload: () => {} });
+    // A port free on every backend host: the default 50051 may be held by another test file's backends.
+    const backendPort = await freePortOnAll(BACKEND_HOSTS);
+    const d = await startEmbeddedDefault({ onZoneReload: () => {}, backendPort });
     try {
       expect(d.config.dns.servers).toEqual([d.zone.server]);
       const r = new Resolver({ timeout: 2000, tries: 1 });
@@ -49,23 +55,39 @@ describe("embedded default config", () => {
       expect(await r.resolveSrv(srv.name)).toHaveLength(3);
       expect(d.hints.join("\n")).toMatch(/xds:\/\/\/echo/);
       expect(d.hints.join("\n")).toMatch(/examples\/demo\/demo\.zone .*watched/);
-      // Port 50051 may be held by another test's backends; then the hint says so instead.
-      if (d.backends.length === 0) {
-        expect(d.hints.join("\n")).toMatch(/no demo backends/);
-      } else {
-        expect(d.backends.map((b) => b.name)).toEqual(["backend-1", "backend-2", "backend-3"]);
-        const c = new EchoClient("127.0.0.3:50051", grpc.credentials.createInsecure()) as EchoClientInstance;
-        try {
-          const reply = await new Promise<HelloReply | undefined>((resolve, reject) =>
-            c.hello({}, { deadline: Date.now() + 3000 }, (e, r) => (e ? reject(e) : resolve(r))),
-          );
-          expect(reply).toEqual({ backend: "backend-3", address: "127.0.0.3:50051" });
-        } finally {
-          c.close();
-        }
+      expect(d.backends.map((b) => b.name)).toEqual(["backend-1", "backend-2", "backend-3"]);
+      expect(d.hints.join("\n")).toContain(`port ${backendPort}`);
+      const c = new EchoClient(
+        `127.0.0.3:${backendPort}`,
+        grpc.credentials.createInsecure(),
+      ) as EchoClientInstance;
+      try {
+        const reply = await new Promise<HelloReply | undefined>((resolve, reject) =>
+          c.hello({}, { deadline: Date.now() + 3000 }, (e, r) => (e ? reject(e) : resolve(r))),
+        );
+        expect(reply).toEqual({ backend: "backend-3", address: `127.0.0.3:${backendPort}` });
+      } finally {
+        c.close();
       }
     } finally {
       await d.stop();
+    }
+  });
+
+  it("starts without backends, saying so, when their port is taken", async () => {
+    const backendPort = await freePortOnAll(BACKEND_HOSTS);
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(backendPort, "127.0.0.2", r));
+    try {
+      const d = await startEmbeddedDefault({ onZoneReload: () => {}, backendPort });
+      try {
+        expect(d.backends).toEqual([]);
+        expect(d.hints.join("\n")).toMatch(/no demo backends \(.*\); endpoints are published anyway/);
+      } finally {
+        await d.stop();
+      }
+    } finally {
+      blocker.close();
     }
   });
 });
