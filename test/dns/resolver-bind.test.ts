@@ -1,6 +1,8 @@
 // The resolver against a real authoritative BIND 9: record types, CNAME chains (in zone and across
 // zones), SRV targets from the additional section or follow-up queries, negative answers with SOA TTLs,
 // TC→TCP for big answers, and new data after a zone reload.
+import dgram from "node:dgram";
+import dnsPacket from "dns-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createResolver, type DnsResolver } from "../../src/dns/resolver.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
@@ -151,13 +153,60 @@ describe("resolver against BIND", () => {
     expect(a.ttl).toBe(15);
   });
 
-  it("SRV with an out-of-bailiwick target resolves it by follow-up queries", async () => {
-    const a = await r.resolve("_ext._tcp.svc.example.test", "SRV");
+  it("SRV with an out-of-bailiwick target resolves it by follow-up A and AAAA queries", async () => {
+    const seen: string[] = [];
+    const r2 = createResolver({
+      servers: [bind.server],
+      timeoutMs: 2000,
+      metrics: { query: (_s, outcome) => seen.push(outcome) },
+    });
+    const a = await r2.resolve("_ext._tcp.svc.example.test", "SRV").finally(() => r2.close());
     expect(a.targets?.get("host.other.test.")).toEqual({
       a: [{ type: "A", address: "127.0.0.21", ttl: 80 }],
       aaaa: [{ type: "AAAA", address: "::2", ttl: 80 }],
     });
     expect(a.ttl).toBe(80);
+    // The SRV query, then one A and one AAAA for the target: no more, no fewer.
+    expect(seen).toEqual(["answer", "answer", "answer"]);
+  });
+
+  it("ignores out-of-bailiwick additional records: a caching resolver's SRV reply carries them, follow-ups still run", async () => {
+    // A caching BIND in front of this one, warmed with host.other.test: it answers the SRV for
+    // example.test with host.other.test's A and AAAA in the additional section (from its cache).
+    const fwd = await startBindServer({
+      zones: [],
+      forwardZones: [
+        { origin: "example.test", to: bind.server },
+        { origin: "other.test", to: bind.server },
+      ],
+    });
+    const seen: string[] = [];
+    const r2 = createResolver({
+      servers: [fwd.server],
+      timeoutMs: 2000,
+      metrics: { query: (_s, outcome) => seen.push(outcome) },
+    });
+    try {
+      await r2.resolve("host.other.test", "A");
+      await r2.resolve("host.other.test", "AAAA");
+      const raw = await rawQuery(fwd.port, "_ext._tcp.svc.example.test", "SRV");
+      expect(
+        raw.additionals
+          ?.filter((x) => x.name === "host.other.test")
+          .map((x) => x.type)
+          .sort(),
+        "the case under test: out-of-bailiwick addresses in the additional section",
+      ).toEqual(["A", "AAAA"]);
+      seen.length = 0;
+      const a = await r2.resolve("_ext._tcp.svc.example.test", "SRV");
+      expect(a.targets?.get("host.other.test.")?.a).toMatchObject([{ type: "A", address: "127.0.0.21" }]);
+      expect(a.targets?.get("host.other.test.")?.aaaa).toMatchObject([{ type: "AAAA", address: "::2" }]);
+      // Trusting the additional section would make this one query.
+      expect(seen).toEqual(["answer", "answer", "answer"]);
+    } finally {
+      await r2.close();
+      await fwd.stop();
+    }
   });
 
   it("a big answer comes back TC over UDP and is fetched over TCP", async () => {
@@ -201,3 +250,29 @@ describe("resolver against BIND", () => {
     });
   });
 });
+
+/** One recursive (RD) query over UDP to 127.0.0.1:port with dns-packet, to see a reply as sent. */
+function rawQuery(port: number, name: string, type: "SRV"): Promise<dnsPacket.DecodedPacket> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket("udp4");
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error(`no reply to ${name} ${type}`));
+    }, 3000);
+    sock.on("message", (msg) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(dnsPacket.decode(msg));
+    });
+    sock.send(
+      dnsPacket.encode({
+        type: "query",
+        id: 4242,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ name, type }],
+      }),
+      port,
+      "127.0.0.1",
+    );
+  });
+}

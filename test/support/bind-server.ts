@@ -11,6 +11,11 @@
  * Every zone gets an SOA (serial bumped on each rewrite, so reloads are deterministic) and an NS record;
  * `records` is the rest of the zone file, with names relative to the origin. A rewrite reloads named
  * with SIGHUP and waits until the new serial is served, so the next query sees the new data.
+ *
+ * With `forwardZones`, named is also a recursive server (loopback clients only) that forwards those
+ * zones to another server, e.g. a second startBindServer: a caching resolver, as `dns.servers` usually
+ * is in production, which fills the additional section from its cache (records outside the answering
+ * zone's bailiwick included) and keeps answers until their TTL runs out.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
@@ -33,8 +38,17 @@ export interface BindZone {
   negativeTtl?: number;
 }
 
+export interface BindForwardZone {
+  /** Zone apex to forward, e.g. "example.test". */
+  origin: string;
+  /** "127.0.0.1:PORT" of the server to forward to. */
+  to: string;
+}
+
 export interface BindServerOptions {
   zones: BindZone[];
+  /** Zones this named resolves recursively by forwarding (and caches); turns recursion on. */
+  forwardZones?: BindForwardZone[];
   /** Also listen on ::1 (same port). Default false. */
   ipv6?: boolean;
   /** Path to named; default /usr/sbin/named, or $NAMED_BIN. */
@@ -92,7 +106,13 @@ async function pickPort(): Promise<number> {
 }
 
 /** Sends one SOA query over UDP and returns the serial, or undefined on timeout/error. */
-export async function querySoaSerial(host: string, port: number, origin: string, timeoutMs = 300) {
+export async function querySoaSerial(
+  host: string,
+  port: number,
+  origin: string,
+  timeoutMs = 300,
+  rd = false,
+) {
   return new Promise<number | undefined>((resolve) => {
     const sock = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
     const timer = setTimeout(() => finish(undefined), timeoutMs);
@@ -116,6 +136,7 @@ export async function querySoaSerial(host: string, port: number, origin: string,
     const q = dnsPacket.encode({
       type: "query",
       id: Math.floor(Math.random() * 65535),
+      flags: rd ? dnsPacket.RECURSION_DESIRED : 0,
       questions: [{ type: "SOA", name: origin.replace(/\.$/, "") }],
     });
     sock.send(q, port, host);
@@ -135,17 +156,31 @@ function zoneFile(zone: BindZone, serial: number): string {
   ].join("\n");
 }
 
-function namedConf(dir: string, port: number, ipv6: boolean, origins: string[]): string {
-  const zones = origins
-    .map((o) => `zone "${fqdn(o)}" { type primary; file "${zonePath(dir, o)}"; max-records-per-type 0; };`)
-    .join("\n");
+function namedConf(
+  dir: string,
+  port: number,
+  ipv6: boolean,
+  origins: string[],
+  forwards: readonly BindForwardZone[],
+): string {
+  const zones = [
+    ...origins.map(
+      (o) => `zone "${fqdn(o)}" { type primary; file "${zonePath(dir, o)}"; max-records-per-type 0; };`,
+    ),
+    ...forwards.map((f) => {
+      const [host, fport] = [f.to.slice(0, f.to.lastIndexOf(":")), f.to.slice(f.to.lastIndexOf(":") + 1)];
+      return `zone "${fqdn(f.origin)}" { type forward; forward only; forwarders { ${host} port ${fport}; }; };`;
+    }),
+  ].join("\n");
+  const recursion =
+    forwards.length > 0 ? "recursion yes;\n  allow-recursion { 127.0.0.0/8; ::1; };" : "recursion no;";
   return `options {
   directory "${dir}";
   pid-file none;
   session-keyfile none;
   listen-on port ${port} { 127.0.0.1; };
   listen-on-v6 port ${port} { ${ipv6 ? "::1;" : "none;"} };
-  recursion no;
+  ${recursion}
   notify no;
   dnssec-validation no;
   max-records-per-type 0;
@@ -198,6 +233,16 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
     return false;
   };
 
+  const waitAnswering = async (origin: string, deadlineMs: number) => {
+    const deadline = Date.now() + deadlineMs;
+    while (Date.now() < deadline) {
+      if (child?.exitCode !== null && child?.exitCode !== undefined) return false;
+      if ((await querySoaSerial("127.0.0.1", port, origin, 300, true)) !== undefined) return true;
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    }
+    return false;
+  };
+
   // named.conf lists every zone: written at each start attempt (new port) and when a zone is added.
   const writeConf = () =>
     writeFileSync(
@@ -207,6 +252,7 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
         port,
         ipv6,
         [...zones.values()].map((z) => z.origin),
+        opts.forwardZones ?? [],
       ),
     );
 
@@ -243,6 +289,11 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
         ok = false;
         break;
       }
+    }
+    // A forwarded zone is ready once its SOA comes back through this server (any serial).
+    for (const f of opts.forwardZones ?? []) {
+      if (!ok) break;
+      ok = await waitAnswering(f.origin, opts.startTimeoutMs ?? 15_000);
     }
     if (ok) break;
     await kill();
