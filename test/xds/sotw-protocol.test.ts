@@ -8,6 +8,7 @@ import {
 } from "../../src/xds/resource-builders.js";
 import type { ResourceStore } from "../../src/xds/resource-store.js";
 import type { XdsServer } from "../../src/xds/server.js";
+import { until } from "../support/wait-for.js";
 import { node, putCla, putCluster, type RecordingMetrics, SotwBarrier, startServer, T } from "./harness.js";
 import { RawXdsClient, sotwNames, sotwResources } from "./raw-client.js";
 
@@ -285,19 +286,32 @@ describe("SotW ADS", () => {
 
   it("a cancelled stream is forgotten: no longer counted or watched", async () => {
     const { store: s2, server: srv, port: p2, metrics: m2 } = await startServer();
+    // Each stream's store watch, seen from the store's side: the store calls watchers synchronously
+    // in publish(), so "still watched" shows at once, with no wait.
+    const calls: number[] = [];
+    const storeWatch = s2.watch.bind(s2);
+    s2.watch = (onChange) => {
+      const i = calls.push(0) - 1;
+      return storeWatch((changes) => {
+        calls[i] = (calls[i] ?? 0) + 1;
+        onChange(changes);
+      });
+    };
     try {
       putCla(s2, "s12", "10.0.0.1");
       const c = new RawXdsClient("sotw", p2);
       c.send({ node: node("n12"), typeUrl: T.endpoint, resourceNames: ["s12"] });
       await c.next();
       expect(srv.streamCount()).toBe(1);
+      putCla(s2, "s12", "10.0.0.3");
+      expect(calls).toEqual([1]);
+      await c.next();
       c.close();
-      for (let i = 0; i < 100 && srv.streamCount() > 0; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(srv.streamCount()).toBe(0);
+      await until(() => srv.streamCount() === 0, 5000, "the server to drop the cancelled stream");
       expect(m2.closed).toBe(m2.opened);
       const pushes = m2.pushes.length;
       putCla(s2, "s12", "10.0.0.2");
-      await new Promise((r) => setImmediate(r));
+      expect(calls).toEqual([1]);
       expect(m2.pushes.length).toBe(pushes);
     } finally {
       await srv.shutdown(500);
