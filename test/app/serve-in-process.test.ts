@@ -1,8 +1,9 @@
 /**
- * The whole product, as `dns-eds serve` runs it: a config object → our resolver against a real bind9 →
- * caching resolver → gRPC health checks → endpoint pipeline → xDS server → @grpc/grpc-js-xds client →
- * real gRPC backends on 127.0.0.21..24, with the admin endpoints a person would curl. The grpc-js-xds
- * bootstrap is per process, so this file is the only one here that registers the xds resolver.
+ * The control plane wired by src/app/serve.ts, run in the test's own process (an integration test of the
+ * wiring; the binary as a user runs it is test/e2e/): a config object → our resolver against a real
+ * bind9 → caching resolver → gRPC health checks → endpoint pipeline → xDS server → @grpc/grpc-js-xds
+ * client → real gRPC backends on 127.0.0.21..24, with the admin endpoints a person would curl. The
+ * grpc-js-xds bootstrap is per process, so this file is the only one here that registers the xds resolver.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
@@ -14,6 +15,7 @@ import { type RunningControlPlane, startServer } from "../../src/app/serve.js";
 import { parseConfigObject } from "../../src/config/load-config.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
 import {
+  askWho,
   eventually,
   freePortOnAll,
   spread,
@@ -30,6 +32,7 @@ let admin: AdminServer;
 let port = 0;
 const backends = new Map<string, WhoBackend>();
 const clients: grpc.Client[] = [];
+let streamsOpened = 0;
 
 const zone = (hosts: string[]) => ({
   origin: ORIGIN,
@@ -69,6 +72,16 @@ beforeAll(async () => {
   );
   const logger = createLogger({ level: "silent" });
   const metrics = createMetrics({ processMetrics: false });
+  // Count xDS streams as the server opens them: a client whose stream was dropped reconnects, which
+  // the open-streams gauge alone would not show.
+  const hooks = metrics.xdsHooks();
+  metrics.xdsHooks = () => ({
+    ...hooks,
+    streamOpened: (kind) => {
+      streamsOpened++;
+      hooks.streamOpened(kind);
+    },
+  });
   app = await startServer(config, { logger, metrics });
   admin = await startAdminServer({
     listen: "127.0.0.1:0",
@@ -96,7 +109,16 @@ afterAll(async () => {
   await bind?.stop();
 });
 
-describe("dns-eds serve, end to end", () => {
+interface ClusterPage {
+  clusters: Array<{ name: string; endpoints: Array<{ address: string; health: string }> }>;
+}
+const healthOf = async (cluster: string) => {
+  const page = (await (await fetch(`${admin.url}/clusters?format=json`)).json()) as ClusterPage;
+  const c = page.clusters.find((x) => x.name === cluster);
+  return Object.fromEntries((c?.endpoints ?? []).map((e) => [e.address, e.health]));
+};
+
+describe("the wired control plane, in process", () => {
   it("spreads calls over every A record, follows DNS removals and additions, and drops an unhealthy backend", async () => {
     const client = new grpc.Client("xds:///web", grpc.credentials.createInsecure());
     clients.push(client);
@@ -113,9 +135,11 @@ describe("dns-eds serve, end to end", () => {
     // A backend reports NOT_SERVING: it is marked UNHEALTHY and gets no calls; restored, it is back.
     backends.get(HOSTS[1] as string)?.health.setStatus("", "NOT_SERVING");
     await eventually(async () => !(await spread(client, 12)).has(HOSTS[1] as string));
-    const page = await (await fetch(`${admin.url}/clusters?format=json`)).json();
-    const web = (page as { clusters?: unknown[] }).clusters ?? page;
-    expect(JSON.stringify(web)).toContain('"UNHEALTHY"');
+    // That endpoint of that cluster, and only it, is UNHEALTHY on the admin page (the one added last may
+    // still be UNKNOWN, before its first probe).
+    const health = await healthOf("web");
+    expect(Object.keys(health).sort()).toEqual([HOSTS[0], HOSTS[1], HOSTS[3]]);
+    expect(Object.entries(health).filter(([, h]) => h === "UNHEALTHY")).toEqual([[HOSTS[1], "UNHEALTHY"]]);
     backends.get(HOSTS[1] as string)?.health.setStatus("", "SERVING");
     await eventually(async () => (await spread(client, 15)).has(HOSTS[1] as string));
   }, 90_000);
@@ -133,26 +157,45 @@ describe("dns-eds serve, end to end", () => {
     expect(metrics).toMatch(/dnseds_xds_pushes_total\{[^}]*\} [1-9]/);
   });
 
-  it("a config reload removes a cluster without dropping the client's stream for the others", async () => {
-    const before = app.pipeline.snapshot().map((c) => c.name);
-    expect(before).toEqual(["web"]);
-    const next = parseConfigObject(
-      {
-        xds: { listen: "127.0.0.1:0" },
-        dns: { servers: [bind.server], minTtl: 1 },
-        clusters: [
-          { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", grpcListener: true },
-          { name: "web2", static: [{ address: HOSTS[2], port }], grpcListener: true },
-        ],
-      },
-      { source: "reload" },
-    );
-    await app.reload(next);
+  it("a config reload adds a cluster, then removes it, without dropping the client's stream", async () => {
+    const client = clients[0] as grpc.Client;
+    const opened = streamsOpened;
+    expect(app.pipeline.snapshot().map((c) => c.name)).toEqual(["web"]);
+    const withWeb2 = (web2: boolean) =>
+      parseConfigObject(
+        {
+          xds: { listen: "127.0.0.1:0" },
+          dns: { servers: [bind.server], minTtl: 1 },
+          clusters: [
+            { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", grpcListener: true },
+            ...(web2 ? [{ name: "web2", static: [{ address: HOSTS[2], port }], grpcListener: true }] : []),
+          ],
+        },
+        { source: "reload" },
+      );
+    await app.reload(withWeb2(true));
     const client2 = new grpc.Client("xds:///web2", grpc.credentials.createInsecure());
     clients.push(client2);
     await eventually(async () => sameSet(await spread(client2, 6), [HOSTS[2] as string]));
-    // The first client's channel keeps working across the reload.
-    const client = clients[0] as grpc.Client;
-    expect((await spread(client, 6)).size).toBeGreaterThan(0);
+
+    await app.reload(withWeb2(false));
+    expect(app.pipeline.snapshot().map((c) => c.name)).toEqual(["web"]);
+    // Removed: the store no longer serves web2, and its client's calls fail (no resource, no endpoints).
+    await eventually(async () => {
+      const dump = JSON.stringify(app.store.dump());
+      return !dump.includes('"web2"');
+    });
+    await eventually(
+      async () =>
+        (await askWho(client2, 1000).then(
+          () => "ok",
+          () => "failed",
+        )) === "failed",
+    );
+    // The first client kept its stream (no reconnect on the server) and still reaches web's hosts.
+    expect(streamsOpened).toBe(opened);
+    const seen = await spread(client, 12);
+    expect([...seen].every((h) => [HOSTS[0], HOSTS[1], HOSTS[3]].includes(h))).toBe(true);
+    expect(seen.size).toBeGreaterThan(1);
   }, 60_000);
 });
