@@ -1,7 +1,8 @@
 // The shared per-try timer of the UDP transport: tries expire in deadline order whatever order they
 // were queued in, a settled try never expires, and an emptied queue holds no timer (a finished lookup
-// must not keep the process alive until a stale deadline).
-import { describe, expect, it } from "vitest";
+// must not keep the process alive until a stale deadline). Fake timers and the queue's injectable clock
+// make every step exact: no real-time margins that a loaded box could eat.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type DeadlineEntry, DeadlineQueue } from "../../src/dns/deadline-queue.js";
 
 function entry(name: string, log: string[]): DeadlineEntry {
@@ -14,12 +15,19 @@ function entry(name: string, log: string[]): DeadlineEntry {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const queue = () => new DeadlineQueue(() => Date.now());
 
 describe("deadline queue", () => {
-  it("expires entries in deadline order, skipping removed ones", async () => {
+  it("expires entries in deadline order, skipping removed ones", () => {
     const log: string[] = [];
-    const q = new DeadlineQueue();
+    const q = queue();
     const slow = entry("slow", log);
     const fast = entry("fast", log);
     const mid = entry("mid", log);
@@ -30,41 +38,50 @@ describe("deadline queue", () => {
     q.add(mid, 60);
     q.remove(gone);
     expect(q.size).toBe(3);
-    await sleep(45);
+    vi.advanceTimersByTime(29);
+    expect(log).toEqual([]);
+    vi.advanceTimersByTime(1);
     expect(log).toEqual(["fast"]);
-    await sleep(150);
+    vi.advanceTimersByTime(30);
+    expect(log).toEqual(["fast", "mid"]);
+    vi.advanceTimersByTime(59);
+    expect(log).toEqual(["fast", "mid"]);
+    vi.advanceTimersByTime(1);
     expect(log).toEqual(["fast", "mid", "slow"]);
     expect(q.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
-  it("re-adding an entry moves its deadline instead of queueing it twice", async () => {
+  it("re-adding an entry moves its deadline instead of queueing it twice", () => {
     const log: string[] = [];
-    const q = new DeadlineQueue();
+    const q = queue();
     const e = entry("e", log);
     q.add(e, 20);
     q.add(e, 80);
     expect(q.size).toBe(1);
-    await sleep(50);
+    vi.advanceTimersByTime(79);
     expect(log).toEqual([]);
-    await sleep(80);
+    vi.advanceTimersByTime(1);
+    expect(log).toEqual(["e"]);
+    vi.advanceTimersByTime(1000);
     expect(log).toEqual(["e"]);
   });
 
-  it("an emptied or cleared queue leaves no timer behind", async () => {
+  it("an emptied or cleared queue leaves no timer behind", () => {
     const log: string[] = [];
-    const q = new DeadlineQueue();
+    const q = queue();
     const a = entry("a", log);
     const b = entry("b", log);
     q.add(a, 30);
     q.add(b, 40);
-    const timersWith = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    expect(vi.getTimerCount()).toBe(1);
     q.remove(a);
     q.remove(b);
-    const timersWithout = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
-    expect(timersWithout).toBe(timersWith - 1);
+    expect(vi.getTimerCount()).toBe(0);
     q.add(a, 30);
     q.clear();
-    await sleep(60);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1000);
     expect(log).toEqual([]);
     expect(q.size).toBe(0);
   });
