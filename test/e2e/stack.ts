@@ -5,7 +5,7 @@
  * the test process: clients (grpc-js-xds, grpc-go, Envoy) see only its xDS port, the test only its admin
  * endpoints, log and signals.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -33,8 +33,17 @@ export interface E2eStack {
   /** The config file dns-eds reads (rewrite it with writeConfig). */
   configPath: string;
   workDir: string;
-  /** Writes `config` as YAML to the config file (the running process reloads on change or SIGHUP). */
+  /**
+   * Writes `config` as YAML where dns-eds reads it: the file itself, or with `symlinkConfig` a new
+   * target swapped in by renaming a symlink over the config path (as a Kubernetes ConfigMap update).
+   * Either way the file watcher sees it and the process reloads.
+   */
   writeConfig(config: Record<string, unknown>): void;
+  /**
+   * With `symlinkConfig` only: rewrites the file the symlink points to in place, in a folder the
+   * watcher does not watch, so only a SIGHUP makes the process read it.
+   */
+  writeConfigUnwatched(config: Record<string, unknown>): void;
   setServing(host: string, serving: boolean): void;
   stopBackend(host: string): void;
   restartBackend(host: string): Promise<void>;
@@ -49,12 +58,34 @@ export interface E2eStackOptions {
   zones: (port: number) => BindZone[];
   /** The whole dns-eds config; gets the BIND server and the backends' port. */
   config: (bind: BindServer, port: number) => Record<string, unknown>;
+  /** The config path is a symlink into a data folder (see writeConfig, writeConfigUnwatched). */
+  symlinkConfig?: boolean;
 }
 
 export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
   const workDir = mkdtempSync(join(tmpdir(), `dns-eds-${opts.name}`));
-  const configPath = join(workDir, "dns-eds.yaml");
-  const writeConfig = (c: Record<string, unknown>) => writeFileSync(configPath, stringify(c));
+  const etcDir = join(workDir, "etc");
+  const dataDir = join(workDir, "data");
+  mkdirSync(etcDir);
+  mkdirSync(dataDir);
+  const configPath = join(etcDir, "dns-eds.yaml");
+  let generation = 0;
+  let target = "";
+  const writeConfig = (c: Record<string, unknown>) => {
+    if (!opts.symlinkConfig) {
+      writeFileSync(configPath, stringify(c));
+      return;
+    }
+    target = join(dataDir, `config-${++generation}.yaml`);
+    writeFileSync(target, stringify(c));
+    const tmp = join(etcDir, `.swap-${generation}`);
+    symlinkSync(target, tmp);
+    renameSync(tmp, configPath);
+  };
+  const writeConfigUnwatched = (c: Record<string, unknown>) => {
+    if (!opts.symlinkConfig) throw new Error("writeConfigUnwatched needs symlinkConfig");
+    writeFileSync(target, stringify(c));
+  };
   const backends = new Map<string, WhoBackend>();
   let bind: BindServer | undefined;
   let dnsEds: DnsEdsProcess | undefined;
@@ -82,6 +113,7 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
       configPath,
       workDir,
       writeConfig,
+      writeConfigUnwatched,
       setServing: (host, serving) =>
         backends.get(host)?.health.setStatus("", serving ? "SERVING" : "NOT_SERVING"),
       stopBackend: (host) => {
