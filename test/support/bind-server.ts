@@ -55,6 +55,8 @@ export interface BindServerOptions {
   namedBin?: string;
   /** Max time to wait for named to answer after start (ms). Default 15,000. */
   startTimeoutMs?: number;
+  /** Listen on this port (e.g. one a running client already points at); default a free one. */
+  port?: number;
 }
 
 export interface BindServer {
@@ -267,8 +269,9 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
     clearTimeout(t);
   };
 
-  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-    port = await pickPort();
+  const attempts = opts.port === undefined ? START_ATTEMPTS : 1;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    port = opts.port ?? (await pickPort());
     writeConf();
     stderr = "";
     const c = spawn(namedBin, ["-g", "-c", join(dir, "named.conf")], { stdio: ["ignore", "ignore", "pipe"] });
@@ -297,7 +300,7 @@ export async function startBindServer(opts: BindServerOptions): Promise<BindServ
     }
     if (ok) break;
     await kill();
-    if (attempt === START_ATTEMPTS - 1) {
+    if (attempt === attempts - 1) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`bind-server: named did not start:\n${stderr.slice(-4000)}`);
     }
