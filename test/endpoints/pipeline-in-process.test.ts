@@ -1,18 +1,22 @@
 /**
- * End to end: real bind9 → endpoint pipeline (+ real gRPC health checks) → real xDS server →
- * @grpc/grpc-js-xds client → real gRPC backends on 127.0.0.11..14 and ::1. The grpc-js-xds bootstrap is
- * per process, so this file is the only endpoints test that registers the xds resolver.
+ * The endpoints stage in process, on the product's own DNS path: real bind9 → the wire resolver
+ * (src/dns) → the caching resolver (src/cache) → endpoint pipeline (+ real gRPC health checks through
+ * the cache's health store) → real xDS server → @grpc/grpc-js-xds client → real gRPC backends on
+ * 127.0.0.11..14 and ::1. An integration test of the stages as serve.ts wires them; the binary as a user
+ * runs it is test/e2e/. The grpc-js-xds bootstrap is per process, so this file is the only endpoints
+ * test that registers the xds resolver.
  */
 import { spawn } from "node:child_process";
 import * as grpc from "@grpc/grpc-js";
 import * as grpcXds from "@grpc/grpc-js-xds";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CachingResolver, createCachingResolver } from "../../src/cache/caching-resolver.js";
+import { createResolver, type DnsResolver } from "../../src/dns/resolver.js";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
 import { EndpointPipeline } from "../../src/endpoints/endpoint-pipeline.js";
 import type { PublishBatch, ResourceUpsert } from "../../src/endpoints/publisher.js";
 import type { ClusterLoadAssignment } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { HealthScheduler } from "../../src/health/health-scheduler.js";
-import { LocalHealthSink } from "../../src/health/local-health-sink.js";
 import type { HealthCheckSpec } from "../../src/health/types.js";
 import { ResourceStore } from "../../src/xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../../src/xds/server.js";
@@ -26,14 +30,14 @@ import {
   type WhoBackend,
 } from "../support/grpc-backends.js";
 import { cluster, dnsSource, loc, srvSource } from "./fixtures.js";
-import { NodeDnsSource } from "./node-dns-source.js";
 
 const V4 = ["127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"];
 const ORIGIN = "e2e.test";
 
 let bind: BindServer;
 let xds: XdsServer;
-let source: NodeDnsSource;
+let upstream: DnsResolver;
+let source: CachingResolver;
 let pipeline: EndpointPipeline;
 let scheduler: HealthScheduler;
 let port = 0;
@@ -67,10 +71,13 @@ const records = (svcHosts: string[]) =>
     "b1 1 IN A 127.0.0.11",
     "b2 1 IN A 127.0.0.12",
     "b3 1 IN A 127.0.0.13",
-    // Metadata from TXT next to the name.
+    // Metadata from TXT next to the name: RFC 1464 (one pair per record) ...
     "meta 1 IN A 127.0.0.14",
     'meta 1 IN TXT "version=v2"',
     'meta 1 IN TXT "team=payments"',
+    // ... and DNS-SD (one pair per string of one record), as in the demo zone.
+    "meta-sd 1 IN A 127.0.0.13",
+    'meta-sd 1 IN TXT "version=v3" "team=search"',
     // Two zones.
     "za 1 IN A 127.0.0.11",
     "zb 1 IN A 127.0.0.13",
@@ -95,6 +102,16 @@ const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
     sources: [
       dnsSource(`meta.${ORIGIN}`, 0, { txtMetadata: true, metadata: { canary: "true" } }),
       dnsSource(`svc.${ORIGIN}`, 0, { metadata: { version: "v1" } }),
+    ],
+  }),
+  cluster({
+    name: "v3only",
+    ipFamily: "V4_ONLY",
+    grpcListener: true,
+    selector: { version: "v3" },
+    sources: [
+      dnsSource(`meta-sd.${ORIGIN}`, 0, { txtMetadata: true }),
+      dnsSource(`meta.${ORIGIN}`, 0, { txtMetadata: true }),
     ],
   }),
   cluster({
@@ -136,9 +153,15 @@ beforeAll(async () => {
   store = new ResourceStore();
   xds = createXdsServer({ store });
   xdsPort = await xds.listen("127.0.0.1:0");
-  const sink = new LocalHealthSink();
+  upstream = createResolver({ servers: [bind.server], timeoutMs: 500, attempts: 2 });
+  source = createCachingResolver({
+    upstream,
+    replicaId: "pipeline-in-process",
+    policy: { minTtlSeconds: 1 },
+  });
+  await source.start();
+  const sink = source.healthStore();
   scheduler = new HealthScheduler({ sink });
-  source = new NodeDnsSource(bind.server, 200);
   pipeline = new EndpointPipeline({
     source,
     publisher: {
@@ -170,7 +193,8 @@ afterAll(async () => {
   for (const c of clients) c.close();
   pipeline?.close();
   scheduler?.close();
-  source?.close();
+  await source?.close();
+  await upstream?.close();
   for (const b of backends.values()) b.server.forceShutdown();
   await xds?.shutdown(500);
   await bind?.stop();
@@ -184,7 +208,7 @@ function healthOf(address: string): string | undefined {
     ?.endpoints.find((e) => e.address === address)?.health;
 }
 
-describe("DNS → pipeline → xDS → grpc-js-xds", () => {
+describe("BIND → resolver → cache → pipeline → xDS → grpc-js-xds, in process", () => {
   it("follows A records: all three reached, a removed record loses traffic, an added one gains it", async () => {
     const client = new grpc.Client("xds:///svc", grpc.credentials.createInsecure());
     clients.push(client);
@@ -279,6 +303,20 @@ describe("DNS → pipeline → xDS → grpc-js-xds", () => {
     await eventually(async () => {
       const s = await spread(client, 6);
       return s.size === 1 && s.has("127.0.0.14");
+    });
+  }, 60_000);
+
+  it("a DNS-SD TXT record (one pair per string) lands as separate keys and feeds the selector", async () => {
+    await eventually(async () => published.has("ClusterLoadAssignment v3only"));
+    const cla = published.get("ClusterLoadAssignment v3only")?.resource as ClusterLoadAssignment;
+    const eps = cla.endpoints.flatMap((le) => le.lbEndpoints);
+    expect(eps).toHaveLength(1);
+    expect(eps[0]?.metadata?.filterMetadata["envoy.lb"]).toEqual({ version: "v3", team: "search" });
+    const client = new grpc.Client("xds:///v3only", grpc.credentials.createInsecure());
+    clients.push(client);
+    await eventually(async () => {
+      const s = await spread(client, 6);
+      return s.size === 1 && s.has("127.0.0.13");
     });
   }, 60_000);
 
