@@ -1,35 +1,53 @@
 /**
  * The operator surface on the real control plane: `dns-eds serve --config` (built from src/cli/main.ts
- * and src/app/serve.ts into a private folder) resolving names from a real DNS server (the embedded zone
- * server on loopback), checked only through what an operator has: the admin HTTP endpoints, the config
- * file and signals.
+ * and src/app/serve.ts into a private folder) resolving names from a real BIND 9 serving the demo's
+ * records, checked only through what an operator has: the admin HTTP endpoints, the config file and
+ * signals.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startZoneServer, type ZoneServer } from "../../src/demo/zone-server.js";
-import { buildPrivate, repoRoot } from "../support/private-build.js";
+import { type BindServer, startBindServer } from "../support/bind-server.js";
+import { buildPrivate } from "../support/private-build.js";
 import { waitFor } from "../support/wait-for.js";
 
-const root = repoRoot;
 let buildDir: string;
 let workDir: string;
-let zone: ZoneServer;
+let zone: BindServer;
 let child: ChildProcessWithoutNullStreams | undefined;
 
 beforeAll(async () => {
   buildDir = await buildPrivate("serve-e2e-", ["cli/main.ts", "app/serve.ts"]);
   workDir = mkdtempSync(join(tmpdir(), "dns-eds-serve-e2e-"));
-  zone = await startZoneServer({
-    zoneText: readFileSync(join(root, "examples", "demo", "demo.zone"), "utf8"),
+  // The demo zone's service records (examples/demo/demo.zone), served by BIND.
+  zone = await startBindServer({
+    zones: [
+      {
+        origin: "demo.dns-eds.test",
+        defaultTtl: 5,
+        records: [
+          "backend-1 IN A 127.0.0.1",
+          "backend-1 IN AAAA ::1",
+          "backend-2 IN A 127.0.0.2",
+          "backend-3 IN A 127.0.0.3",
+          "echo IN A 127.0.0.1",
+          "echo IN A 127.0.0.2",
+          "echo IN AAAA ::1",
+          "_grpc._tcp.echo IN SRV 0 10 50051 backend-1",
+          "_grpc._tcp.echo IN SRV 0 10 50051 backend-2",
+          "_grpc._tcp.echo IN SRV 0 10 50051 backend-3",
+          'echo IN TXT "version=v1" "team=demo"',
+        ].join("\n"),
+      },
+    ],
   });
 }, 180_000);
 
 afterAll(async () => {
   child?.kill("SIGKILL");
-  await zone?.close();
+  await zone?.stop();
   rmSync(buildDir, { recursive: true, force: true });
   rmSync(workDir, { recursive: true, force: true });
 });
