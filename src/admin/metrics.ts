@@ -117,7 +117,9 @@ const PUSH_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
   const registry = opts.registry ?? new Registry();
   const registers = [registry];
-  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "dnseds_" });
+  // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...), as every Node service
+  // exports them, so stock dashboards and alerts work unchanged.
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   new Gauge({
     name: "dnseds_build_info",

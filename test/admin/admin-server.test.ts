@@ -180,7 +180,9 @@ describe("admin server", () => {
     ]) {
       expect(lines, line).toContain(line);
     }
-    expect(r.body).toContain("dnseds_process_cpu_seconds_total");
+    expect(r.body).toContain("process_cpu_seconds_total");
+    expect(r.body).toContain("nodejs_heap_size_used_bytes");
+    expect(r.body).not.toMatch(/^dnseds_(process|nodejs)_/m);
 
     // The tiers' cumulative counters become increments: a scrape after more hits shows the new total.
     cacheCounts.hits.local = 15;
