@@ -5,7 +5,8 @@
  * alone. The control plane itself (config, cache, health, the `dns-eds` binary) is not part of this API.
  * See docs/library.md.
  */
-export * from "./xds/index.js";
+
 export { DnsError, type DnsErrorCode, isDnsError } from "./dns/dns-error.js";
 export { createResolver, type DnsResolver, type ResolverOptions } from "./dns/resolver.js";
 export type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "./dns/types.js";
+export * from "./xds/index.js";

@@ -47,6 +47,7 @@ export async function ensure() {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-    if (!installed(version)) throw new Error(`node ${version}: ${nodeBinOf(version)} does not report v${version}`);
+    if (!installed(version))
+      throw new Error(`node ${version}: ${nodeBinOf(version)} does not report v${version}`);
   }
 }
