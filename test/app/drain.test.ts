@@ -26,7 +26,7 @@ import { buildPrivate } from "../support/private-build.js";
 import { waitFor } from "../support/wait-for.js";
 
 const CLIENTS = Number(process.env.DRAIN_CLIENTS ?? 200);
-const DELAY_MS = 800;
+const DELAY_MS = 1_000;
 const WINDOW_MS = 4_000;
 const GRACE_MS = 2_000;
 const ENDPOINTS = 3;
@@ -245,11 +245,13 @@ describe("SIGTERM drains a replica gradually", () => {
       // /readyz turns 503 at once (well before the drain delay is over).
       await waitFor(
         "A's /readyz 503",
-        DELAY_MS / 2,
+        DELAY_MS,
         async () => ((await fetch(`${a.admin}/readyz`)).status === 503 ? true : undefined),
         20,
       );
       const notReadyAfterMs = Date.now() - t0;
+      // Not ready well before the delay is over: the balancer has stopped sending new clients here.
+      expect(notReadyAfterMs).toBeLessThan(DELAY_MS);
 
       await waitFor("every client served by B", DELAY_MS + WINDOW_MS + 10_000, async () =>
         clients.every((c) => c.ends.length > 0 && c.responses.some((r) => r.stream > 1)) ? true : undefined,
@@ -266,11 +268,12 @@ describe("SIGTERM drains a replica gradually", () => {
         expect(c.ends[0]?.code).toBe(grpc.status.UNAVAILABLE);
         return (c.ends[0]?.at ?? 0) - t0;
       });
-      const slackMs = 500;
+      const slackMs = 1_000;
       expect(Math.min(...endOffsets)).toBeGreaterThanOrEqual(DELAY_MS - 50);
       expect(Math.max(...endOffsets)).toBeLessThanOrEqual(DELAY_MS + WINDOW_MS + slackMs);
 
-      // No herd: in every tenth of the window, at most 1.5× the even share of the clients reconnected.
+      // No herd: no stretch of a tenth of the window (sliding) saw more than twice the even share of
+      // reconnections (all 200 at once is what a herd looks like). Per fixed tenth, for the record.
       const buckets = Array.from({ length: 10 }, () => 0);
       const reconnects = clients.map((c) => {
         const first = c.responses.find((r) => r.stream > 1);
@@ -281,13 +284,19 @@ describe("SIGTERM drains a replica gradually", () => {
         buckets[i] = (buckets[i] ?? 0) + 1;
       }
       const sorted = [...reconnects].sort((x, y) => x - y);
+      const tenth = WINDOW_MS / 10;
+      let busiest = 0;
+      for (let i = 0, j = 0; i < sorted.length; i++) {
+        while ((sorted[i] ?? 0) - (sorted[j] ?? 0) > tenth) j++;
+        busiest = Math.max(busiest, i - j + 1);
+      }
       const gaps = clients.map((c, i) => (reconnects[i] ?? 0) - (endOffsets[i] ?? 0)).sort((x, y) => x - y);
       console.log(
         `drain: /readyz 503 after ${notReadyAfterMs} ms; streams ended ${Math.min(...endOffsets)}..${Math.max(...endOffsets)} ms after SIGTERM ` +
           `(delay ${DELAY_MS}, window ${WINDOW_MS}); reconnections per tenth of the window: ${buckets.join(" ")}; ` +
-          `first/last reconnection ${sorted[0]}/${sorted[sorted.length - 1]} ms; end→full response on B p50 ${gaps[Math.floor(gaps.length / 2)]} ms, max ${gaps[gaps.length - 1]} ms`,
+          `busiest ${tenth} ms: ${busiest}; first/last reconnection ${sorted[0]}/${sorted[sorted.length - 1]} ms; end→full response on B p50 ${gaps[Math.floor(gaps.length / 2)]} ms, max ${gaps[gaps.length - 1]} ms`,
       );
-      expect(Math.max(...buckets)).toBeLessThanOrEqual(Math.ceil((CLIENTS / 10) * 1.5));
+      expect(busiest).toBeLessThanOrEqual(Math.ceil((CLIENTS / 10) * 2));
 
       // Every response any client got, from A or B, held the whole assignment.
       for (const c of clients) for (const r of c.responses) expect(r.endpoints).toBe(ENDPOINTS);
