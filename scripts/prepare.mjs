@@ -6,25 +6,17 @@
 // container image ship a built dist/ and never run this.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const require = createRequire(join(root, "package.json"));
-const devTools = ["typescript/package.json", "@bufbuild/buf/package.json", "@grpc/grpc-js-xds/package.json"];
-const missing = devTools.filter((m) => {
-  try {
-    require.resolve(m);
-    return false;
-  } catch {
-    return true;
-  }
-});
+// This checkout's own node_modules, not a parent folder's: npm installs the devDependencies there.
+const devTools = ["typescript", "@bufbuild/buf", "@grpc/grpc-js-xds"];
+const missing = devTools.filter((m) => !existsSync(join(root, "node_modules", m, "package.json")));
 if (missing.length > 0) {
   const built = existsSync(join(root, "dist", "cli", "main.js"));
   console.error(
-    `prepare: devDependencies not installed (${missing.map((m) => m.replace("/package.json", "")).join(", ")}): ` +
+    `prepare: devDependencies not installed (${missing.join(", ")}): ` +
       `not building. ${built ? "dist/ is there." : "There is no dist/: install with devDependencies and run npm run build."}`,
   );
   process.exit(0);

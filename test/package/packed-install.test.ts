@@ -7,7 +7,16 @@
  * The same install is what the Dockerfile's runtime stage does.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
@@ -112,6 +121,27 @@ describe("the packed npm package", () => {
       expect(existsSync(join(installDir, "node_modules", dev)), dev).toBe(false);
     expect(existsSync(join(installDir, "node_modules", "dns-eds", "dist", "cli", "main.js"))).toBe(true);
   });
+
+  it("npm ci --omit=dev in a checkout succeeds: prepare does not try to build without the build tools", async () => {
+    // Outside this repository, whose node_modules would otherwise be found by walking up.
+    const checkout = mkdtempSync(join(tmpdir(), "dns-eds-checkout-"));
+    mkdirSync(join(checkout, "scripts"), { recursive: true });
+    for (const f of ["package.json", "package-lock.json", "scripts/prepare.mjs"])
+      copyFileSync(join(repoRoot, f), join(checkout, f));
+    const r = await run("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--prefer-offline"], {
+      cwd: checkout,
+      timeout: 240_000,
+      maxBuffer: 64 * 1024 * 1024,
+    }).then(
+      (x) => ({ code: 0, out: x.stdout + x.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+    );
+    expect(r.out).toContain("prepare: devDependencies not installed");
+    expect(r.code).toBe(0);
+    expect(existsSync(join(checkout, "node_modules", "typescript"))).toBe(false);
+    expect(existsSync(join(checkout, "node_modules", "@grpc", "grpc-js"))).toBe(true);
+    rmSync(checkout, { recursive: true, force: true });
+  }, 300_000);
 
   it("runs every supported Node release the pinned prerequisites installed", () => {
     const expected =
