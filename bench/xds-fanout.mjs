@@ -5,6 +5,9 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { arg, bareServer, LoadClient, machine, makeCla, now, pct, xds } from "./xds-harness.mjs";
 
+// Every load-client connection comes from 127.0.0.1; the default per-peer cap (100) is for real fleets.
+const BENCH_XDS_LIMITS = { maxConnectionsPerPeer: 1_000_000, maxConnections: 1_000_000 };
+
 const STREAMS = arg("streams", 1000);
 const ENDPOINTS = arg("endpoints", 1000);
 const ROUNDS = arg("rounds", 20);
@@ -40,7 +43,7 @@ async function runRounds(label, port, push, { streams, delta = false, rounds }) 
 async function ours(streams, endpoints, delta, rounds) {
   const store = new xds.ResourceStore();
   store.publish({ upsert: [{ typeUrl: T, name: "bench", resource: makeCla("bench", endpoints, 0) }] });
-  const server = xds.createXdsServer({ store, limits: { maxConcurrentStreamsPerConnection: 100 } });
+  const server = xds.createXdsServer({ store, limits: BENCH_XDS_LIMITS });
   const port = await server.listen("127.0.0.1:0");
   const encode = [];
   const res = await runRounds(

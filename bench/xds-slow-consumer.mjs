@@ -6,6 +6,9 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { arg, LoadClient, machine, makeCla, now, pct, xds } from "./xds-harness.mjs";
 
+// Every load-client connection comes from 127.0.0.1; the default per-peer cap (100) is for real fleets.
+const BENCH_XDS_LIMITS = { maxConnectionsPerPeer: 1_000_000, maxConnections: 1_000_000 };
+
 const FAST = arg("fast", 200);
 const STALLED = arg("stalled", 100);
 const ROUNDS = arg("rounds", 30);
@@ -43,7 +46,7 @@ if (scenario === undefined) {
 
 const store = new xds.ResourceStore();
 store.publish({ upsert: [{ typeUrl: T, name: "bench", resource: makeCla("bench", ENDPOINTS, 0) }] });
-const server = xds.createXdsServer({ store });
+const server = xds.createXdsServer({ store, limits: BENCH_XDS_LIMITS });
 const port = await server.listen("127.0.0.1:0");
 const target = `127.0.0.1:${port}`;
 const fast = new LoadClient();

@@ -31,6 +31,12 @@ export interface XdsMetricsHooks {
   streamClosed(kind: string): void;
   pushed(typeUrl: string, bytes: number, latencyMs: number): void;
   nacked(typeUrl: string, detail: string): void;
+  limitExceeded(limit: string): void;
+  denied(reason: string): void;
+  connectionOpened(): void;
+  connectionClosed(): void;
+  clientLogSuppressed(kind: string): void;
+  tlsReload(outcome: "applied" | "rejected"): void;
 }
 
 /** Same shape as HealthSchedulerOptions.onProbe of src/health: one call per probe. */
@@ -75,6 +81,13 @@ export interface DnsEdsMetrics {
   xdsStreamClosed(kind: string): void;
   xdsPushed(typeUrl: string, bytes: number, latencyMs: number): void;
   xdsNacked(typeUrl: string): void;
+  /** A client went over an `xds.limits` key (label: the key). */
+  xdsLimitExceeded(limit: string): void;
+  /** Authorization refused a stream (label: why). */
+  xdsDenied(reason: string): void;
+  xdsConnections(delta: 1 | -1): void;
+  xdsClientLogSuppressed(kind: string): void;
+  xdsTlsReload(outcome: "applied" | "rejected"): void;
   /** `applied`: every change in force; `partial`: some keys need a restart or failed; `invalid`: rejected. */
   configReload(outcome: "applied" | "partial" | "unchanged" | "invalid"): void;
   /** The keys whose new value waits for a restart (replaces the previous set). */
@@ -245,6 +258,36 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     registers,
   });
 
+  const xdsLimits = new Counter({
+    name: "dnseds_xds_limit_exceeded_total",
+    help: "Clients refused or cut off by an xds.limits key, by key (e.g. maxNamesPerRequest, requestsPerSecond).",
+    labelNames: ["limit"],
+    registers,
+  });
+  const xdsDenials = new Counter({
+    name: "dnseds_xds_authorization_denied_total",
+    help: "xDS streams refused by authorization, by reason (no-identity, unknown-identity, node-id, zone).",
+    labelNames: ["reason"],
+    registers,
+  });
+  const xdsConnections = new Gauge({
+    name: "dnseds_xds_connections",
+    help: "Open connections to the xDS port.",
+    registers,
+  });
+  const xdsLogSuppressed = new Counter({
+    name: "dnseds_xds_client_log_suppressed_total",
+    help: "Log lines quoting client text (NACK details, unsupported types, refusals) held back by the rate limit, by kind.",
+    labelNames: ["kind"],
+    registers,
+  });
+  const xdsTlsReloads = new Counter({
+    name: "dnseds_xds_tls_reloads_total",
+    help: "Changed xDS TLS files applied, or rejected (the previous certificate stays), by outcome.",
+    labelNames: ["outcome"],
+    registers,
+  });
+
   const configReloads = new Counter({
     name: "dnseds_config_reloads_total",
     help: "Config reloads by outcome (applied, partial, unchanged, invalid).",
@@ -340,6 +383,21 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     xdsNacked(typeUrl) {
       xdsNacks.inc({ type: xdsTypeLabel(typeUrl) });
     },
+    xdsLimitExceeded(limit) {
+      xdsLimits.inc({ limit });
+    },
+    xdsDenied(reason) {
+      xdsDenials.inc({ reason });
+    },
+    xdsConnections(delta) {
+      xdsConnections.inc(delta);
+    },
+    xdsClientLogSuppressed(kind) {
+      xdsLogSuppressed.inc({ kind });
+    },
+    xdsTlsReload(outcome) {
+      xdsTlsReloads.inc({ outcome });
+    },
     configReload(outcome) {
       configReloads.inc({ outcome });
       if (outcome === "invalid") configReloadErrors.inc();
@@ -359,6 +417,12 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
       streamClosed: api.xdsStreamClosed,
       pushed: api.xdsPushed,
       nacked: (typeUrl: string) => api.xdsNacked(typeUrl),
+      limitExceeded: api.xdsLimitExceeded,
+      denied: api.xdsDenied,
+      connectionOpened: () => api.xdsConnections(1),
+      connectionClosed: () => api.xdsConnections(-1),
+      clientLogSuppressed: api.xdsClientLogSuppressed,
+      tlsReload: api.xdsTlsReload,
     }),
     healthProbeHook: () => (_key, result) => api.healthCheck(result.ok ? "ok" : result.code),
   };

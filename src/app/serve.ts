@@ -20,6 +20,7 @@ import { ReplaceableResolver } from "../dns/replaceable-resolver.js";
 import { createResolver, type ResolverOptions } from "../dns/resolver.js";
 import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
 import { HealthScheduler } from "../health/health-scheduler.js";
+import { DEFAULT_XDS_LIMITS, RESTART_LIMITS, type XdsLimits } from "../xds/limits.js";
 import { ResourceStore } from "../xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../xds/server.js";
 import { TYPE_URLS } from "../xds/type-urls.js";
@@ -86,6 +87,16 @@ function xdsCredentials(config: DnsEdsConfig): grpc.ServerCredentials {
   );
 }
 
+const LIVE_LIMITS = (Object.keys(DEFAULT_XDS_LIMITS) as Array<keyof XdsLimits>).filter(
+  (k) => !RESTART_LIMITS.includes(k),
+);
+
+/** The xDS server's part of `xds.limits` (debounceMs belongs to the endpoints stage). */
+function xdsLimitsOf(config: DnsEdsConfig): XdsLimits {
+  const { debounceMs: _endpointsStage, ...limits } = config.xds.limits;
+  return limits;
+}
+
 export async function startServer(
   config: DnsEdsConfig,
   opts: StartServerOptions,
@@ -145,12 +156,7 @@ export async function startServer(
       logger: componentLogger(root, "xds"),
       ...(metrics ? { metrics: metrics.xdsHooks() } : {}),
       credentials: xdsCredentials(config),
-      limits: {
-        keepaliveTimeMs: limits.keepaliveMs,
-        keepaliveTimeoutMs: limits.keepaliveTimeoutMs,
-        maxConcurrentStreamsPerConnection: limits.maxConcurrentStreams,
-        maxReceiveMessageBytes: limits.maxMessageBytes,
-      },
+      limits: xdsLimitsOf(config),
     });
 
     const ownership = cache.ownership();
@@ -188,6 +194,13 @@ export async function startServer(
     reloads.register("healthDefaults", (next) => pipeline.setClusters(next.clusters));
     // Read from reloads.current() when SIGTERM comes; nothing to do now.
     reloads.register("shutdown", () => {});
+    // The xDS limits the server checks itself apply to the next connection, stream or request; the
+    // grpc-js settings (RESTART_LIMITS) stay unregistered, so a change to them is reported as needing
+    // a restart.
+    reloads.register(
+      LIVE_LIMITS.map((k) => `xds.limits.${k}`),
+      (next) => void xds.setLimits(xdsLimitsOf(next)),
+    );
 
     // Bind last: a client that connects sees resources as soon as the first resolutions land.
     const xdsPort = await xds.listen(config.xds.listen);

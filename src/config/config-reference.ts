@@ -10,11 +10,38 @@ import { configFileSchema } from "./schema.js";
 export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   xds: "The xDS gRPC server Envoy and proxyless gRPC clients connect to.",
   "xds.listen": "Address the xDS server binds, `host:port`, IPv6 as `[::]:18000` (port 0: any free port).",
-  "xds.limits": "Server limits.",
-  "xds.limits.maxConcurrentStreams": "HTTP/2 concurrent streams per client connection.",
-  "xds.limits.maxMessageBytes": "Largest request or response message, in bytes.",
-  "xds.limits.keepaliveMs": "Interval of HTTP/2 keepalive pings to clients.",
-  "xds.limits.keepaliveTimeoutMs": "How long to wait for a keepalive ack before closing the connection.",
+  "xds.limits":
+    "What one client may cost the xDS port. A client over a limit gets a status naming it (`xds.limits.KEY`) and `dnseds_xds_limit_exceeded_total{limit}` counts it; see docs/security.md.",
+  "xds.limits.maxStreamsPerConnection":
+    "HTTP/2 concurrent streams per client connection (SETTINGS_MAX_CONCURRENT_STREAMS). Restart to change.",
+  "xds.limits.maxConnectionsPerPeer":
+    "Open connections from one client IP address; more are closed at accept, before TLS (no gRPC status is possible there).",
+  "xds.limits.maxConnections": "Open connections in total; more are closed at accept.",
+  "xds.limits.maxStreams": "Open xDS streams in total; more are refused with RESOURCE_EXHAUSTED.",
+  "xds.limits.maxRequestBytes":
+    "Largest request message; bigger ones are refused from their length prefix. Restart to change.",
+  "xds.limits.maxResponseBytes":
+    "Largest response; a bigger one is not sent, its stream ends with RESOURCE_EXHAUSTED and the error is logged. Restart to change.",
+  "xds.limits.maxNamesPerRequest":
+    "Resource names in one request, every occurrence counted (duplicates too), checked before any is decoded.",
+  "xds.limits.maxNameBytes":
+    "Longest resource name (and Delta initial version), in UTF-8 bytes; must be ≤ `maxRequestBytes`.",
+  "xds.limits.maxNamesPerStream": "Distinct names one stream may watch, all types together.",
+  "xds.limits.maxNameBytesPerStream":
+    "UTF-8 bytes of one stream's distinct names plus its Delta `initial_resource_versions`; must be ≤ `maxNameBytesTotal`.",
+  "xds.limits.maxNameBytesTotal": "The same bytes, summed over every stream of the process.",
+  "xds.limits.requestsPerSecond":
+    "Requests per second per stream (token bucket); an ACK or NACK of the response in flight is free.",
+  "xds.limits.requestBurst": "Bucket size of `requestsPerSecond`: requests one stream may send at once.",
+  "xds.limits.idleTimeoutMs":
+    "A connection that opens no stream, or a stream that subscribes to nothing, is closed after this long (the stream with UNAVAILABLE).",
+  "xds.limits.maxConnectionAgeMs":
+    "Connections get a GOAWAY after this age, spread ±10 % per connection, so clients rebalance across replicas; 0 = never. Restart to change.",
+  "xds.limits.maxConnectionAgeGraceMs":
+    "After that GOAWAY, how long open streams go on before the connection is closed. Restart to change.",
+  "xds.limits.keepaliveMs": "Interval of HTTP/2 keepalive pings to clients. Restart to change.",
+  "xds.limits.keepaliveTimeoutMs":
+    "How long to wait for a keepalive ack before closing the connection. Restart to change.",
   "xds.limits.debounceMs": "How long changes are batched before one push.",
   "xds.tls": "Serve xDS over TLS; absent means plaintext.",
   "xds.tls.certFile":

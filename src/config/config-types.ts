@@ -14,9 +14,25 @@ export interface TlsFiles {
 export interface XdsConfig {
   /** `host:port` for the gRPC server (IPv6 in brackets). */
   listen: string;
+  /** What one client may cost (see src/xds/limits.ts for each), plus the endpoints' debounce. */
   limits: {
-    maxConcurrentStreams: number;
-    maxMessageBytes: number;
+    maxStreamsPerConnection: number;
+    maxConnectionsPerPeer: number;
+    maxConnections: number;
+    maxStreams: number;
+    maxRequestBytes: number;
+    maxResponseBytes: number;
+    maxNamesPerRequest: number;
+    maxNameBytes: number;
+    maxNamesPerStream: number;
+    maxNameBytesPerStream: number;
+    maxNameBytesTotal: number;
+    requestsPerSecond: number;
+    requestBurst: number;
+    idleTimeoutMs: number;
+    /** 0 = never. */
+    maxConnectionAgeMs: number;
+    maxConnectionAgeGraceMs: number;
     keepaliveMs: number;
     keepaliveTimeoutMs: number;
     /** How long the endpoints stage waits to batch changes into one push. */

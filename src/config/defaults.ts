@@ -5,12 +5,41 @@
 
 export const XDS_DEFAULTS = {
   listen: "0.0.0.0:18000",
+  /**
+   * What one client may cost the xDS port. Sized for a fleet of proxies that each hold one ADS stream
+   * watching up to ~10,000 clusters; raise them for bigger fleets (docs/security.md explains each).
+   */
   limits: {
-    maxConcurrentStreams: 10_000,
-    /** grpc-js' own receive default; responses are bounded by the CLA sizes we build. */
-    maxMessageBytes: 4 * 1024 * 1024,
+    /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: an xDS client needs 1 (ADS) to 4 (per-type services). */
+    maxStreamsPerConnection: 100,
+    /** Counted per remote IP address, before the TLS handshake. */
+    maxConnectionsPerPeer: 100,
+    maxConnections: 50_000,
+    maxStreams: 50_000,
+    maxRequestBytes: 1024 * 1024,
+    /** A response over this is not sent: the stream ends and the error is logged and counted. */
+    maxResponseBytes: 64 * 1024 * 1024,
+    /** Every occurrence counts, duplicates included, before anything is decoded. */
+    maxNamesPerRequest: 10_000,
+    maxNameBytes: 1024,
+    /** Distinct names across the stream's types. */
+    maxNamesPerStream: 20_000,
+    /** Distinct subscribed names plus Delta `initial_resource_versions`, UTF-8 bytes. */
+    maxNameBytesPerStream: 2 * 1024 * 1024,
+    /** The same, summed over every stream of the process. */
+    maxNameBytesTotal: 512 * 1024 * 1024,
+    /** Token bucket per stream; an ACK or NACK of the response in flight costs nothing. */
+    requestsPerSecond: 20,
+    requestBurst: 100,
+    /** A connection without a stream, or a stream without a subscription, is closed after this. */
+    idleTimeoutMs: 30_000,
+    /** 0 = never. grpc-js spreads each connection's age by ±10 % so reconnects do not line up. */
+    maxConnectionAgeMs: 1_800_000,
+    /** After the GOAWAY, how long open streams may go on before the connection is closed. */
+    maxConnectionAgeGraceMs: 10_000,
     keepaliveMs: 30_000,
-    keepaliveTimeoutMs: 10_000,
+    /** A short timeout drops clients whose event loop is busy, e.g. during a connect storm. */
+    keepaliveTimeoutMs: 20_000,
     debounceMs: 100,
   },
 } as const;

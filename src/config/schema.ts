@@ -93,17 +93,58 @@ const tlsFiles = z
     }
   });
 
+const L = XDS_DEFAULTS.limits;
+const MIB = 1024 * 1024;
+/** setTimeout's ceiling (about 24.8 days); grpc-js arms a timer with the connection age. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const xdsLimits = z
+  .strictObject({
+    maxStreamsPerConnection: intIn(1, 100_000).default(L.maxStreamsPerConnection),
+    maxConnectionsPerPeer: intIn(1, 10_000_000).default(L.maxConnectionsPerPeer),
+    maxConnections: intIn(1, 10_000_000).default(L.maxConnections),
+    maxStreams: intIn(1, 10_000_000).default(L.maxStreams),
+    maxRequestBytes: intIn(1024, 256 * MIB).default(L.maxRequestBytes),
+    maxResponseBytes: intIn(64 * 1024, MAX_TIMER_MS).default(L.maxResponseBytes),
+    maxNamesPerRequest: intIn(1, 10_000_000).default(L.maxNamesPerRequest),
+    maxNameBytes: intIn(1, MIB).default(L.maxNameBytes),
+    maxNamesPerStream: intIn(1, 10_000_000).default(L.maxNamesPerStream),
+    maxNameBytesPerStream: intIn(1024, 1024 * MIB).default(L.maxNameBytesPerStream),
+    maxNameBytesTotal: intIn(1024, 1024 * 1024 * MIB).default(L.maxNameBytesTotal),
+    requestsPerSecond: intIn(1, 1_000_000).default(L.requestsPerSecond),
+    requestBurst: intIn(1, 1_000_000).default(L.requestBurst),
+    idleTimeoutMs: intIn(100, MAX_TIMER_MS).default(L.idleTimeoutMs),
+    maxConnectionAgeMs: intIn(0, MAX_TIMER_MS).default(L.maxConnectionAgeMs),
+    maxConnectionAgeGraceMs: intIn(0, MAX_TIMER_MS).default(L.maxConnectionAgeGraceMs),
+    keepaliveMs: intIn(1_000, 86_400_000).default(L.keepaliveMs),
+    keepaliveTimeoutMs: intIn(100, 600_000).default(L.keepaliveTimeoutMs),
+    debounceMs: intIn(0, 60_000).default(L.debounceMs),
+  })
+  .prefault({})
+  .superRefine((l, ctx) => {
+    if (l.maxConnectionAgeMs !== 0 && l.maxConnectionAgeMs < 1_000)
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxConnectionAgeMs"],
+        message: `expected 0 (never) or at least 1000, got ${l.maxConnectionAgeMs}`,
+      });
+    if (l.maxNameBytesPerStream > l.maxNameBytesTotal)
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxNameBytesPerStream"],
+        message: `expected ≤ maxNameBytesTotal (${l.maxNameBytesTotal}), got ${l.maxNameBytesPerStream}`,
+      });
+    if (l.maxNameBytes > l.maxRequestBytes)
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxNameBytes"],
+        message: `expected ≤ maxRequestBytes (${l.maxRequestBytes}), got ${l.maxNameBytes}`,
+      });
+  });
+
 const xdsSection = z.strictObject({
   listen: listenAddress().default(XDS_DEFAULTS.listen),
-  limits: z
-    .strictObject({
-      maxConcurrentStreams: intIn(1, 1_000_000).default(XDS_DEFAULTS.limits.maxConcurrentStreams),
-      maxMessageBytes: intIn(1024, 256 * 1024 * 1024).default(XDS_DEFAULTS.limits.maxMessageBytes),
-      keepaliveMs: intIn(1_000, 86_400_000).default(XDS_DEFAULTS.limits.keepaliveMs),
-      keepaliveTimeoutMs: intIn(100, 600_000).default(XDS_DEFAULTS.limits.keepaliveTimeoutMs),
-      debounceMs: intIn(0, 60_000).default(XDS_DEFAULTS.limits.debounceMs),
-    })
-    .prefault({}),
+  limits: xdsLimits,
   tls: tlsFiles
     .superRefine((tls, ctx) => {
       if (tls.certFile === undefined)

@@ -5,8 +5,8 @@
  * never offered again until the content changes.
  */
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import type { DeltaDiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import type { EncodedResource } from "./encoded-resource.js";
+import type { XdsRequest } from "./request-scanner.js";
 import { encodeDeltaResponse } from "./response-encoder.js";
 import { type Phase, type StreamContext, type TypeStateBase, XdsStreamBase } from "./stream-base.js";
 import { isFullStateType, typeLabel } from "./type-urls.js";
@@ -15,13 +15,12 @@ interface DeltaTypeState extends TypeStateBase {
   /** What the client holds (acked, plus what is in flight; reverted on NACK). */
   clientHas: Map<string, string>;
   acked: Map<string, string>;
-  inflight: Map<string, string> | undefined;
   /** Subscribed names already reported as absent; reported again only after they existed. */
   reportedAbsent: Set<string>;
 }
 
-export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryRequest> {
-  constructor(ctx: StreamContext, call: ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) {
+export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
+  constructor(ctx: StreamContext, call: ServerDuplexStream<XdsRequest, Buffer>) {
     super(ctx, call);
   }
 
@@ -29,12 +28,17 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
     return createState(typeUrl);
   }
 
-  protected handle(req: DeltaDiscoveryRequest): void {
-    const found = this.stateForRequest(req.node, req.typeUrl);
+  protected handle(req: XdsRequest): void {
+    const found = this.stateForRequest(req);
     if (!found) return;
     const { st, first } = found;
     if (first) {
-      for (const [n, v] of Object.entries(req.initialResourceVersions)) {
+      const initial = req.initialVersions();
+      let bytes = 0;
+      for (const [n, v] of initial) bytes += Buffer.byteLength(n) + Buffer.byteLength(v);
+      // Held for the stream's life (clientHas/acked), so counted until it ends.
+      this.reserveNames(0, bytes);
+      for (const [n, v] of initial) {
         st.clientHas.set(n, v);
         st.acked.set(n, v);
         // Checked on the first push: a resource deleted while the client was away must be reported removed.
@@ -42,10 +46,10 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
       }
     }
     if (req.responseNonce !== "" && req.responseNonce === st.nonce) {
-      if (req.errorDetail) this.onNack(st, req.errorDetail.message);
+      if (req.hasErrorDetail) this.onNack(st, req.errorMessage());
       else this.onAck(st);
     }
-    this.applySubscriptions(st, req, first);
+    this.applySubscriptions(st, req.subscribe(), req.unsubscribe(), first);
   }
 
   private onAck(st: DeltaTypeState): void {
@@ -56,11 +60,11 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
       if (st.rejected.get(n) === v) st.rejected.delete(n);
     }
     st.inflight = undefined;
+    st.lastNack = undefined;
   }
 
   private onNack(st: DeltaTypeState, detail: string): void {
-    this.ctx.metrics.nacked(st.typeUrl, detail);
-    this.ctx.logger.warn({ typeUrl: st.typeUrl, node: this.node?.id, detail }, "xds NACK");
+    this.onNackCommon(st, detail);
     if (!st.inflight) return;
     for (const [n, v] of st.inflight) {
       if (v === "") continue;
@@ -72,11 +76,17 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
     st.inflight = undefined;
   }
 
-  private applySubscriptions(st: DeltaTypeState, req: DeltaDiscoveryRequest, first: boolean): void {
+  private applySubscriptions(
+    st: DeltaTypeState,
+    subscribe: readonly string[],
+    unsubscribe: readonly string[],
+    first: boolean,
+  ): void {
+    this.reserveChange(st, subscribe, unsubscribe);
     let wildcard = st.wildcard;
-    if (first && isFullStateType(st.typeUrl) && req.resourceNamesSubscribe.length === 0) wildcard = true;
+    if (first && isFullStateType(st.typeUrl) && subscribe.length === 0) wildcard = true;
     const added: string[] = [];
-    for (const n of req.resourceNamesSubscribe) {
+    for (const n of subscribe) {
       if (n === "*") {
         wildcard = true;
         continue;
@@ -86,7 +96,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
       else st.names.add(n);
       added.push(n);
     }
-    for (const n of req.resourceNamesUnsubscribe) {
+    for (const n of unsubscribe) {
       if (n === "*") {
         wildcard = false;
         continue;
@@ -108,23 +118,47 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
       }
     }
     const turnedOn = wildcard && !st.wildcard;
-    const changed =
-      first ||
-      wildcard !== st.wildcard ||
-      req.resourceNamesSubscribe.length > 0 ||
-      req.resourceNamesUnsubscribe.length > 0;
+    const changed = first || wildcard !== st.wildcard || subscribe.length > 0 || unsubscribe.length > 0;
     st.wildcard = wildcard;
     // A plain ACK changes no subscription: no re-index, no pump.
     if (changed) this.updateInterest(st, added, turnedOn);
   }
 
+  /** Counts what a request would leave subscribed ((names ∪ subscribe) ∖ unsubscribe) before applying it. */
+  private reserveChange(
+    st: DeltaTypeState,
+    subscribe: readonly string[],
+    unsubscribe: readonly string[],
+  ): void {
+    if (subscribe.length === 0 && unsubscribe.length === 0) return;
+    const unsub = unsubscribe.length > 0 ? new Set(unsubscribe) : undefined;
+    const seen = subscribe.length > 1 ? new Set<string>() : undefined;
+    let count = 0;
+    let bytes = 0;
+    for (const n of subscribe) {
+      if (n === "*" || st.names.has(n) || unsub?.has(n)) continue;
+      if (seen) {
+        if (seen.has(n)) continue;
+        seen.add(n);
+      }
+      count++;
+      bytes += Buffer.byteLength(n);
+    }
+    for (const n of unsub ?? []) {
+      if (n !== "*" && st.names.has(n)) {
+        count--;
+        bytes -= Buffer.byteLength(n);
+      }
+    }
+    this.reserveNames(count, bytes);
+  }
+
   protected build(st: DeltaTypeState, phase: Phase): Buffer | undefined {
-    const store = this.ctx.store;
     if (phase === "upsert") {
       const out: EncodedResource[] = [];
       for (const n of st.pending) {
         if (!this.subscribed(st, n)) continue;
-        const e = store.getEncoded(st.typeUrl, n, this.variantKey);
+        const e = this.lookup(st.typeUrl, n, this.variantKey);
         if (!e || st.rejected.get(n) === e.version) continue;
         if (!st.force.has(n) && st.clientHas.get(n) === e.version) continue;
         out.push(e);
@@ -142,7 +176,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState, DeltaDiscoveryReq
     }
     const removed: string[] = [];
     for (const n of st.pending) {
-      if (store.getEncoded(st.typeUrl, n) !== undefined) continue;
+      if (this.lookup(st.typeUrl, n) !== undefined) continue;
       if (st.clientHas.has(n)) {
         removed.push(n);
       } else if (st.names.has(n) && !st.reportedAbsent.has(n)) {
@@ -198,10 +232,12 @@ function createState(typeUrl: string): DeltaTypeState {
     force: new Set(),
     rejected: new Map(),
     nonce: "",
+    inflight: undefined,
+    unanswered: 0,
+    lastNack: undefined,
     since: undefined,
     clientHas: new Map(),
     acked: new Map(),
-    inflight: undefined,
     reportedAbsent: new Set(),
   };
 }

@@ -8,8 +8,12 @@ export type XdsErrorCode =
   | "ERR_XDS_INCONSISTENT"
   | "ERR_XDS_UNKNOWN_TYPE"
   | "ERR_XDS_SERVER_STATE"
-  /** A stream exceeded a server limit (names per type); the stream ends with RESOURCE_EXHAUSTED. */
-  | "ERR_XDS_LIMIT";
+  /** A client went over a limit (see limits.ts); its stream ends with a status naming the limit. */
+  | "ERR_XDS_LIMIT"
+  /** A request's bytes are not a valid message; the stream ends with INVALID_ARGUMENT. */
+  | "ERR_XDS_BAD_REQUEST"
+  /** A client is not allowed what it asked for; the stream ends with PERMISSION_DENIED. */
+  | "ERR_XDS_DENIED";
 
 export class XdsError extends Error {
   readonly code: XdsErrorCode;

@@ -1,6 +1,7 @@
 /** Public surface of the xDS stage: the versioned store, the server, and the helpers around them. */
 export type { EncodedResource } from "./encoded-resource.js";
 export { XdsError, type XdsErrorCode } from "./errors.js";
+export { DEFAULT_XDS_LIMITS, type LimitName, type XdsLimits } from "./limits.js";
 export { NOOP_METRICS, type XdsMetrics } from "./metrics.js";
 export { type NodeInfo, zoneOf } from "./node-info.js";
 export {
@@ -23,7 +24,6 @@ export {
   createXdsServer,
   shutdownOnSignals,
   type XdsServer,
-  type XdsServerLimits,
   type XdsServerOptions,
 } from "./server.js";
 export { isFullStateType, PUSH_ORDER, TYPE_URLS, type XdsTypeUrl } from "./type-urls.js";

@@ -1,46 +1,29 @@
 /**
  * The xDS gRPC server: ADS (SotW + Delta) and the per-type EDS/CDS/LDS/RDS services (SotW + Delta) over
  * one ResourceStore. Responses leave as pre-built Buffers (a custom service definition whose response
- * serializer is the identity), so nothing is re-encoded per stream. Owns server limits (keepalive,
- * concurrent streams, message sizes, stream count) and graceful shutdown.
+ * serializer is the identity), so nothing is re-encoded per stream; requests arrive scanned, not decoded
+ * (request-scanner.ts). Owns the server limits (limits.ts): the connection gate in front of grpc-js,
+ * grpc-js' own settings (keepalive, streams per connection, message sizes, connection age), the stream
+ * count, the idle sweep; the per-stream ones live in the streams. Also graceful shutdown.
  */
 import type { ServerHttp2Session } from "node:http2";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
-import {
-  type DeltaDiscoveryRequest,
-  DeltaDiscoveryRequestSchema,
-  type DiscoveryRequest,
-  DiscoveryRequestSchema,
-} from "../gen/envoy/service/discovery/v3/discovery_pb.js";
+import { parseHostPort } from "../config/host-port.js";
+import { ClientTextLog } from "./client-text-log.js";
 import { drainOffsets, goAway, serverSessions, sessionPeer } from "./connection-drain.js";
+import { ConnectionGate } from "./connection-gate.js";
 import { DeltaStream } from "./delta-stream.js";
 import { XdsError } from "./errors.js";
-import { NOOP_METRICS, type XdsMetrics } from "./metrics.js";
+import { type LimitName, RESTART_LIMITS, withDefaultLimits, type XdsLimits } from "./limits.js";
+import { completeMetrics, type XdsMetrics } from "./metrics.js";
 import { type NodeInfo, zoneOf } from "./node-info.js";
+import { scanDeltaRequest, scanSotwRequest, type XdsRequest } from "./request-scanner.js";
 import type { ResourceStore } from "./resource-store.js";
 import { SharedResponses } from "./shared-responses.js";
 import { SotwStream } from "./sotw-stream.js";
-import type { StreamContext, TypeStateBase, XdsStreamBase } from "./stream-base.js";
+import type { SharedBudget, StreamContext, TypeStateBase, XdsStreamBase } from "./stream-base.js";
 import { TYPE_URLS } from "./type-urls.js";
-
-export interface XdsServerLimits {
-  /** Server keepalive ping interval (default 60 s) and ack timeout (default 20 s, as gRPC); a short timeout drops clients whose event loop is busy, e.g. during a connect storm. */
-  keepaliveTimeMs?: number;
-  keepaliveTimeoutMs?: number;
-  /** HTTP/2 max concurrent streams per connection (default 100). */
-  maxConcurrentStreamsPerConnection?: number;
-  /** Streams across all connections; more are refused with RESOURCE_EXHAUSTED (default 50,000). */
-  maxStreams?: number;
-  /** Largest request accepted (default 4 MiB) and response sent (default 64 MiB). */
-  maxReceiveMessageBytes?: number;
-  maxSendMessageBytes?: number;
-  /** Names per type one stream may subscribe to (default 100,000). */
-  maxNamesPerType?: number;
-  /** Close connections after this age so load rebalances across replicas (default: never). */
-  maxConnectionAgeMs?: number;
-}
 
 export interface XdsServerOptions {
   store: ResourceStore;
@@ -48,7 +31,8 @@ export interface XdsServerOptions {
   metrics?: XdsMetrics;
   /** Which resource variant a node gets (default: its locality zone). */
   variantKeyOf?: (node: NodeInfo | undefined) => string | undefined;
-  limits?: XdsServerLimits;
+  /** Limits not given take the config defaults (limits.ts). */
+  limits?: Partial<XdsLimits>;
   credentials?: grpc.ServerCredentials;
   now?: () => number;
 }
@@ -70,8 +54,17 @@ export interface XdsServer {
   shutdown(graceMs?: number): Promise<void>;
   /** Open streams right now (for admin and tests). */
   streamCount(): number;
+  /** Open connections right now. */
+  connectionCount(): number;
   /** Node ids of connected streams (for admin). */
   nodes(): Array<{ kind: string; node: NodeInfo | undefined }>;
+  /** The limits in force. */
+  limits(): Readonly<XdsLimits>;
+  /**
+   * Applies new limits to what follows (next connection, stream, request); returns the keys that
+   * differ but are grpc-js settings, read at start only (they keep their old value until a restart).
+   */
+  setLimits(next: Partial<XdsLimits>): LimitName[];
 }
 
 type Method = { path: string; delta: boolean; typeUrl: string | undefined; kind: string };
@@ -156,24 +149,29 @@ function m(
   return { path: `/envoy.service.${pkg}.v3.${service}/${method}`, delta, typeUrl, kind };
 }
 
-/** Groups METHODS by service path prefix into grpc-js service definitions with Buffer responses. */
-function serviceDefinitions(): Map<string, grpc.ServiceDefinition> {
+/**
+ * Groups METHODS by service path prefix into grpc-js service definitions with Buffer responses and
+ * scanned requests (the scan reads the live `limits`).
+ */
+function serviceDefinitions(limits: XdsLimits): Map<string, grpc.ServiceDefinition> {
   const out = new Map<string, grpc.ServiceDefinition>();
   for (const [name, def] of Object.entries(METHODS)) {
     const service = def.path.slice(1, def.path.lastIndexOf("/"));
-    let sd = out.get(service) as Record<string, grpc.MethodDefinition<unknown, Buffer>> | undefined;
+    let sd = out.get(service) as Record<string, grpc.MethodDefinition<XdsRequest, Buffer>> | undefined;
     if (!sd) {
       sd = {};
       out.set(service, sd as grpc.ServiceDefinition);
     }
-    const schema = def.delta ? DeltaDiscoveryRequestSchema : DiscoveryRequestSchema;
+    const scan = def.delta ? scanDeltaRequest : scanSotwRequest;
     sd[name] = {
       path: def.path,
       requestStream: true,
       responseStream: true,
-      requestSerialize: (r: unknown) =>
-        Buffer.from(toBinary(schema, r as DiscoveryRequest & DeltaDiscoveryRequest)),
-      requestDeserialize: (b: Buffer) => fromBinary(schema, b),
+      // A server never serializes requests.
+      requestSerialize: () => {
+        throw new XdsError("ERR_XDS_SERVER_STATE", "the xDS server does not send requests");
+      },
+      requestDeserialize: (b: Buffer): XdsRequest => scan(b, limits),
       responseSerialize: (b: Buffer) => b,
       responseDeserialize: (b: Buffer) => b,
     };
@@ -183,44 +181,49 @@ function serviceDefinitions(): Map<string, grpc.ServiceDefinition> {
 
 export function createXdsServer(opts: XdsServerOptions): XdsServer {
   const logger = opts.logger ?? pino({ level: "silent" });
-  const metrics = opts.metrics ?? NOOP_METRICS;
-  const limits = opts.limits ?? {};
-  const maxStreams = limits.maxStreams ?? 50_000;
+  const metrics = completeMetrics(opts.metrics);
+  const limits = withDefaultLimits(opts.limits);
   const now = opts.now ?? Date.now;
-  const streams = new Set<XdsStreamBase<TypeStateBase, unknown>>();
-  /** The peer (`call.getPeer()`) of each stream, to find the streams of one connection. */
-  const peers = new Map<XdsStreamBase<TypeStateBase, unknown>, string>();
+  const streams = new Set<XdsStreamBase<TypeStateBase>>();
   let shuttingDown = false;
   let draining = false;
   const shared = new SharedResponses();
+  const budget: SharedBudget = { nameBytes: 0 };
+  const clientLog = new ClientTextLog(logger, { now, onSuppressed: (k) => metrics.clientLogSuppressed(k) });
 
   const serverOptions: grpc.ServerOptions = {
-    "grpc.keepalive_time_ms": limits.keepaliveTimeMs ?? 60_000,
-    "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs ?? 20_000,
+    "grpc.keepalive_time_ms": limits.keepaliveMs,
+    "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
-    "grpc.max_concurrent_streams": limits.maxConcurrentStreamsPerConnection ?? 100,
-    "grpc.max_receive_message_length": limits.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
-    "grpc.max_send_message_length": limits.maxSendMessageBytes ?? 64 * 1024 * 1024,
+    "grpc.max_concurrent_streams": limits.maxStreamsPerConnection,
+    "grpc.max_receive_message_length": limits.maxRequestBytes,
+    // A backstop: streams check maxResponseBytes themselves and say so by name.
+    "grpc.max_send_message_length": limits.maxResponseBytes,
+    // After the first stream, an HTTP/2 connection left without any stream this long gets a GOAWAY.
+    "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
   };
-  if (limits.maxConnectionAgeMs !== undefined) {
+  if (limits.maxConnectionAgeMs > 0) {
     serverOptions["grpc.max_connection_age_ms"] = limits.maxConnectionAgeMs;
-    serverOptions["grpc.max_connection_age_grace_ms"] = 30_000;
+    serverOptions["grpc.max_connection_age_grace_ms"] = limits.maxConnectionAgeGraceMs;
   }
   const server = new grpc.Server(serverOptions);
+  let gate: ConnectionGate | undefined;
 
   /** GOAWAY on one connection, then its streams end with UNAVAILABLE. */
   const sendAway = (peer: string | undefined, session: ServerHttp2Session | undefined) => {
     if (session) goAway(session);
-    for (const [s, p] of peers) {
-      if (p === peer) s.endWith(grpc.status.UNAVAILABLE, "server draining; reconnect to another replica");
+    for (const s of streams) {
+      if (s.peer === peer)
+        s.endWith(grpc.status.UNAVAILABLE, "server draining; reconnect to another replica");
     }
   };
 
-  const open = (def: Method) => (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
+  const open = (def: Method) => (call: grpc.ServerDuplexStream<XdsRequest, Buffer>) => {
+    const peer = call.getPeer();
+    gate?.streamStarted(peer);
     if (draining && !shuttingDown) {
       // A client that reached this connection during the drain is sent on at once, connection and all.
-      const peer = call.getPeer();
       call.emit("error", {
         code: grpc.status.UNAVAILABLE,
         details: "server draining; reconnect to another replica",
@@ -231,9 +234,17 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       );
       return;
     }
-    if (shuttingDown || streams.size >= maxStreams) {
-      const code = shuttingDown ? grpc.status.UNAVAILABLE : grpc.status.RESOURCE_EXHAUSTED;
-      call.emit("error", { code, details: shuttingDown ? "server shutting down" : "too many xDS streams" });
+    if (shuttingDown) {
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "server shutting down" });
+      return;
+    }
+    if (streams.size >= limits.maxStreams) {
+      metrics.limitExceeded("maxStreams");
+      clientLog.warn("limit", { limit: "maxStreams", kind: def.kind, peer }, "xds stream refused");
+      call.emit("error", {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: `too many xDS streams: ${streams.size} are open (xds.limits.maxStreams)`,
+      });
       return;
     }
     const ctx: StreamContext = {
@@ -241,27 +252,21 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       logger,
       metrics,
       now,
-      limits: { maxNamesPerType: limits.maxNamesPerType ?? 100_000 },
+      limits,
+      budget,
+      clientLog,
+      peer,
       variantKeyOf: opts.variantKeyOf ?? zoneOf,
       fixedTypeUrl: def.typeUrl,
       kind: def.kind,
-      onClose: (s) => {
-        streams.delete(s);
-        peers.delete(s);
-      },
+      onClose: (s) => streams.delete(s),
       shared,
     };
-    const s = def.delta
-      ? new DeltaStream(ctx, call as grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>)
-      : new SotwStream(ctx, call as grpc.ServerDuplexStream<DiscoveryRequest, Buffer>);
-    if (!s.isClosed) {
-      const base = s as unknown as XdsStreamBase<TypeStateBase, unknown>;
-      streams.add(base);
-      peers.set(base, call.getPeer());
-    }
+    const s = def.delta ? new DeltaStream(ctx, call) : new SotwStream(ctx, call);
+    if (!s.isClosed) streams.add(s as unknown as XdsStreamBase<TypeStateBase>);
   };
 
-  for (const [service, sd] of serviceDefinitions()) {
+  for (const [service, sd] of serviceDefinitions(limits)) {
     const impl: grpc.UntypedServiceImplementation = {};
     for (const name of Object.keys(sd)) {
       const def = METHODS[name];
@@ -271,20 +276,47 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
     logger.debug({ service }, "xds service registered");
   }
 
+  // Streams that have subscribed to nothing for idleTimeoutMs (from their start, or since they
+  // unsubscribed everything) hold a slot for nothing: end them so the client may reconnect if it wants.
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const startSweep = () => {
+    if (sweepTimer !== undefined) clearInterval(sweepTimer);
+    const every = Math.min(5_000, Math.max(25, Math.floor(limits.idleTimeoutMs / 4)));
+    sweepTimer = setInterval(() => {
+      const t = now();
+      for (const s of streams) {
+        if (s.idleSince !== undefined && t - s.idleSince >= limits.idleTimeoutMs) {
+          metrics.limitExceeded("idleTimeoutMs");
+          s.endWith(
+            grpc.status.UNAVAILABLE,
+            `no subscription for ${limits.idleTimeoutMs} ms (xds.limits.idleTimeoutMs)`,
+          );
+        }
+      }
+    }, every);
+    sweepTimer.unref();
+  };
+
   let listening = false;
   return {
-    listen(addr: string): Promise<number> {
-      return new Promise((resolve, reject) => {
-        server.bindAsync(addr, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => {
-          if (err) {
-            reject(new XdsError("ERR_XDS_SERVER_STATE", `cannot listen on ${addr}: ${err.message}`));
-            return;
-          }
-          listening = true;
-          logger.info({ addr, port }, "xds server listening");
-          resolve(port);
-        });
+    async listen(addr: string): Promise<number> {
+      const hp = parseHostPort(addr, { allowPortZero: true });
+      if (!hp.ok) throw new XdsError("ERR_XDS_SERVER_STATE", `cannot listen on ${addr}: ${hp.problem}`);
+      if (gate) throw new XdsError("ERR_XDS_SERVER_STATE", "the xDS server is already listening");
+      const injector = server.createConnectionInjector(
+        opts.credentials ?? grpc.ServerCredentials.createInsecure(),
+      );
+      gate = new ConnectionGate({
+        limits,
+        inject: (socket) => injector.injectConnection(socket),
+        metrics,
+        clientLog,
       });
+      const port = await gate.listen(hp.value.host, hp.value.port);
+      listening = true;
+      startSweep();
+      logger.info({ addr, port }, "xds server listening");
+      return port;
     },
 
     async drain({ windowMs, random = Math.random }: DrainOptions): Promise<void> {
@@ -293,7 +325,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       const sessions = serverSessions(server);
       // Streams whose connection is not among the sessions (none expected) are ended on their own.
       const known = new Set(sessions.map(sessionPeer));
-      const orphans = [...new Set(peers.values())].filter((p) => !known.has(p));
+      const orphans = [...new Set([...streams].map((s) => s.peer))].filter((p) => !known.has(p));
       const targets: Array<() => void> = [
         ...sessions.map((session) => () => sendAway(sessionPeer(session), session)),
         ...orphans.map((peer) => () => sendAway(peer, undefined)),
@@ -316,8 +348,10 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
     async shutdown(graceMs = 5_000): Promise<void> {
       if (shuttingDown) return;
       shuttingDown = true;
+      if (sweepTimer !== undefined) clearInterval(sweepTimer);
       if (!listening) return;
       logger.info({ streams: streams.size, graceMs }, "xds server shutting down");
+      gate?.close();
       const done = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       // xDS streams never end by themselves; end them with UNAVAILABLE so clients reconnect elsewhere.
       for (const s of [...streams]) s.endWith(grpc.status.UNAVAILABLE, "server shutting down");
@@ -334,7 +368,21 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
     },
 
     streamCount: () => streams.size,
+    connectionCount: () => gate?.size ?? 0,
     nodes: () => [...streams].map((s) => ({ kind: s.kind, node: s.node })),
+    limits: () => limits,
+
+    setLimits(next: Partial<XdsLimits>): LimitName[] {
+      const wanted = withDefaultLimits(next);
+      const needRestart: LimitName[] = [];
+      for (const key of Object.keys(wanted) as LimitName[]) {
+        if (wanted[key] === limits[key]) continue;
+        if (RESTART_LIMITS.includes(key)) needRestart.push(key);
+        else limits[key] = wanted[key];
+      }
+      if (listening && !shuttingDown) startSweep();
+      return needRestart;
+    },
   };
 }
 

@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import type { DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery_pb.js";
 import type { EncodedResource } from "./encoded-resource.js";
+import type { XdsRequest } from "./request-scanner.js";
 import { encodeSotwResponse } from "./response-encoder.js";
 import {
   type Phase,
@@ -23,8 +23,6 @@ interface SotwTypeState extends TypeStateBase {
   /** What we believe the client holds: acked plus the latest response, reverted on NACK. */
   known: Map<string, string>;
   acked: Map<string, string>;
-  /** Versions carried by the latest response (awaiting ACK/NACK). */
-  inflight: Map<string, string> | undefined;
   /** First request had no names: legacy wildcard, kept while later requests also name nothing. */
   legacyWildcard: boolean;
   /** A wildcard subscription must get a response even when the set is empty. */
@@ -33,8 +31,8 @@ interface SotwTypeState extends TypeStateBase {
 
 const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
 
-export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
-  constructor(ctx: StreamContext, call: ServerDuplexStream<DiscoveryRequest, Buffer>) {
+export class SotwStream extends XdsStreamBase<SotwTypeState> {
+  constructor(ctx: StreamContext, call: ServerDuplexStream<XdsRequest, Buffer>) {
     super(ctx, call);
   }
 
@@ -42,8 +40,8 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
     return createState(typeUrl);
   }
 
-  protected handle(req: DiscoveryRequest): void {
-    const found = this.stateForRequest(req.node, req.typeUrl);
+  protected handle(req: XdsRequest): void {
+    const found = this.stateForRequest(req);
     if (!found) return;
     const { st, typeUrl, first } = found;
     // A first request may carry a nonce from a previous stream (client reconnected): treat it as initial.
@@ -55,10 +53,10 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
         );
         return;
       }
-      if (req.errorDetail) this.onNack(st, req.errorDetail.message);
+      if (req.hasErrorDetail) this.onNack(st, req.errorMessage());
       else this.onAck(st);
     }
-    this.applyNames(st, req.resourceNames, first);
+    this.applyNames(st, req.resourceNames(), first);
   }
 
   private onAck(st: SotwTypeState): void {
@@ -67,11 +65,11 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
     else for (const [n, v] of st.inflight) st.acked.set(n, v);
     for (const [n, v] of st.inflight) if (st.rejected.get(n) === v) st.rejected.delete(n);
     st.inflight = undefined;
+    st.lastNack = undefined;
   }
 
   private onNack(st: SotwTypeState, detail: string): void {
-    this.ctx.metrics.nacked(st.typeUrl, detail);
-    this.ctx.logger.warn({ typeUrl: st.typeUrl, node: this.node?.id, detail }, "xds NACK");
+    this.onNackCommon(st, detail);
     if (!st.inflight) return;
     // The client keeps its last good versions; remember what it refused so it is not offered again.
     for (const [n, v] of st.inflight) if (st.acked.get(n) !== v) st.rejected.set(n, v);
@@ -82,17 +80,25 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
   private applyNames(st: SotwTypeState, requested: readonly string[], first: boolean): void {
     const names = new Set(requested);
     const star = names.delete("*");
-    if (first) st.legacyWildcard = st.fullState && requested.length === 0;
-    const wildcard = st.fullState && (star || (st.legacyWildcard && requested.length === 0));
     const added: string[] = [];
+    let addedBytes = 0;
     for (const n of names) {
       if (!st.names.has(n)) {
         added.push(n);
-        st.force.add(n);
+        addedBytes += Buffer.byteLength(n);
       }
     }
+    let removedBytes = 0;
+    if (names.size !== st.names.size + added.length) {
+      for (const n of st.names) if (!names.has(n)) removedBytes += Buffer.byteLength(n);
+    }
+    // A SotW request replaces the type's names: count the new set before anything changes.
+    this.reserveNames(names.size - st.names.size, addedBytes - removedBytes);
+    if (first) st.legacyWildcard = st.fullState && requested.length === 0;
+    const wildcard = st.fullState && (star || (st.legacyWildcard && requested.length === 0));
+    for (const n of added) st.force.add(n);
     for (const n of st.names) {
-      if (!names.has(n) && !(wildcard && this.ctx.store.getEncoded(st.typeUrl, n))) st.known.delete(n);
+      if (!names.has(n) && !(wildcard && this.lookup(st.typeUrl, n))) st.known.delete(n);
     }
     const turnedOn = wildcard && !st.wildcard;
     if (turnedOn) st.owesResponse = true;
@@ -121,7 +127,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
     const out: EncodedResource[] = [];
     for (const n of st.pending) {
       if (!this.subscribed(st, n)) continue;
-      const e = this.ctx.store.getEncoded(st.typeUrl, n, this.variantKey);
+      const e = this.lookup(st.typeUrl, n, this.variantKey);
       if (!e || !this.wanted(st, e)) continue;
       out.push(e);
     }
@@ -134,10 +140,10 @@ export class SotwStream extends XdsStreamBase<SotwTypeState, DiscoveryRequest> {
   private buildFull(st: SotwTypeState, phase: Phase): Buffer | undefined {
     const set = new Map<string, EncodedResource>();
     const add = (n: string) => {
-      const e = this.ctx.store.getEncoded(st.typeUrl, n, this.variantKey);
+      const e = this.lookup(st.typeUrl, n, this.variantKey);
       if (e) set.set(n, e);
     };
-    if (st.wildcard) for (const n of this.ctx.store.names(st.typeUrl)) add(n);
+    if (st.wildcard) for (const n of this.wildcardNames(st.typeUrl)) add(n);
     for (const n of st.names) add(n);
     let changed = false;
     for (const n of st.pending) {
@@ -200,11 +206,13 @@ function createState(typeUrl: string): SotwTypeState {
     force: new Set(),
     rejected: new Map(),
     nonce: "",
+    inflight: undefined,
+    unanswered: 0,
+    lastNack: undefined,
     since: undefined,
     fullState: isFullStateType(typeUrl),
     known: new Map(),
     acked: new Map(),
-    inflight: undefined,
     legacyWildcard: false,
     owesResponse: false,
   };

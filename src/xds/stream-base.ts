@@ -1,37 +1,50 @@
 /**
  * What SotW and Delta streams share: node identity from the first request, the store watch, the
- * backpressured writer, nonces, and the push order (upserts CDS → EDS → LDS → RDS, then removals).
+ * backpressured writer, nonces, the push order (upserts CDS → EDS → LDS → RDS, then removals), and the
+ * per-stream limits: every request passes the rate limit before it is applied, and the names it adds
+ * are counted against the stream's and the server's budgets before any set grows.
  * Subclasses decide what a request means and what the next response for one type is.
  */
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
+import type { ClientTextLog } from "./client-text-log.js";
+import type { EncodedResource } from "./encoded-resource.js";
 import { XdsError } from "./errors.js";
+import { LimitError, type XdsLimits } from "./limits.js";
 import type { XdsMetrics } from "./metrics.js";
 import { type NodeInfo, nodeInfoOf } from "./node-info.js";
+import type { XdsRequest } from "./request-scanner.js";
 import type { ResourceChange, ResourceStore, StoreWatch } from "./resource-store.js";
 import type { SharedResponses } from "./shared-responses.js";
 import { StreamWriter } from "./stream-writer.js";
-import { PUSH_ORDER } from "./type-urls.js";
+import { TokenBucket } from "./token-bucket.js";
+import { PUSH_ORDER, typeLabel } from "./type-urls.js";
 
-export interface StreamLimits {
-  /** Most names one stream may subscribe to per type. */
-  maxNamesPerType: number;
+/** What every stream of one server shares and may change: name bytes held by all streams together. */
+export interface SharedBudget {
+  nameBytes: number;
 }
 
 export interface StreamContext {
   store: ResourceStore;
   logger: Logger;
-  metrics: XdsMetrics;
+  metrics: Required<XdsMetrics>;
   now: () => number;
-  limits: StreamLimits;
+  /** The server's limits; reloads change this object in place. */
+  limits: XdsLimits;
+  budget: SharedBudget;
+  /** Warnings that quote client text: clipped and rate-limited. */
+  clientLog: ClientTextLog;
+  /** `address:port` of the client, for logs. */
+  peer: string;
   variantKeyOf: (node: NodeInfo | undefined) => string | undefined;
   /** Type of a per-type service (EDS, CDS, ...); undefined for ADS. */
   fixedTypeUrl: string | undefined;
   /** Label for metrics and logs, e.g. "ads-sotw", "eds-delta". */
   kind: string;
-  onClose: (s: XdsStreamBase<TypeStateBase, unknown>) => void;
+  onClose: (s: XdsStreamBase<TypeStateBase>) => void;
   /** Assembled responses shared by streams that send identical bytes. */
   shared: SharedResponses;
 }
@@ -49,26 +62,40 @@ export interface TypeStateBase {
   rejected: Map<string, string>;
   /** Nonce of the latest response of this type. */
   nonce: string;
+  /** name → version of the latest response, until the client ACKs or NACKs it ("" = removal). */
+  inflight: Map<string, string> | undefined;
+  /** Responses of this type sent and not yet answered by a request carrying a nonce. */
+  unanswered: number;
+  /** The last NACK of this type, until a later response is ACKed (for fleet status). */
+  lastNack: { detail: string; at: number; nonce: string } | undefined;
   /** Earliest change not yet pushed, for the latency metric. */
   since: number | undefined;
 }
 
 export type Phase = "upsert" | "removal";
 
-export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
+export abstract class XdsStreamBase<S extends TypeStateBase> {
   node: NodeInfo | undefined;
   variantKey: string | undefined;
+  /** Since when the stream has had no subscription (from its start); undefined while it has one. */
+  idleSince: number | undefined;
   protected readonly states = new Map<string, S>();
   protected readonly watch: StoreWatch;
   protected readonly writer: StreamWriter;
+  private readonly bucket: TokenBucket;
+  /** Distinct subscribed names, and their bytes plus Delta initial versions' (see reserveNames). */
+  private nameCount = 0;
+  private nameBytes = 0;
   private nonceGen = -1;
   private nonceSeq = 0;
   private closed = false;
 
   constructor(
     protected readonly ctx: StreamContext,
-    protected readonly call: ServerDuplexStream<Req, Buffer>,
+    protected readonly call: ServerDuplexStream<XdsRequest, Buffer>,
   ) {
+    this.idleSince = ctx.now();
+    this.bucket = new TokenBucket(ctx.limits.requestBurst, this.idleSince);
     this.watch = ctx.store.watch((changes) => this.onStoreChange(changes));
     this.writer = new StreamWriter(
       call,
@@ -76,13 +103,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
       (e) => this.fail(e),
     );
     ctx.metrics.streamOpened(ctx.kind);
-    call.on("data", (req: Req) => {
-      try {
-        this.handle(req);
-      } catch (e) {
-        this.fail(e);
-      }
-    });
+    call.on("data", (req: XdsRequest) => this.onRequest(req));
     call.on("end", () => {
       this.close();
       call.end();
@@ -103,13 +124,110 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
     return this.ctx.kind;
   }
 
+  /** `address:port` of the client's connection, as grpc-js' `call.getPeer()` writes it. */
+  get peer(): string {
+    return this.ctx.peer;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
 
-  protected abstract handle(req: Req): void;
+  protected abstract handle(req: XdsRequest): void;
   /** Next response for `st` in this phase, or undefined if it has nothing of that kind pending. */
   protected abstract build(st: S, phase: Phase): Buffer | undefined;
+
+  private onRequest(req: XdsRequest): void {
+    if (this.closed) return;
+    try {
+      if (req.problem) throw req.problem;
+      // Checked before the request is applied; answering our own response is never throttled, so a
+      // client keeps up with any push rate.
+      const l = this.ctx.limits;
+      if (
+        !this.answersInflight(req) &&
+        !this.bucket.take(this.ctx.now(), l.requestsPerSecond, l.requestBurst)
+      ) {
+        throw new LimitError(
+          "requestsPerSecond",
+          `more than ${l.requestBurst} requests at once or ${l.requestsPerSecond} per second`,
+        );
+      }
+      this.handle(req);
+      this.idleSince = this.hasSubscription() ? undefined : (this.idleSince ?? this.ctx.now());
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /**
+   * True when the request may answer one of our responses of its type that has not been answered yet.
+   * Its nonce may already be stale (we pushed again meanwhile); either way a client gets one free
+   * request per response we sent, so it can keep up with any push rate, and no more.
+   */
+  private answersInflight(req: XdsRequest): boolean {
+    if (req.responseNonce === "") return false;
+    const t = this.resolveTypeUrl(req.typeUrl);
+    const st = t === undefined ? undefined : this.states.get(t);
+    if (st === undefined || st.unanswered === 0) return false;
+    st.unanswered--;
+    return true;
+  }
+
+  private hasSubscription(): boolean {
+    for (const st of this.states.values()) if (st.wildcard || st.names.size > 0) return true;
+    return false;
+  }
+
+  /**
+   * Counts a change of the stream's names against its budgets before it is applied: `count` distinct
+   * names and `bytes` of them (negative values release). Throws LimitError and changes nothing when the
+   * stream, or the server as a whole, would go over.
+   */
+  protected reserveNames(count: number, bytes: number): void {
+    const l = this.ctx.limits;
+    if (count > 0 && this.nameCount + count > l.maxNamesPerStream) {
+      throw new LimitError(
+        "maxNamesPerStream",
+        `the stream would watch ${this.nameCount + count} names, more than ${l.maxNamesPerStream}`,
+      );
+    }
+    if (bytes > 0 && this.nameBytes + bytes > l.maxNameBytesPerStream) {
+      throw new LimitError(
+        "maxNameBytesPerStream",
+        `the stream would hold ${this.nameBytes + bytes} bytes of names, more than ${l.maxNameBytesPerStream}`,
+      );
+    }
+    if (bytes > 0 && this.ctx.budget.nameBytes + bytes > l.maxNameBytesTotal) {
+      throw new LimitError(
+        "maxNameBytesTotal",
+        `the server's streams would hold more than ${l.maxNameBytesTotal} bytes of names`,
+      );
+    }
+    this.nameCount += count;
+    this.nameBytes += bytes;
+    this.ctx.budget.nameBytes += bytes;
+  }
+
+  /** The resource a client of this stream may receive under `name`, if any. */
+  protected lookup(typeUrl: string, name: string, variantKey?: string): EncodedResource | undefined {
+    return this.ctx.store.getEncoded(typeUrl, name, variantKey);
+  }
+
+  /** Every name of a type a wildcard subscription of this stream covers. */
+  protected wildcardNames(typeUrl: string): Iterable<string> {
+    return this.ctx.store.names(typeUrl);
+  }
+
+  protected onNackCommon(st: S, detail: string): void {
+    st.lastNack = { detail, at: this.ctx.now(), nonce: st.nonce };
+    this.ctx.metrics.nacked(st.typeUrl, detail);
+    this.ctx.clientLog.warn(
+      "nack",
+      { type: typeLabel(st.typeUrl), node: this.node?.id, peer: this.ctx.peer, detail },
+      "xds NACK",
+    );
+  }
 
   protected setNode(node: Node | undefined): void {
     if (this.node !== undefined || node === undefined) return;
@@ -128,15 +246,14 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
    * The common start of every request: remember the node, check the type, find or create its state.
    * Undefined (after a warning) for a type this stream does not serve.
    */
-  protected stateForRequest(
-    node: Node | undefined,
-    requestedTypeUrl: string,
-  ): { st: S; typeUrl: string; first: boolean } | undefined {
-    this.setNode(node);
-    const typeUrl = this.resolveTypeUrl(requestedTypeUrl);
+  protected stateForRequest(req: XdsRequest): { st: S; typeUrl: string; first: boolean } | undefined {
+    // Only the first request must carry the node; later ones are never decoded for it.
+    if (this.node === undefined && req.hasNode) this.setNode(req.node());
+    const typeUrl = this.resolveTypeUrl(req.typeUrl);
     if (typeUrl === undefined) {
-      this.ctx.logger.warn(
-        { typeUrl: requestedTypeUrl, kind: this.ctx.kind, node: this.node?.id },
+      this.ctx.clientLog.warn(
+        "unsupported-type",
+        { typeUrl: req.typeUrl, kind: this.ctx.kind, node: this.node?.id, peer: this.ctx.peer },
         "xds request for an unsupported type",
       );
       return undefined;
@@ -176,15 +293,9 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
 
   /** Re-registers interest with the store and queues every name that may now need a push. */
   protected updateInterest(st: S, added: Iterable<string>, wildcardTurnedOn: boolean): void {
-    if (st.names.size > this.ctx.limits.maxNamesPerType) {
-      throw new XdsError(
-        "ERR_XDS_LIMIT",
-        `more than ${this.ctx.limits.maxNamesPerType} names of ${st.typeUrl}`,
-      );
-    }
     this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
     for (const n of added) st.pending.add(n);
-    if (wildcardTurnedOn) for (const n of this.ctx.store.names(st.typeUrl)) st.pending.add(n);
+    if (wildcardTurnedOn) for (const n of this.wildcardNames(st.typeUrl)) st.pending.add(n);
     st.since ??= this.ctx.now();
     this.writer.kick();
   }
@@ -211,6 +322,13 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
         if (!st || !this.isDirty(st)) continue;
         const buf = this.build(st, phase);
         if (buf) {
+          if (buf.length > this.ctx.limits.maxResponseBytes) {
+            throw new LimitError(
+              "maxResponseBytes",
+              `a ${typeLabel(t)} response of ${buf.length} bytes is larger than ${this.ctx.limits.maxResponseBytes}`,
+            );
+          }
+          st.unanswered++;
           const now = this.ctx.now();
           this.ctx.metrics.pushed(t, buf.length, Math.max(0, now - (st.since ?? now)));
           return buf;
@@ -233,22 +351,44 @@ export abstract class XdsStreamBase<S extends TypeStateBase, Req> {
   }
 
   protected fail(e: unknown): void {
-    const err = e as Error & { code?: string };
+    if (this.closed) return;
+    if (e instanceof LimitError) {
+      this.ctx.metrics.limitExceeded(e.limit);
+      this.ctx.clientLog.warn(
+        "limit",
+        { limit: e.limit, kind: this.ctx.kind, node: this.node?.id, peer: this.ctx.peer, reason: e.message },
+        "xds stream over a limit",
+      );
+      this.endWith(e.grpcCode, e.message);
+      return;
+    }
+    if (e instanceof XdsError && e.code === "ERR_XDS_BAD_REQUEST") {
+      this.ctx.clientLog.warn(
+        "bad-request",
+        { kind: this.ctx.kind, node: this.node?.id, peer: this.ctx.peer, reason: e.message },
+        "xds stream sent a malformed request",
+      );
+      this.endWith(status.INVALID_ARGUMENT, e.message);
+      return;
+    }
+    const err = e as Error;
     this.ctx.logger.warn({ err, kind: this.ctx.kind, node: this.node?.id }, "xds stream failed");
-    this.endWith(err.code === "ERR_XDS_LIMIT" ? status.RESOURCE_EXHAUSTED : status.INTERNAL, err.message);
+    this.endWith(status.INTERNAL, err.message);
   }
 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.budget.nameBytes -= this.nameBytes;
+    this.nameBytes = 0;
     this.watch.close();
     this.writer.close();
     this.ctx.metrics.streamClosed(this.ctx.kind);
-    this.ctx.onClose(this as unknown as XdsStreamBase<TypeStateBase, unknown>);
+    this.ctx.onClose(this as unknown as XdsStreamBase<TypeStateBase>);
   }
 }
 
-function emitStatus(call: ServerDuplexStream<unknown, Buffer>, code: status, details: string): void {
+function emitStatus(call: ServerDuplexStream<XdsRequest, Buffer>, code: status, details: string): void {
   // grpc-js turns an 'error' event carrying {code, details} into the call's final status.
   call.emit("error", { code, details });
 }

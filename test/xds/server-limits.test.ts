@@ -122,8 +122,8 @@ describe("xDS server limits", () => {
     }
   });
 
-  it("refuses streams beyond maxStreams and subscriptions beyond maxNamesPerType with RESOURCE_EXHAUSTED", async () => {
-    const { store, server, port } = await startServer({ limits: { maxStreams: 1, maxNamesPerType: 3 } });
+  it("refuses streams beyond maxStreams and subscriptions beyond maxNamesPerStream with RESOURCE_EXHAUSTED", async () => {
+    const { store, server, port } = await startServer({ limits: { maxStreams: 1, maxNamesPerStream: 3 } });
     putCla(store, "l1", "10.0.0.1");
     const a = new RawXdsClient("sotw", port);
     const b = new RawXdsClient("sotw", port);
@@ -131,14 +131,18 @@ describe("xDS server limits", () => {
       a.send({ node: node("a"), typeUrl: T.endpoint, resourceNames: ["l1"] });
       const r = await a.next();
       b.send({ node: node("b"), typeUrl: T.endpoint, resourceNames: ["l1"] });
-      expect((await b.status()).code).toBe(status.RESOURCE_EXHAUSTED);
+      const refused = await b.status();
+      expect(refused.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(refused.details).toContain("xds.limits.maxStreams");
       a.send({
         typeUrl: T.endpoint,
         resourceNames: ["l1", "l2", "l3", "l4"],
         responseNonce: r.nonce,
         versionInfo: r.versionInfo,
       });
-      expect((await a.status()).code).toBe(status.RESOURCE_EXHAUSTED);
+      const over = await a.status();
+      expect(over.code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(over.details).toContain("xds.limits.maxNamesPerStream");
     } finally {
       a.close();
       b.close();
@@ -146,8 +150,8 @@ describe("xDS server limits", () => {
     }
   });
 
-  it("rejects requests larger than maxReceiveMessageBytes", async () => {
-    const { server, port } = await startServer({ limits: { maxReceiveMessageBytes: 1024 } });
+  it("rejects requests larger than maxRequestBytes", async () => {
+    const { server, port } = await startServer({ limits: { maxRequestBytes: 1024 } });
     const a = new RawXdsClient("sotw", port);
     try {
       a.send({ node: node("a"), typeUrl: T.endpoint, resourceNames: ["x".repeat(4096)] });
