@@ -23,6 +23,10 @@ export class RecordingMetrics implements XdsMetrics {
   closed = 0;
   pushes: Array<{ typeUrl: string; bytes: number }> = [];
   nacks: Array<{ typeUrl: string; detail: string }> = [];
+  /** Hits per xds.limits key. */
+  limits: Record<string, number> = {};
+  /** Authorization refusals per reason. */
+  denials: Record<string, number> = {};
   streamOpened(): void {
     this.opened++;
   }
@@ -34,6 +38,12 @@ export class RecordingMetrics implements XdsMetrics {
   }
   nacked(typeUrl: string, detail: string): void {
     this.nacks.push({ typeUrl, detail });
+  }
+  limitExceeded(limit: string): void {
+    this.limits[limit] = (this.limits[limit] ?? 0) + 1;
+  }
+  denied(reason: string): void {
+    this.denials[reason] = (this.denials[reason] ?? 0) + 1;
   }
 }
 

@@ -29,6 +29,15 @@ const SCHEMAS = {
 } as const;
 
 type Kind = "sotw" | "delta";
+
+export interface RawClientOptions {
+  /** Default: insecure. */
+  credentials?: grpc.ChannelCredentials;
+  /** e.g. `grpc.use_local_subchannel_pool: 1` for a connection of its own (grpc-js shares them by default). */
+  channelOptions?: grpc.ChannelOptions;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
 type Req<K extends Kind> = K extends "sotw" ? DiscoveryRequest : DeltaDiscoveryRequest;
 type Res<K extends Kind> = K extends "sotw" ? DiscoveryResponse : DeltaDiscoveryResponse;
 
@@ -45,8 +54,13 @@ export class RawXdsClient<K extends Kind> {
     path = kind === "sotw"
       ? "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
       : "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources",
+    opts: RawClientOptions = {},
   ) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(
+      `${opts.host ?? "127.0.0.1"}:${port}`,
+      opts.credentials ?? grpc.credentials.createInsecure(),
+      opts.channelOptions ?? {},
+    );
     const reqSchema = kind === "sotw" ? DiscoveryRequestSchema : DeltaDiscoveryRequestSchema;
     const resSchema = kind === "sotw" ? DiscoveryResponseSchema : DeltaDiscoveryResponseSchema;
     this.call = this.client.makeBidiStreamRequest(

@@ -1,0 +1,101 @@
+/**
+ * `xds.limits` from YAML reach the running xDS port, as `dns-eds serve` wires them: the streams per
+ * connection a client is told, the connections one address may hold, the keepalive interval, the request
+ * rate; and a reload applies the live ones to what comes next while naming those that need a restart.
+ */
+import { connect as h2connect } from "node:http2";
+import { connect, type Socket } from "node:net";
+import { PassThrough } from "node:stream";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/admin/logger.js";
+import { type RunningControlPlane, startServer } from "../../src/app/serve.js";
+import { parseConfigText } from "../../src/config/load-config.js";
+import { TYPE_URLS } from "../../src/xds/type-urls.js";
+import { TcpProxy } from "../support/tcp-proxy.js";
+import { until } from "../support/wait-for.js";
+import { RawXdsClient } from "../xds/raw-client.js";
+
+const yaml = (limits: string) => `
+xds:
+  listen: "127.0.0.1:0"
+  limits: { ${limits} }
+admin: { listen: "127.0.0.1:0" }
+dns: { servers: ["127.0.0.1:1"] }
+`;
+const FIRST = "maxStreamsPerConnection: 7, maxConnectionsPerPeer: 2, keepaliveMs: 1000, requestBurst: 3";
+
+let app: RunningControlPlane;
+const logLines: Array<{ msg?: string; keys?: string[] }> = [];
+const cleanup: Array<() => void> = [];
+
+beforeAll(async () => {
+  const destination = new PassThrough();
+  destination.on("data", (d: Buffer) => {
+    for (const line of d.toString().split("\n").filter(Boolean)) logLines.push(JSON.parse(line));
+  });
+  const logger = createLogger({ level: "warn", destination });
+  app = await startServer(parseConfigText(yaml(FIRST)), { logger });
+});
+
+afterAll(async () => {
+  for (const f of cleanup.reverse()) f();
+  await app?.stop();
+});
+
+const closed = (s: Socket) => new Promise<void>((resolve) => s.once("close", () => resolve()));
+
+describe("xds.limits from the config file", () => {
+  it("tells clients maxStreamsPerConnection, pings them every keepaliveMs, and rate-limits requests", async () => {
+    const proxy = new TcpProxy(app.xdsPort);
+    cleanup.push(() => void proxy.stop());
+    const session = h2connect(`http://127.0.0.1:${await proxy.start()}`);
+    session.on("error", () => {});
+    cleanup.push(() => session.destroy());
+    const settings = await new Promise<number | undefined>((resolve) =>
+      session.once("remoteSettings", (s) => resolve(s.maxConcurrentStreams)),
+    );
+    expect(settings).toBe(7);
+    // keepaliveMs 1000: two pings within a bounded wait (the default would be one per 30 s).
+    await until(() => proxy.serverPings >= 2, 5_000, "two keepalive pings");
+
+    const c = new RawXdsClient("delta", app.xdsPort);
+    cleanup.push(() => c.close());
+    for (let i = 0; i < 4; i++)
+      c.send({ node: { id: "n" }, typeUrl: TYPE_URLS.endpoint, resourceNamesSubscribe: [`x${i}`] });
+    const s = await c.status();
+    expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(s.details).toContain("xds.limits.requestsPerSecond");
+  });
+
+  it("holds maxConnectionsPerPeer, and a reload changes it for the next connection", async () => {
+    const other = await startServer(parseConfigText(yaml("maxConnectionsPerPeer: 2")), {
+      logger: createLogger({ level: "silent" }),
+    });
+    cleanup.push(() => void other.stop());
+    const open = (): Socket => {
+      const s = connect(other.xdsPort, "127.0.0.1");
+      s.on("error", () => {});
+      s.resume();
+      cleanup.push(() => s.destroy());
+      return s;
+    };
+    const alive = (s: Socket) => !s.destroyed && !s.readableEnded;
+    // Silent sockets stay open until the idle timeout (30 s): any that closes sooner was refused.
+    const a = open();
+    const b = open();
+    await closed(open());
+    expect([alive(a), alive(b)]).toEqual([true, true]);
+
+    await other.reload(parseConfigText(yaml("maxConnectionsPerPeer: 3, keepaliveMs: 2000")));
+    const d = open();
+    await closed(open());
+    expect([alive(a), alive(b), alive(d)]).toEqual([true, true, true]);
+  });
+
+  it("names the limits a reload cannot apply without a restart", async () => {
+    await app.reload(parseConfigText(yaml(FIRST.replace("keepaliveMs: 1000", "keepaliveMs: 2000"))));
+    const note = logLines.find((l) => l.msg?.includes("restart to apply"));
+    expect(note?.keys).toEqual(["xds.limits.keepaliveMs"]);
+  });
+});
