@@ -59,7 +59,8 @@ async function startReplica(name: string): Promise<Replica> {
     file,
     [
       'admin: { listen: "127.0.0.1:0" }',
-      'xds: { listen: "127.0.0.1:0" }',
+      // The 200 test clients all connect from 127.0.0.1 (default: 100 connections per address).
+      'xds: { listen: "127.0.0.1:0", limits: { maxConnectionsPerPeer: 1000 } }',
       'dns: { servers: ["127.0.0.1:53"] }',
       `shutdown: { drainDelayMs: ${DELAY_MS}, drainWindowMs: ${WINDOW_MS}, graceMs: ${GRACE_MS} }`,
       "clusters:",

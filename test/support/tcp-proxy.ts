@@ -14,7 +14,7 @@ const ACK = 0x1;
 /** Counts PING frames (not ACKs) in one direction of an HTTP/2 connection, across chunk boundaries. */
 class PingCounter {
   pings = 0;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
 
   feed(chunk: Buffer): void {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);

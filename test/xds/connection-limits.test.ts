@@ -22,10 +22,10 @@ afterEach(async () => {
 function later<
   T extends { close(): void } | { stop(): Promise<void> } | { shutdown(ms: number): Promise<void> },
 >(x: T): T {
-  cleanup.push(() => {
+  cleanup.push(async () => {
     if ("close" in x) x.close();
-    else if ("stop" in x) return x.stop();
-    else return x.shutdown(500);
+    else if ("stop" in x) await x.stop();
+    else await x.shutdown(500);
   });
   return x;
 }
