@@ -7,7 +7,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import * as grpc from "@grpc/grpc-js";
 import type { AdminProviders } from "../admin/admin-server.js";
 import type { ClusterView } from "../admin/clusters-page.js";
 import { componentLogger, type Logger } from "../admin/logger.js";
@@ -24,6 +23,7 @@ import { DEFAULT_XDS_LIMITS, RESTART_LIMITS, type XdsLimits } from "../xds/limit
 import { ResourceStore } from "../xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../xds/server.js";
 import { TYPE_URLS } from "../xds/type-urls.js";
+import { startXdsTransport, transportReadiness } from "./xds-transport.js";
 
 const versionOf = (r: { version: string } | undefined) => (r ? { version: r.version } : {});
 
@@ -75,16 +75,6 @@ function etcdOptions(etcd: EtcdConfig) {
       : {}),
     ...(etcd.auth ? { auth: { username: etcd.auth.username, password: password ?? "" } } : {}),
   };
-}
-
-function xdsCredentials(config: DnsEdsConfig): grpc.ServerCredentials {
-  const tls = config.xds.tls;
-  if (!tls) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(
-    tls.caFile ? readFileSync(tls.caFile) : null,
-    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
-    tls.caFile !== undefined,
-  );
 }
 
 const LIVE_LIMITS = (Object.keys(DEFAULT_XDS_LIMITS) as Array<keyof XdsLimits>).filter(
@@ -151,12 +141,20 @@ export async function startServer(
 
     const store = new ResourceStore();
     const limits = config.xds.limits;
+    const xdsLog = componentLogger(root, "xds");
+    const transport = await startXdsTransport(
+      config,
+      xdsLog,
+      metrics ? metrics.xdsHooks().tlsReload : undefined,
+    );
+    stops.push(() => transport.stop());
     const xds: XdsServer = createXdsServer({
       store,
-      logger: componentLogger(root, "xds"),
+      logger: xdsLog,
       ...(metrics ? { metrics: metrics.xdsHooks() } : {}),
-      credentials: xdsCredentials(config),
+      credentials: transport.credentials,
       limits: xdsLimitsOf(config),
+      ...(config.xds.authorization ? { authorization: config.xds.authorization.rules } : {}),
     });
 
     const ownership = cache.ownership();
@@ -201,6 +199,14 @@ export async function startServer(
       LIVE_LIMITS.map((k) => `xds.limits.${k}`),
       (next) => void xds.setLimits(xdsLimitsOf(next)),
     );
+    // New rules for new streams; open streams whose rights changed are ended so their clients
+    // reconnect under the new rules. The TLS files themselves are followed by the transport.
+    reloads.register("xds.authorization", (next) => {
+      if (next.xds.authorization !== undefined && reloads.current().xds.tls?.caFile === undefined) {
+        throw new Error("authorization needs client certificates (xds.tls.caFile) in force: restart");
+      }
+      xds.setAuthorization(next.xds.authorization?.rules);
+    });
 
     // Bind last: a client that connects sees resources as soon as the first resolutions land.
     const xdsPort = await xds.listen(config.xds.listen);
@@ -238,6 +244,7 @@ export async function startServer(
             : { reachable, detail: `${s.upstreamFailures} of ${s.upstreamQueries} lookups failed` };
         }),
         etcdReadiness(() => cache.status().etcd),
+        transportReadiness(transport),
         firstResolutionReadiness(() =>
           pipeline
             .snapshot()

@@ -47,7 +47,23 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "xds.tls.certFile":
     "PEM server certificate (with `keyFile`). Relative paths resolve against the config file's folder.",
   "xds.tls.keyFile": "PEM private key of `certFile`.",
-  "xds.tls.caFile": "PEM CA bundle; when set, clients must present a certificate signed by it.",
+  "xds.tls.caFile":
+    "PEM CA bundle; when set, clients must present a certificate signed by it (needed by `xds.authorization`).",
+  "xds.tls.reloadIntervalMs":
+    "How often the three files are compared with the ones in force; a changed set that loads is used for new connections (open ones keep theirs), one that does not is refused and logged.",
+  "xds.authorization":
+    "Per-node authorization by client certificate; needs `xds.tls.caFile`. Absent: any client may claim any node and see every resource. See docs/security.md.",
+  "xds.authorization.rules":
+    "The first rule whose `identities` match one of the certificate's SANs applies; a certificate matching none is refused (PERMISSION_DENIED).",
+  "xds.authorization.rules[].identities":
+    "SPIFFE IDs (URI SAN) or DNS names (DNS SAN) this rule is for; `*` matches any run of characters, `/` and `.` included.",
+  "xds.authorization.rules[].nodeIds":
+    "Node ids a client of these identities may claim (patterns); another is refused with PERMISSION_DENIED.",
+  "xds.authorization.rules[].clusters":
+    "Resources it may receive, by name (patterns; a cluster's CDS, EDS, LDS and RDS resources share its name). Others are, for it, absent.",
+  "xds.authorization.rules[].zones":
+    "Locality zones it may claim (so zone-aware variants it may get); absent: any. A node without a zone is allowed.",
+  "xds.authorization.rules[].operator": "May read every client's status (fleet status), not only its own.",
   admin: "The admin HTTP server (`/healthz`, `/readyz`, `/metrics`, `/config_dump`, `/clusters`).",
   "admin.listen":
     "Address the admin server binds. It has no authentication: keep it on loopback or a private network.",

@@ -11,6 +11,15 @@ export interface TlsFiles {
   caFile?: string;
 }
 
+/** One rule of `xds.authorization` (patterns: `*` = any run of characters). */
+export interface XdsAuthorizationRule {
+  identities: readonly string[];
+  nodeIds: readonly string[];
+  clusters: readonly string[];
+  zones?: readonly string[];
+  operator: boolean;
+}
+
 export interface XdsConfig {
   /** `host:port` for the gRPC server (IPv6 in brackets). */
   listen: string;
@@ -39,7 +48,9 @@ export interface XdsConfig {
     debounceMs: number;
   };
   /** Absent: plaintext. Paths are absolute (resolved against the config file's folder). */
-  tls?: { certFile: string; keyFile: string; caFile?: string };
+  tls?: { certFile: string; keyFile: string; caFile?: string; reloadIntervalMs: number };
+  /** Per-node authorization by client certificate (needs tls.caFile); absent: off. */
+  authorization?: { rules: readonly XdsAuthorizationRule[] };
 }
 
 export interface DnsConfig {

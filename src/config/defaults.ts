@@ -42,6 +42,8 @@ export const XDS_DEFAULTS = {
     keepaliveTimeoutMs: 20_000,
     debounceMs: 100,
   },
+  /** How often the TLS files are compared with the ones in force (rotation without a restart). */
+  tls: { reloadIntervalMs: 10_000 },
 } as const;
 
 /** Loopback by default: the admin port exposes config and metrics and has no authentication. */

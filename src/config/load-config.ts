@@ -110,6 +110,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       certFile: fileAt("xds.tls.certFile", file.xds.tls.certFile),
       keyFile: fileAt("xds.tls.keyFile", file.xds.tls.keyFile),
       ...(file.xds.tls.caFile !== undefined ? { caFile: fileAt("xds.tls.caFile", file.xds.tls.caFile) } : {}),
+      reloadIntervalMs: file.xds.tls.reloadIntervalMs,
     };
   }
 
@@ -164,6 +165,19 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       listen: normalizeListen(file.xds.listen),
       limits: { ...file.xds.limits },
       ...(tls ? { tls } : {}),
+      ...(file.xds.authorization
+        ? {
+            authorization: {
+              rules: file.xds.authorization.rules.map((r) => ({
+                identities: [...r.identities],
+                nodeIds: [...r.nodeIds],
+                clusters: [...r.clusters],
+                ...(r.zones !== undefined ? { zones: [...r.zones] } : {}),
+                operator: r.operator,
+              })),
+            },
+          }
+        : {}),
     },
     admin: { listen: normalizeListen(file.admin.listen) },
     dns: {

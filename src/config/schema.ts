@@ -142,16 +142,43 @@ const xdsLimits = z
       });
   });
 
-const xdsSection = z.strictObject({
-  listen: listenAddress().default(XDS_DEFAULTS.listen),
-  limits: xdsLimits,
-  tls: tlsFiles
-    .superRefine((tls, ctx) => {
-      if (tls.certFile === undefined)
-        ctx.addIssue({ code: "custom", message: "expected certFile and keyFile" });
-    })
-    .optional(),
+const xdsTls = z.strictObject({
+  certFile: filePath(),
+  keyFile: filePath(),
+  caFile: filePath().optional(),
+  reloadIntervalMs: intIn(100, 86_400_000).default(XDS_DEFAULTS.tls.reloadIntervalMs),
 });
+
+const patterns = (what: string) =>
+  z
+    .array(nonEmpty(what), { error: `expected a list of ${what}s` })
+    .min(1, { error: `expected at least one ${what}` });
+
+const authorizationRule = z.strictObject({
+  identities: patterns("SPIFFE ID or DNS name"),
+  nodeIds: patterns("node id"),
+  clusters: patterns("cluster name"),
+  zones: patterns("zone").optional(),
+  operator: bool().default(false),
+});
+
+const xdsSection = z
+  .strictObject({
+    listen: listenAddress().default(XDS_DEFAULTS.listen),
+    limits: xdsLimits,
+    tls: xdsTls.optional(),
+    authorization: z
+      .strictObject({ rules: z.array(authorizationRule).min(1, { error: "expected at least one rule" }) })
+      .optional(),
+  })
+  .superRefine((x, ctx) => {
+    if (x.authorization !== undefined && x.tls?.caFile === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["authorization"],
+        message: "expected xds.tls with caFile: clients are identified by the certificate they present",
+      });
+  });
 
 const adminSection = z.strictObject({ listen: listenAddress().default(ADMIN_DEFAULTS.listen) });
 

@@ -13,7 +13,9 @@ export type XdsErrorCode =
   /** A request's bytes are not a valid message; the stream ends with INVALID_ARGUMENT. */
   | "ERR_XDS_BAD_REQUEST"
   /** A client is not allowed what it asked for; the stream ends with PERMISSION_DENIED. */
-  | "ERR_XDS_DENIED";
+  | "ERR_XDS_DENIED"
+  /** The xDS TLS files cannot serve (unreadable, not PEM, key not the certificate's). */
+  | "ERR_XDS_TLS";
 
 export class XdsError extends Error {
   readonly code: XdsErrorCode;

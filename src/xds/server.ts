@@ -10,6 +10,13 @@ import type { ServerHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { parseHostPort } from "../config/host-port.js";
+import {
+  type AuthorizationRule,
+  type CallIdentity,
+  DeniedError,
+  type StreamAccess,
+  XdsAuthorization,
+} from "./authorization.js";
 import { ClientTextLog } from "./client-text-log.js";
 import { drainOffsets, goAway, serverSessions, sessionPeer } from "./connection-drain.js";
 import { ConnectionGate } from "./connection-gate.js";
@@ -34,6 +41,11 @@ export interface XdsServerOptions {
   /** Limits not given take the config defaults (limits.ts). */
   limits?: Partial<XdsLimits>;
   credentials?: grpc.ServerCredentials;
+  /**
+   * Per-node authorization by client certificate (needs credentials that verify client certificates);
+   * absent: every client may claim any node and see everything.
+   */
+  authorization?: readonly AuthorizationRule[];
   now?: () => number;
 }
 
@@ -56,8 +68,8 @@ export interface XdsServer {
   streamCount(): number;
   /** Open connections right now. */
   connectionCount(): number;
-  /** Node ids of connected streams (for admin). */
-  nodes(): Array<{ kind: string; node: NodeInfo | undefined }>;
+  /** Node ids of connected streams, and who each was admitted as (for admin and fleet status). */
+  nodes(): Array<{ kind: string; node: NodeInfo | undefined; identity: CallIdentity | undefined }>;
   /** The limits in force. */
   limits(): Readonly<XdsLimits>;
   /**
@@ -65,6 +77,10 @@ export interface XdsServer {
    * differ but are grpc-js settings, read at start only (they keep their old value until a restart).
    */
   setLimits(next: Partial<XdsLimits>): LimitName[];
+  /** The authorization in force (undefined: off); CSDS checks its callers with it. */
+  authorization(): XdsAuthorization | undefined;
+  /** New rules for new streams; open streams whose rights changed are ended (see reauthorize). */
+  setAuthorization(rules: readonly AuthorizationRule[] | undefined): void;
 }
 
 type Method = { path: string; delta: boolean; typeUrl: string | undefined; kind: string };
@@ -209,6 +225,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
   }
   const server = new grpc.Server(serverOptions);
   let gate: ConnectionGate | undefined;
+  let authorization = opts.authorization ? new XdsAuthorization(opts.authorization) : undefined;
 
   /** GOAWAY on one connection, then its streams end with UNAVAILABLE. */
   const sendAway = (peer: string | undefined, session: ServerHttp2Session | undefined) => {
@@ -238,6 +255,16 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       call.emit("error", { code: grpc.status.UNAVAILABLE, details: "server shutting down" });
       return;
     }
+    let access: StreamAccess | undefined;
+    try {
+      access = authorization?.admit(call);
+    } catch (e) {
+      if (!(e instanceof DeniedError)) throw e;
+      metrics.denied(e.reason);
+      clientLog.warn("denied", { reason: e.reason, kind: def.kind, peer }, e.message);
+      call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: e.message });
+      return;
+    }
     if (streams.size >= limits.maxStreams) {
       metrics.limitExceeded("maxStreams");
       clientLog.warn("limit", { limit: "maxStreams", kind: def.kind, peer }, "xds stream refused");
@@ -256,6 +283,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       budget,
       clientLog,
       peer,
+      access,
       variantKeyOf: opts.variantKeyOf ?? zoneOf,
       fixedTypeUrl: def.typeUrl,
       kind: def.kind,
@@ -369,8 +397,15 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
 
     streamCount: () => streams.size,
     connectionCount: () => gate?.size ?? 0,
-    nodes: () => [...streams].map((s) => ({ kind: s.kind, node: s.node })),
+    nodes: () => [...streams].map((s) => ({ kind: s.kind, node: s.node, identity: s.identity })),
     limits: () => limits,
+
+    authorization: () => authorization,
+
+    setAuthorization(rules: readonly AuthorizationRule[] | undefined): void {
+      authorization = rules ? new XdsAuthorization(rules) : undefined;
+      for (const s of [...streams]) s.reauthorize(authorization);
+    },
 
     setLimits(next: Partial<XdsLimits>): LimitName[] {
       const wanted = withDefaultLimits(next);

@@ -9,6 +9,7 @@ import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
+import { type CallIdentity, DeniedError, type StreamAccess, type XdsAuthorization } from "./authorization.js";
 import type { ClientTextLog } from "./client-text-log.js";
 import type { EncodedResource } from "./encoded-resource.js";
 import { XdsError } from "./errors.js";
@@ -39,6 +40,8 @@ export interface StreamContext {
   clientLog: ClientTextLog;
   /** `address:port` of the client, for logs. */
   peer: string;
+  /** What the client may do, when authorization is on (replaced when the rules change). */
+  access: StreamAccess | undefined;
   variantKeyOf: (node: NodeInfo | undefined) => string | undefined;
   /** Type of a per-type service (EDS, CDS, ...); undefined for ADS. */
   fixedTypeUrl: string | undefined;
@@ -129,6 +132,36 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     return this.ctx.peer;
   }
 
+  /** Who the stream was admitted as; undefined when authorization is off. */
+  get identity(): CallIdentity | undefined {
+    return this.ctx.access?.identity;
+  }
+
+  /**
+   * Re-checks the stream against new rules (undefined = authorization off). A stream whose rights stay
+   * the same carries on; one whose rights changed is ended with UNAVAILABLE so its client reconnects and
+   * gets exactly what it may now see (SotW cannot take back an EDS or RDS resource in place); one that
+   * is no longer allowed at all is ended with PERMISSION_DENIED.
+   */
+  reauthorize(auth: XdsAuthorization | undefined): void {
+    const old = this.ctx.access;
+    if (old === undefined && auth === undefined) return;
+    if (old === undefined || auth === undefined) {
+      this.endWith(status.UNAVAILABLE, "xds.authorization was turned on or off; reconnect");
+      return;
+    }
+    try {
+      const next = auth.admitPeer(old.peer);
+      if (!next.sameRights(old)) {
+        this.endWith(status.UNAVAILABLE, "xds.authorization changed for this client; reconnect");
+        return;
+      }
+      this.ctx.access = next;
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -209,14 +242,22 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.ctx.budget.nameBytes += bytes;
   }
 
-  /** The resource a client of this stream may receive under `name`, if any. */
+  /**
+   * The resource a client of this stream may receive under `name`, if any: a resource its
+   * authorization rule does not cover is, for it, absent.
+   */
   protected lookup(typeUrl: string, name: string, variantKey?: string): EncodedResource | undefined {
+    const access = this.ctx.access;
+    if (access !== undefined && !access.allowsResource(name)) return undefined;
     return this.ctx.store.getEncoded(typeUrl, name, variantKey);
   }
 
-  /** Every name of a type a wildcard subscription of this stream covers. */
+  /** Every name of a type a wildcard subscription of this stream covers (and may see). */
   protected wildcardNames(typeUrl: string): Iterable<string> {
-    return this.ctx.store.names(typeUrl);
+    const all = this.ctx.store.names(typeUrl);
+    const access = this.ctx.access;
+    if (access === undefined) return all;
+    return [...all].filter((n) => access.allowsResource(n));
   }
 
   protected onNackCommon(st: S, detail: string): void {
@@ -231,7 +272,9 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
 
   protected setNode(node: Node | undefined): void {
     if (this.node !== undefined || node === undefined) return;
-    this.node = nodeInfoOf(node);
+    const info = nodeInfoOf(node);
+    this.ctx.access?.checkNode(info);
+    this.node = info;
     this.variantKey = this.ctx.variantKeyOf(this.node);
     this.ctx.logger.debug(
       { node: this.node?.id, zone: this.variantKey, kind: this.ctx.kind },
@@ -248,7 +291,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
    */
   protected stateForRequest(req: XdsRequest): { st: S; typeUrl: string; first: boolean } | undefined {
     // Only the first request must carry the node; later ones are never decoded for it.
-    if (this.node === undefined && req.hasNode) this.setNode(req.node());
+    if (this.node === undefined) {
+      if (req.hasNode) this.setNode(req.node());
+      else if (this.ctx.access !== undefined) this.ctx.access.checkNode(undefined);
+    }
     const typeUrl = this.resolveTypeUrl(req.typeUrl);
     if (typeUrl === undefined) {
       this.ctx.clientLog.warn(
@@ -360,6 +406,16 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
         "xds stream over a limit",
       );
       this.endWith(e.grpcCode, e.message);
+      return;
+    }
+    if (e instanceof DeniedError) {
+      this.ctx.metrics.denied(e.reason);
+      this.ctx.clientLog.warn(
+        "denied",
+        { reason: e.reason, kind: this.ctx.kind, peer: this.ctx.peer, principal: this.identity?.principal },
+        e.message,
+      );
+      this.endWith(status.PERMISSION_DENIED, e.message);
       return;
     }
     if (e instanceof XdsError && e.code === "ERR_XDS_BAD_REQUEST") {

@@ -69,6 +69,8 @@ export interface EnvoyOptions {
   logLevel?: string;
   /** Extra --component-log-level, e.g. "upstream:debug". */
   componentLogLevel?: string;
+  /** mTLS to dns-eds: the certificate Envoy presents and the CA it checks dns-eds' certificate with. */
+  xdsTls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export interface EnvoyHost {
@@ -227,6 +229,27 @@ export function buildBootstrap(opts: EnvoyOptions, nodeId: string): Record<strin
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
+    ...(opts.xdsTls
+      ? {
+          transport_socket: {
+            name: "envoy.transport_sockets.tls",
+            typed_config: {
+              "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+              common_tls_context: {
+                // gRPC over TLS is HTTP/2 chosen by ALPN; dns-eds (Node) refuses a handshake without it.
+                alpn_protocols: ["h2"],
+                tls_certificates: [
+                  {
+                    certificate_chain: { filename: opts.xdsTls.certFile },
+                    private_key: { filename: opts.xdsTls.keyFile },
+                  },
+                ],
+                validation_context: { trusted_ca: { filename: opts.xdsTls.caFile } },
+              },
+            },
+          },
+        }
+      : {}),
     load_assignment: {
       cluster_name: "dns_eds",
       endpoints: [{ lb_endpoints: opts.xdsPorts.map((p) => ({ endpoint: { address: socket(p) } })) }],

@@ -30,10 +30,9 @@ function later<
   return x;
 }
 
-const bigCla = (name: string, n: number) => {
-  const hosts = Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-  return hosts;
-};
+/** `n` distinct IPv4 addresses. */
+const manyHosts = (n: number) =>
+  Array.from({ length: n }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
 
 describe("xDS transport limits", () => {
   it("advertises maxStreamsPerConnection in its HTTP/2 SETTINGS and serves one more stream only when one ends", async () => {
@@ -155,7 +154,7 @@ describe("xDS transport limits", () => {
     const { store, server, port, metrics } = await startServer({ limits: { maxResponseBytes: 100 * 1024 } });
     later(server);
     putCla(store, "small", "10.0.0.1");
-    putCla(store, "big", ...bigCla("big", 10_000));
+    putCla(store, "big", ...manyHosts(10_000));
     const victim = later(new RawXdsClient("sotw", port, undefined, own));
     const bystander = later(new RawXdsClient("sotw", port, undefined, own));
     victim.send({ node: node("v"), typeUrl: T.endpoint, resourceNames: ["big"] });
