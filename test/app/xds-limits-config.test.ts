@@ -88,6 +88,35 @@ describe("xds.limits from the config file", () => {
     expect([alive(a), alive(b), alive(d)]).toEqual([true, true, true]);
   });
 
+  it("ages connections out after maxConnectionAgeMs and refuses responses over maxResponseBytes", async () => {
+    const hosts = Array.from(
+      { length: 3_000 },
+      (_, i) => `{ address: "10.1.${i >> 8}.${i & 255}", port: 80 }`,
+    );
+    const text = yaml(
+      "maxConnectionAgeMs: 1000, maxConnectionAgeGraceMs: 0, maxResponseBytes: 65536",
+    ).replace("clusters: []", `clusters:\n  - { name: big, static: [${hosts.join(", ")}] }`);
+    const other = await startServer(parseConfigText(text), { logger: createLogger({ level: "silent" }) });
+    cleanup.push(() => void other.stop());
+    await until(() => other.store.get(TYPE_URLS.endpoint, "big") !== undefined, 10_000, "big published");
+    const c = new RawXdsClient("sotw", other.xdsPort, undefined, {
+      channelOptions: { "grpc.use_local_subchannel_pool": 1 },
+    });
+    cleanup.push(() => c.close());
+    c.send({ node: { id: "n" }, typeUrl: TYPE_URLS.endpoint, resourceNames: ["big"] });
+    const s = await c.status();
+    expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(s.details).toContain("xds.limits.maxResponseBytes");
+
+    const session = h2connect(`http://127.0.0.1:${other.xdsPort}`);
+    session.on("error", () => {});
+    cleanup.push(() => session.destroy());
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => session.once("goaway", () => resolve()));
+    // 1000 ms ± 10 %.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(850);
+  });
+
   it("applies the limits it checks itself at once and names grpc-js' settings as needing a restart", async () => {
     const report = await app.reload(
       parseConfigText(
