@@ -1,7 +1,7 @@
 /**
  * The request scanner against protobuf-es: for any request protobuf-es encodes, the scan yields the same
  * type URL, nonce, names, initial versions, error detail and node; per-request limits stop the scan
- * before the names are decoded; garbage never throws. Property runs use a fixed seed (FC_SEED overrides).
+ * before the names are decoded; garbage never throws. Property runs: test/support/property-seed.ts.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
@@ -13,9 +13,8 @@ import {
 } from "../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { LimitError } from "../../src/xds/limits.js";
 import { scanDeltaRequest, scanSotwRequest } from "../../src/xds/request-scanner.js";
+import { seeded } from "../support/property-seed.js";
 
-const SEED = Number(process.env.FC_SEED ?? 1_201_2026);
-const RUNS = { seed: SEED, numRuns: 300 };
 const WIDE = { maxNamesPerRequest: 1_000_000, maxNameBytes: 1_000_000 };
 
 const text = fc.string({ unit: "grapheme", maxLength: 40 });
@@ -31,7 +30,7 @@ const errorDetail = fc.option(fc.record({ code: fc.integer({ min: 0, max: 16 }),
 });
 
 describe("scanSotwRequest", () => {
-  it(`reads what protobuf-es wrote (seed ${SEED})`, () => {
+  it("reads what protobuf-es wrote", () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -57,7 +56,7 @@ describe("scanSotwRequest", () => {
           expect(n && toBinary(NodeSchema, n)).toEqual(msg.node && toBinary(NodeSchema, msg.node));
         },
       ),
-      RUNS,
+      seeded(11011, 300, "sotw scan = protobuf-es"),
     );
   });
 
@@ -75,7 +74,7 @@ describe("scanSotwRequest", () => {
         expect(r.resourceNames()).toEqual(msg.resourceNames);
         expect(r.typeUrl).toBe(msg.typeUrl.slice(0, r.typeUrl.length));
       }),
-      RUNS,
+      seeded(11012, 300, "sotw scan of garbage"),
     );
   });
 
@@ -150,7 +149,7 @@ describe("scanSotwRequest", () => {
 });
 
 describe("scanDeltaRequest", () => {
-  it(`reads what protobuf-es wrote (seed ${SEED})`, () => {
+  it("reads what protobuf-es wrote", () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -182,7 +181,7 @@ describe("scanDeltaRequest", () => {
           expect(n && toBinary(NodeSchema, n)).toEqual(msg.node && toBinary(NodeSchema, msg.node));
         },
       ),
-      RUNS,
+      seeded(11013, 300, "delta scan = protobuf-es"),
     );
   });
 
