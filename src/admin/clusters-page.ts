@@ -23,6 +23,20 @@ export interface ClusterView {
   version?: string;
   /** Last resolution problem, if any (the last good endpoints stay published). */
   error?: string;
+  /**
+   * Empty or shrunken answers being ridden out (issue 16), one line each, e.g. "A api.example.com.:
+   * NXDOMAIN since …, serving the last set (2 records) until …" or "…: shrink held: seen once (…)".
+   */
+  notes?: readonly string[];
+  /** The same holds as data (JSON only): lookup, kind, since and until in unix ms, counts. */
+  holds?: readonly HeldAnswerView[];
+}
+
+export interface HeldAnswerView {
+  lookup: string;
+  kind: "empty" | "shrink";
+  since: number;
+  until: number;
 }
 
 const formatAddress = (e: EndpointView) =>
@@ -74,6 +88,7 @@ export function renderClustersText(clusters: readonly ClusterView[]): string {
     const summary = [...counts].map(([h, n]) => `${n} ${h}`).join(", ") || "no endpoints";
     out.push(`cluster ${c.name}${c.version ? ` (version ${c.version})` : ""}: ${summary}`);
     if (c.error) out.push(`  last error: ${c.error}`);
+    for (const n of c.notes ?? []) out.push(`  held: ${n}`);
     const rows = sortedEndpoints(c.endpoints).map(endpointCells);
     if (rows.length > 0) {
       const header = ENDPOINT_COLUMNS.map((h) => h.toUpperCase());
@@ -104,6 +119,7 @@ export function renderClustersHtml(clusters: readonly ClusterView[]): string {
       `<h2>${escapeHtml(c.name)}${c.version ? ` <small>version ${escapeHtml(c.version)}</small>` : ""}</h2>`,
     );
     if (c.error) parts.push(`<p>last error: ${escapeHtml(c.error)}</p>`);
+    for (const n of c.notes ?? []) parts.push(`<p class="held">held: ${escapeHtml(n)}</p>`);
     if (c.endpoints.length === 0) {
       parts.push("<p>no endpoints</p>");
       continue;

@@ -46,6 +46,14 @@ export type HealthProbeHook = (
   health: EndpointHealthLabel,
 ) => void;
 
+/** Same shape as the endpoints stage's HoldEvent (src/endpoints/flap-guard.ts), as far as metrics read it. */
+export interface AnswerHoldEvent {
+  phase: "start" | "end";
+  cluster: string;
+  hold: { kind: "empty" | "shrink" };
+  outcome?: string;
+}
+
 /** What the endpoints gauge is computed from at scrape time (the same data as the /clusters page). */
 export interface ClusterHealthSource {
   name: string;
@@ -92,6 +100,8 @@ export interface DnsEdsMetrics {
   configReload(outcome: "applied" | "partial" | "unchanged" | "invalid"): void;
   /** The keys whose new value waits for a restart (replaces the previous set). */
   setRestartPending(keys: readonly string[]): void;
+  /** Issue 16: counts empty answers and shrinks held, and graces that ran out, per cluster. */
+  answerHold(e: AnswerHoldEvent): void;
   dnsHooks(): DnsMetricsHooks;
   cacheHooks(): CacheMetricsHooks;
   xdsHooks(): XdsMetricsHooks;
@@ -306,6 +316,25 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     registers,
   });
 
+  const emptyHeld = new Counter({
+    name: "dnseds_empty_answers_held_total",
+    help: "Empty answers (NXDOMAIN or NODATA) after records that started a grace: the last set kept serving, by cluster.",
+    labelNames: ["cluster"],
+    registers,
+  });
+  const shrinksHeld = new Counter({
+    name: "dnseds_shrinks_held_total",
+    help: "Answers that dropped more than the threshold's share of a name's records, held until seen again, by cluster.",
+    labelNames: ["cluster"],
+    registers,
+  });
+  const gracesExpired = new Counter({
+    name: "dnseds_empty_graces_expired_total",
+    help: "Graces for empty answers that ran out, so the last set started draining, by cluster.",
+    labelNames: ["cluster"],
+    registers,
+  });
+
   // Cumulative counters owned by the cache tiers, turned into counter increments at scrape time.
   const cacheSources: Array<() => CacheCounterSnapshot> = [];
   const lastSeen = new Map<string, number>();
@@ -405,6 +434,11 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     setRestartPending(keys) {
       restartPending.reset();
       for (const key of keys) restartPending.set({ key }, 1);
+    },
+    answerHold(e) {
+      if (e.phase === "start")
+        (e.hold.kind === "empty" ? emptyHeld : shrinksHeld).inc({ cluster: e.cluster });
+      else if (e.hold.kind === "empty" && e.outcome === "expired") gracesExpired.inc({ cluster: e.cluster });
     },
     dnsHooks: () => ({ query: api.dnsQuery, failover: api.dnsFailover, rejected: api.dnsRejected }),
     cacheHooks: () => ({

@@ -18,6 +18,7 @@ import { LiveReload, type ReloadReport } from "../config/live-reload.js";
 import { ReplaceableResolver } from "../dns/replaceable-resolver.js";
 import { createResolver, type ResolverOptions } from "../dns/resolver.js";
 import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
+import { describeHold, holdEventMessage } from "../endpoints/flap-guard.js";
 import { HealthScheduler } from "../health/health-scheduler.js";
 import { DEFAULT_XDS_LIMITS, RESTART_LIMITS, type XdsLimits } from "../xds/limits.js";
 import { ResourceStore } from "../xds/resource-store.js";
@@ -173,6 +174,18 @@ export async function startServer(
       healthTracker: scheduler,
       debounceMs: limits.debounceMs,
       onError: (err, context) => pipelineLog.error({ err, context }, "endpoint pipeline error"),
+      onHold: (e) => {
+        metrics?.answerHold(e);
+        const fields = {
+          cluster: e.cluster,
+          lookup: e.lookup,
+          ...e.hold,
+          ...(e.phase === "end" ? { outcome: e.outcome } : {}),
+        };
+        // A hold starting means DNS said something the cluster is not acting on yet: worth a warning.
+        if (e.phase === "start") pipelineLog.warn(fields, holdEventMessage(e));
+        else pipelineLog.info(fields, holdEventMessage(e));
+      },
     });
     stops.push(() => pipeline.close());
     // Stopped first: streams end before the stages behind them close, so no client sees a half-closed
@@ -218,6 +231,7 @@ export async function startServer(
         // The default (zone-less) assignment's version; a per-request store read, not a dump.
         ...versionOf(store.get(TYPE_URLS.endpoint, c.name)),
         ...(c.errors.length > 0 ? { error: c.errors[c.errors.length - 1] } : {}),
+        ...(c.holds.length > 0 ? { notes: c.holds.map(describeHold), holds: c.holds } : {}),
         endpoints: c.endpoints.map((e) => ({
           address: e.address,
           port: e.port,

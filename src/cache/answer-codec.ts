@@ -4,12 +4,19 @@
  * reads because another replica (possibly another version) wrote it.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { Answer, DnsRecord, RecordType } from "../dns/types.js";
+import { contentOf, HISTORY_TYPES, isEmptyAnswer, sameRecords } from "../dns/answer-history.js";
+import type { Answer, AnswerContent, AnswerHistory, DnsRecord, RecordType } from "../dns/types.js";
 import {
+  type AnswerContent as AnswerContentMsg,
+  AnswerContentSchema,
+  type AnswerHistory as AnswerHistoryMsg,
+  AnswerHistorySchema,
   CachedAnswerSchema,
   type CachedRecord,
   CachedRecordSchema,
+  PendingShrinkSchema,
   SrvDataSchema,
+  type SrvTarget,
   SrvTargetSchema,
   TxtDataSchema,
 } from "../gen/dnseds/v1/cache_pb.js";
@@ -65,25 +72,110 @@ function decodeRecord(type: RecordType | "A" | "AAAA", r: CachedRecord): DnsReco
   throw new CacheError("ERR_CACHE_DECODE", `record of case ${String(d.case)} in a ${type} answer`);
 }
 
+const uint64Ms = (ms: number): bigint => BigInt(Math.max(0, Math.floor(ms)));
+
+function encodeTargets(targets: Answer["targets"]): SrvTarget[] {
+  const out: SrvTarget[] = [];
+  for (const [name, t] of targets ?? []) {
+    out.push(create(SrvTargetSchema, { name, a: t.a.map(encodeRecord), aaaa: t.aaaa.map(encodeRecord) }));
+  }
+  return out;
+}
+
+/** True when `c` is the answer's own content, which the wire form leaves out (the common case). */
+function isOwnContent(c: AnswerContent, answer: Answer): boolean {
+  return (
+    c.resolvedAt === answer.resolvedAt && !isEmptyAnswer(answer) && sameRecords(c.records, answer.records)
+  );
+}
+
+function encodeContent(c: AnswerContent): AnswerContentMsg {
+  return create(AnswerContentSchema, {
+    records: c.records.map(encodeRecord),
+    targets: encodeTargets(c.targets),
+    ttlSeconds: Math.max(0, Math.floor(c.ttl)),
+    resolvedAtMs: uint64Ms(c.resolvedAt),
+  });
+}
+
+function encodeHistory(answer: Answer, h: AnswerHistory): AnswerHistoryMsg {
+  const msg = create(AnswerHistorySchema, { emptySinceMs: uint64Ms(h.emptySince ?? 0) });
+  if (!isOwnContent(h.confirmed, answer)) msg.confirmed = encodeContent(h.confirmed);
+  if (h.pending) {
+    msg.pending = create(PendingShrinkSchema, { sinceMs: uint64Ms(h.pending.since) });
+    if (!isOwnContent(h.pending.content, answer)) msg.pending.content = encodeContent(h.pending.content);
+  }
+  return msg;
+}
+
 export function encodeAnswer(answer: Answer, resolvedBy: string): Uint8Array {
   const msg = create(CachedAnswerSchema, {
     name: answer.name,
     type: answer.type,
     rcode: answer.rcode,
     ttlSeconds: Math.max(0, Math.floor(answer.ttl)),
-    resolvedAtMs: BigInt(Math.max(0, Math.floor(answer.resolvedAt))),
+    resolvedAtMs: uint64Ms(answer.resolvedAt),
     resolvedBy,
     server: answer.server,
     records: answer.records.map(encodeRecord),
+    targets: encodeTargets(answer.targets),
   });
-  if (answer.targets) {
-    for (const [name, t] of answer.targets) {
-      msg.targets.push(
-        create(SrvTargetSchema, { name, a: t.a.map(encodeRecord), aaaa: t.aaaa.map(encodeRecord) }),
-      );
-    }
-  }
+  if (answer.history) msg.history = encodeHistory(answer, answer.history);
   return toBinary(CachedAnswerSchema, msg);
+}
+
+function decodeTargets(
+  targets: readonly SrvTarget[],
+): Map<string, { a: DnsRecord[]; aaaa: DnsRecord[] }> | undefined {
+  if (targets.length === 0) return undefined;
+  const out = new Map<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>();
+  for (const t of targets) {
+    out.set(t.name, {
+      a: t.a.map((r) => decodeRecord("A", r)),
+      aaaa: t.aaaa.map((r) => decodeRecord("AAAA", r)),
+    });
+  }
+  return out;
+}
+
+function decodeContent(type: RecordType, msg: AnswerContentMsg, what: string): AnswerContent {
+  const records = msg.records.map((r) => decodeRecord(type, r));
+  if (records.length === 0)
+    throw new CacheError("ERR_CACHE_DECODE", `history: ${what} answer has no records`);
+  const c: AnswerContent = { records, ttl: msg.ttlSeconds, resolvedAt: Number(msg.resolvedAtMs) };
+  const targets = decodeTargets(msg.targets);
+  if (targets) c.targets = targets;
+  return c;
+}
+
+/**
+ * The history as written, checked against its answer: an empty answer needs the confirmed answer it
+ * hides and the start of its empty run; a non-empty one has no empty run; no time lies past the answer.
+ */
+function decodeHistory(answer: Answer, msg: AnswerHistoryMsg): AnswerHistory {
+  const bad = (why: string) =>
+    new CacheError("ERR_CACHE_DECODE", `history of ${answer.type} ${answer.name}: ${why}`);
+  if (!HISTORY_TYPES.has(answer.type)) throw bad("only A, AAAA and SRV answers have one");
+  const empty = isEmptyAnswer(answer);
+  if (!msg.confirmed && empty) throw bad("an empty answer without the confirmed answer it follows");
+  const h: AnswerHistory = {
+    confirmed: msg.confirmed ? decodeContent(answer.type, msg.confirmed, "confirmed") : contentOf(answer),
+  };
+  const emptySince = Number(msg.emptySinceMs);
+  if (empty !== emptySince > 0)
+    throw bad(empty ? "an empty answer without its start" : "a start of emptiness on a non-empty answer");
+  if (emptySince > answer.resolvedAt) throw bad("emptiness starts after the answer");
+  if (empty) h.emptySince = emptySince;
+  if (msg.pending) {
+    const since = Number(msg.pending.sinceMs);
+    if (since > answer.resolvedAt) throw bad("a pending answer seen after this one");
+    if (!msg.pending.content && empty) throw bad("an empty answer as the pending one");
+    const content = msg.pending.content
+      ? decodeContent(answer.type, msg.pending.content, "pending")
+      : contentOf(answer);
+    h.pending = { content, since };
+  }
+  return h;
 }
 
 /** Decodes and validates; throws CacheError ERR_CACHE_DECODE on anything that is not a sane answer. */
@@ -110,15 +202,8 @@ export function decodeAnswer(bytes: Uint8Array): DecodedAnswer {
     resolvedAt: Number(msg.resolvedAtMs),
     stale: false,
   };
-  if (msg.targets.length > 0) {
-    const targets = new Map<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>();
-    for (const t of msg.targets) {
-      targets.set(t.name, {
-        a: t.a.map((r) => decodeRecord("A", r)),
-        aaaa: t.aaaa.map((r) => decodeRecord("AAAA", r)),
-      });
-    }
-    answer.targets = targets;
-  }
+  const targets = decodeTargets(msg.targets);
+  if (targets) answer.targets = targets;
+  if (msg.history) answer.history = decodeHistory(answer, msg.history);
   return { answer, resolvedBy: msg.resolvedBy };
 }

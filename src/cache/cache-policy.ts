@@ -4,7 +4,7 @@
  * when a served name is refreshed ahead of expiry. Pure functions over an injected clock so the
  * policy is testable without timers.
  */
-import type { Answer } from "../dns/types.js";
+import type { Answer, AnswerHistory } from "../dns/types.js";
 
 export interface CachePolicy {
   /** Lower clamp of a positive or negative TTL, seconds. */
@@ -103,4 +103,27 @@ export function refreshAheadAt(
   const maxLeadMs = policy.refreshAheadMaxLeadSeconds * 1000 * (0.5 + 0.5 * random());
   const leadMs = Math.min(ttlMs * (1 - frac), maxLeadMs);
   return resolvedAt + Math.floor(ttlMs - leadMs);
+}
+
+/**
+ * The TTL an answer is cached (and so re-checked) with, given the history recorded for it (issue 16).
+ * An empty answer after a non-empty one is re-checked at the name's positive TTL, not its negative TTL
+ * (which may be an hour): a grace can only end early if the name is asked again inside it. A shrunken
+ * answer seen once is re-checked after the minimum TTL, so the second sighting that confirms it comes
+ * in seconds, not a whole TTL later.
+ */
+export function recheckTtlSeconds(
+  ttl: number,
+  history: AnswerHistory | undefined,
+  empty: boolean,
+  policy: CachePolicy,
+): number {
+  if (!history) return ttl;
+  const floor = Math.max(1, policy.minTtlSeconds);
+  if (empty) {
+    const positive = history.confirmed.ttl > 0 ? history.confirmed.ttl : floor;
+    // TTL 0 would mean "not cached": the empty run's start must survive until the next resolution.
+    return Math.max(1, Math.min(ttl > 0 ? ttl : positive, positive));
+  }
+  return history.pending ? Math.max(1, Math.min(ttl, floor)) : ttl;
 }

@@ -5,11 +5,19 @@
  * Without etcd it is the local tier alone, with the same behaviour for a single replica.
  */
 import type { Logger } from "pino";
+import { historyFingerprint, recordAnswer } from "../dns/answer-history.js";
 import type { Answer, RecordType, ResolveOptions, Resolver } from "../dns/types.js";
 import type { HealthSink } from "../health/types.js";
 import { cacheKey, normalizeName } from "./cache-key.js";
 import type { CacheMetrics, EtcdTierState } from "./cache-metrics.js";
-import { type CachePolicy, cacheTtlSeconds, refreshAheadAt, resolvePolicy } from "./cache-policy.js";
+import {
+  type CachePolicy,
+  cacheTtlSeconds,
+  isNegative,
+  recheckTtlSeconds,
+  refreshAheadAt,
+  resolvePolicy,
+} from "./cache-policy.js";
 import { CacheError } from "./errors.js";
 import { createEtcdClient, type EtcdClientOptions } from "./etcd-client.js";
 import { EtcdMirror, type MirrorStats } from "./etcd-mirror.js";
@@ -139,7 +147,7 @@ function fingerprint(a: Answer): string {
         )
         .sort()
     : [];
-  return `${a.rcode}|${a.stale}|${recs.join(",")}|${targets.join(";")}`;
+  return `${a.rcode}|${a.stale}|${recs.join(",")}|${targets.join(";")}|${historyFingerprint(a.history)}`;
 }
 
 class CachingResolverImpl implements CachingResolver {
@@ -374,8 +382,8 @@ class CachingResolverImpl implements CachingResolver {
       }
       throw err;
     }
-    const ttl = cacheTtlSeconds(raw, this.policy);
-    const answer: Answer = Object.freeze({ ...raw, name: raw.name || name, type, ttl, stale: false });
+    const answer = this.withHistory(key, { ...raw, name: raw.name || name, type, stale: false });
+    const ttl = answer.ttl;
     if (ttl > 0) {
       const entry = entryFromAnswer(answer, this.replicaId, this.policy);
       this.local.set(key, entry);
@@ -385,6 +393,18 @@ class CachingResolverImpl implements CachingResolver {
     }
     this.notifyIfTracked(key, answer);
     return answer;
+  }
+
+  /**
+   * A fresh upstream answer with the history this replica records for it (issue 16), from the answer
+   * held before it (its own or the owner's, through etcd); the TTL is the one it is re-checked after.
+   */
+  private withHistory(key: string, raw: Answer): Answer {
+    const clamped: Answer = { ...raw, ttl: cacheTtlSeconds(raw, this.policy) };
+    const history = recordAnswer(this.local.peek(key)?.answer, clamped);
+    if (!history) return Object.freeze(clamped);
+    const ttl = recheckTtlSeconds(clamped.ttl, history, isNegative(clamped), this.policy);
+    return Object.freeze({ ...clamped, ttl, history });
   }
 
   private async freshFromEtcd(key: string): Promise<Answer | undefined> {

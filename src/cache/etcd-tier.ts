@@ -7,6 +7,7 @@
  * replayed when the mirror reconnects, so no update is lost.
  */
 import type { Logger } from "pino";
+import { HISTORY_TYPES, recordAnswer } from "../dns/answer-history.js";
 import type { Answer } from "../dns/types.js";
 import { decodeAnswer, encodeAnswer } from "./answer-codec.js";
 import { cacheKey } from "./cache-key.js";
@@ -206,7 +207,14 @@ export class EtcdAnswerTier {
       this.opts.logger?.warn({ key }, "cached answer stored under a key that does not match it; ignored");
       return;
     }
-    const entry = entryFromAnswer(decoded.answer, decoded.resolvedBy, this.opts.policy);
+    const answer = decoded.answer;
+    if (!answer.history && HISTORY_TYPES.has(answer.type)) {
+      // Written by a replica that predates answer histories (rolling upgrade): derive one from what
+      // this replica held, so a grace still starts here; the start is the answer's own resolvedAt.
+      const history = recordAnswer(this.opts.local.peek(key)?.answer, answer);
+      if (history) answer.history = history;
+    }
+    const entry = entryFromAnswer(answer, decoded.resolvedBy, this.opts.policy);
     if (!this.opts.local.set(key, entry)) return;
     this.counters.applied++;
     if (notify) this.opts.onRemote?.(key, entry.answer);

@@ -81,6 +81,12 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "NXDOMAIN/NODATA are cached for min(SOA TTL, SOA MINIMUM), capped at this many seconds.",
   "dns.serveStaleMaxAgeMs":
     "When every server fails, the last good answer is served (stale) for up to this age (RFC 8767).",
+  "dns.emptyGraceMs":
+    'When a name that had records answers NXDOMAIN or an empty NOERROR, its last set stays published and routable this long, then drains (`drainMs`). `"auto"`: max(60 s, 2 × the TTL of its last answer with records); 0: drain at once. Clusters may override it.',
+  "dns.shrinkThreshold":
+    "An answer smaller than the last confirmed one that lacks more than this share of its records is held until seen again on the next resolution (re-checked after `minTtl`) or for `shrinkHoldMs`. Growth and smaller changes apply at once.",
+  "dns.shrinkHoldMs":
+    "Longest hold of such an answer without a second sighting; 0 turns shrink damping off. Clusters may override it.",
   "dns.use0x20": "Randomize the case of query names and check the echo (DNS 0x20), with per-server fallback.",
   "dns.rebindingGuard": "CIDR blocks whose addresses are dropped from answers (e.g. `10.0.0.0/8`).",
   cache: "The answer cache: an in-process LRU, optionally over etcd shared by every replica.",
@@ -179,6 +185,9 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "clusters[].lbPolicy": "Cluster load-balancing policy (proxyless gRPC supports ROUND_ROBIN and RING_HASH).",
   "clusters[].overprovisioningFactor": "Envoy's overprovisioning factor in percent (gRPC ignores it).",
   "clusters[].drainMs": "How long an endpoint that left DNS stays listed as DRAINING.",
+  "clusters[].emptyGraceMs": "This cluster's grace for empty answers (default `dns.emptyGraceMs`).",
+  "clusters[].shrinkThreshold": "This cluster's shrink threshold (default `dns.shrinkThreshold`).",
+  "clusters[].shrinkHoldMs": "This cluster's longest shrink hold (default `dns.shrinkHoldMs`).",
 };
 
 export interface SchemaKey {
@@ -198,6 +207,8 @@ type JsonSchema = {
   minimum?: number;
   maximum?: number;
   minItems?: number;
+  anyOf?: JsonSchema[];
+  const?: unknown;
 };
 
 /** Every key the schema accepts, depth first, in schema order. */
@@ -217,6 +228,10 @@ export function listSchemaKeys(): SchemaKey[] {
 }
 
 function typeOf(s: JsonSchema): string {
+  if (s.anyOf)
+    return s.anyOf
+      .map((x) => (x.const !== undefined ? `\`${JSON.stringify(x.const)}\`` : typeOf(x)))
+      .join(" or ");
   if (s.enum) return "enum";
   if (s.type === "array") return `list of ${s.items ? typeOf(s.items) : "any"}`;
   if (s.type === "object") return typeof s.additionalProperties === "object" ? "map of string" : "mapping";
@@ -224,6 +239,11 @@ function typeOf(s: JsonSchema): string {
 }
 
 function constraintOf(s: JsonSchema): string {
+  if (s.anyOf)
+    return s.anyOf
+      .map(constraintOf)
+      .filter((c) => c !== "")
+      .join(", ");
   if (s.enum) return s.enum.map((v) => `\`${String(v)}\``).join(", ");
   if (s.minimum !== undefined && s.maximum !== undefined) return `${s.minimum}..${s.maximum}`;
   if (s.type === "array" && s.minItems) return `at least ${s.minItems}`;

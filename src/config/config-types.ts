@@ -68,6 +68,10 @@ export interface DnsConfig {
   /** Seconds. */
   negativeTtlCap: number;
   serveStaleMaxAgeMs: number;
+  /** Defaults of each cluster's flap guard (issue 16); already folded into `ClusterSpec.flapGuard`. */
+  emptyGraceMs: number | "auto";
+  shrinkThreshold: number;
+  shrinkHoldMs: number;
   use0x20: boolean;
   /** CIDR blocks whose addresses are dropped from answers. */
   rebindingGuard: readonly string[];

@@ -58,6 +58,14 @@ export const DNS_DEFAULTS = {
   maxTtl: 86_400,
   negativeTtlCap: 3_600,
   serveStaleMaxAgeMs: 86_400_000,
+  /**
+   * Issue 16. "auto" = max(60 s, 2 × the name's TTL): a zone reload or a secondary catching up is over
+   * in seconds, and two TTLs mean at least two more answers agree before a set drains.
+   */
+  emptyGraceMs: "auto" as const,
+  shrinkThreshold: 0.5,
+  /** Normally a second sighting (the re-check after minTtl) decides first; this bounds the wait. */
+  shrinkHoldMs: 30_000,
   use0x20: false,
   /** Empty by default: tests and the embedded demo resolve to loopback. */
   rebindingGuard: [] as string[],

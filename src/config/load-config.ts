@@ -7,7 +7,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseDocument } from "yaml";
-import type { ClusterSpec, SourceSpec } from "../endpoints/cluster-spec.js";
+import type { ClusterSpec, FlapGuardSpec, SourceSpec } from "../endpoints/cluster-spec.js";
 import type { HealthCheckSpec } from "../health/types.js";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
 import type { DnsEdsConfig, EtcdConfig } from "./config-types.js";
@@ -147,7 +147,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
   }
 
   const healthDefaults = toHealthSpec(file.healthDefaults);
-  const clusters = file.clusters.map((c) => toClusterSpec(c, file.healthDefaults));
+  const clusters = file.clusters.map((c) => toClusterSpec(c, file.healthDefaults, file.dns));
   for (const [i, c] of clusters.entries()) {
     // Only visible after the cluster's fields are merged over healthDefaults.
     const h = c.healthCheck;
@@ -190,6 +190,9 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       maxTtl: file.dns.maxTtl,
       negativeTtlCap: file.dns.negativeTtlCap,
       serveStaleMaxAgeMs: file.dns.serveStaleMaxAgeMs,
+      emptyGraceMs: file.dns.emptyGraceMs,
+      shrinkThreshold: file.dns.shrinkThreshold,
+      shrinkHoldMs: file.dns.shrinkHoldMs,
       use0x20: file.dns.use0x20,
       rebindingGuard: file.dns.rebindingGuard,
     },
@@ -230,7 +233,16 @@ function toHealthSpec(h: HealthFields): HealthCheckSpec {
   return spec;
 }
 
-function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields): ClusterSpec {
+/** The cluster's own grace and damping keys over the `dns` section's. */
+function toFlapGuard(c: ClusterEntry, dns: ConfigFile["dns"]): FlapGuardSpec {
+  return {
+    emptyGraceMs: c.emptyGraceMs ?? dns.emptyGraceMs,
+    shrinkThreshold: c.shrinkThreshold ?? dns.shrinkThreshold,
+    shrinkHoldMs: c.shrinkHoldMs ?? dns.shrinkHoldMs,
+  };
+}
+
+function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields, dns: ConfigFile["dns"]): ClusterSpec {
   const spec: ClusterSpec = {
     name: c.name,
     sources: clusterSources(c),
@@ -242,6 +254,7 @@ function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields): ClusterSp
     lbPolicy: c.lbPolicy,
     overprovisioningFactor: c.overprovisioningFactor,
     drainMs: c.drainMs,
+    flapGuard: toFlapGuard(c, dns),
   };
   if (c.selector !== undefined) spec.selector = { ...c.selector };
   if (c.healthCheck !== undefined) {

@@ -33,6 +33,18 @@ const port = () => {
   return z.number({ error }).int({ error }).min(1, { error }).max(65535, { error });
 };
 const bool = () => z.boolean({ error: "expected true or false" });
+/** A duration in ms, or "auto" (a default worked out per name). */
+const msOrAuto = (max: number) => {
+  const error = `expected "auto" or an integer 0..${max}`;
+  const ms = z.number({ error }).int({ error }).min(0, { error }).max(max, { error });
+  return z.union([z.literal("auto", { error }), ms], { error });
+};
+/** Issue 16: grace for empty answers, damping for shrinking ones; in `dns` (global) and per cluster. */
+const flapGuardFields = {
+  emptyGraceMs: msOrAuto(86_400_000),
+  shrinkThreshold: fractionIn01(),
+  shrinkHoldMs: intIn(0, 86_400_000),
+};
 const nonEmpty = (what: string) =>
   z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
 
@@ -214,6 +226,9 @@ const dnsSection = z
     maxTtl: intIn(1, 604_800).default(DNS_DEFAULTS.maxTtl),
     negativeTtlCap: intIn(0, 86_400).default(DNS_DEFAULTS.negativeTtlCap),
     serveStaleMaxAgeMs: intIn(0, 30 * 86_400_000).default(DNS_DEFAULTS.serveStaleMaxAgeMs),
+    emptyGraceMs: flapGuardFields.emptyGraceMs.default(DNS_DEFAULTS.emptyGraceMs),
+    shrinkThreshold: flapGuardFields.shrinkThreshold.default(DNS_DEFAULTS.shrinkThreshold),
+    shrinkHoldMs: flapGuardFields.shrinkHoldMs.default(DNS_DEFAULTS.shrinkHoldMs),
     use0x20: bool().default(DNS_DEFAULTS.use0x20),
     rebindingGuard: z
       .array(
@@ -402,6 +417,9 @@ const clusterEntry = z
     lbPolicy: z.enum(LB_POLICIES).default(CLUSTER_DEFAULTS.lbPolicy),
     overprovisioningFactor: intIn(1, 100_000).default(CLUSTER_DEFAULTS.overprovisioningFactor),
     drainMs: intIn(0, 86_400_000).default(CLUSTER_DEFAULTS.drainMs),
+    emptyGraceMs: flapGuardFields.emptyGraceMs.optional(),
+    shrinkThreshold: flapGuardFields.shrinkThreshold.optional(),
+    shrinkHoldMs: flapGuardFields.shrinkHoldMs.optional(),
   })
   .superRefine((c, ctx) => {
     exactlyOneKind("a cluster", ["sources"])(c, ctx);

@@ -32,6 +32,41 @@ export interface Answer {
   stale: boolean;
   /** For SRV answers: addresses of targets, keyed by lower-case target name with trailing dot. */
   targets?: ReadonlyMap<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>;
+  /**
+   * What this name's earlier answers said (A, AAAA and SRV; see answer-history.ts): recorded by the
+   * cache where the answer was resolved and shared with it. Absent from the wire resolver's answers.
+   */
+  history?: AnswerHistory;
+}
+
+/** The endpoint-bearing part of an answer. */
+export interface AnswerContent {
+  records: DnsRecord[];
+  /** SRV answers: the targets' addresses, as in `Answer.targets`. */
+  targets?: ReadonlyMap<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>;
+  /** Clamped TTL, seconds, the answer was cached with. */
+  ttl: number;
+  /** Unix ms it was resolved. */
+  resolvedAt: number;
+}
+
+/** A non-empty answer that lacks records of the confirmed one, seen once so far. */
+export interface PendingShrink {
+  content: AnswerContent;
+  /** `resolvedAt` of the sighting. */
+  since: number;
+}
+
+export interface AnswerHistory {
+  /**
+   * The last non-empty answer that is confirmed: it removed nothing from the one before, or it was
+   * seen on two resolutions in a row (an empty run in between does not break the row).
+   */
+  confirmed: AnswerContent;
+  /** `resolvedAt` of the first empty answer after `confirmed` or `pending`; absent while not empty. */
+  emptySince?: number;
+  /** The latest non-empty answer when it removed records from `confirmed` and awaits a second sighting. */
+  pending?: PendingShrink;
 }
 
 export interface ResolveOptions {

@@ -27,6 +27,19 @@ export type SourceSpec =
   | (SourceBase & { kind: "srv"; name: string })
   | (SourceBase & { kind: "static"; addresses: ReadonlyArray<{ address: string; port: number }> });
 
+/** Grace for empty answers and damping for shrinking ones (issue 16; applied in flap-guard.ts). */
+export interface FlapGuardSpec {
+  /**
+   * How long a name that had records keeps serving them after it answers NXDOMAIN or NODATA, ms;
+   * "auto": max(60 s, 2 × the TTL of its last confirmed answer); 0: no grace.
+   */
+  emptyGraceMs: number | "auto";
+  /** A smaller answer lacking more than this share (0..1) of the confirmed records is held. */
+  shrinkThreshold: number;
+  /** Longest hold of such an answer when no second sighting confirms it, ms; 0: no damping. */
+  shrinkHoldMs: number;
+}
+
 export interface ClusterSpec {
   name: string;
   sources: readonly SourceSpec[];
@@ -45,4 +58,6 @@ export interface ClusterSpec {
   overprovisioningFactor: number;
   /** How long an endpoint that left DNS stays as DRAINING before removal. */
   drainMs: number;
+  /** Absent: empty and shrunken answers apply at once (the config always sets it). */
+  flapGuard?: FlapGuardSpec;
 }

@@ -6,6 +6,7 @@
  * to the same bytes is not published again. Endpoints that leave DNS stay as DRAINING for the drain window.
  */
 import { toBinary } from "@bufbuild/protobuf";
+import { recordAnswer } from "../dns/answer-history.js";
 import type { Answer, RecordType } from "../dns/types.js";
 import {
   type ClusterLoadAssignment,
@@ -22,6 +23,7 @@ import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
 import type { ClusterSpec, LocalitySpec, SourceSpec } from "./cluster-spec.js";
 import { type EndpointCandidate, extractCandidates, type SourceResolution } from "./endpoint-candidates.js";
 import { type EndpointSource, fqdn, lookupKey } from "./endpoint-source.js";
+import { FlapGuard, guardAnswer, type HoldEvent, type HoldView } from "./flap-guard.js";
 import {
   CLUSTER_TYPE,
   ENDPOINT_TYPE,
@@ -58,6 +60,8 @@ export interface EndpointPipelineOptions {
   debounceMs?: number;
   clock?: Clock;
   onError?: (err: unknown, context: string) => void;
+  /** A grace or shrink hold started or ended for a cluster (for logs and metrics). */
+  onHold?: (e: HoldEvent) => void;
 }
 
 export interface EndpointSnapshot {
@@ -82,6 +86,8 @@ export interface ClusterSnapshot {
   endpoints: EndpointSnapshot[];
   lastBuildAt?: number;
   errors: string[];
+  /** Empty or shrunken answers this cluster is riding out, serving the last set instead. */
+  holds: HoldView[];
 }
 
 interface ClusterState {
@@ -150,9 +156,15 @@ export class EndpointPipeline {
   private closed = false;
   private publishFailures = 0;
   private readonly unsubscribe: Array<() => void> = [];
+  private readonly flap: FlapGuard;
 
   constructor(private readonly options: EndpointPipelineOptions) {
     this.clock = options.clock ?? systemClock;
+    this.flap = new FlapGuard({
+      clock: this.clock,
+      onWake: (name) => this.onHoldOver(name),
+      ...(options.onHold ? { onEvent: options.onHold } : {}),
+    });
     this.debounceMs = Math.max(0, options.debounceMs ?? 100);
     this.unsubscribe.push(options.source.onUpdate((name, type, answer) => this.onAnswer(name, type, answer)));
     if (options.healthSink) this.unsubscribe.push(options.healthSink.onChange((key) => this.onHealth(key)));
@@ -170,6 +182,7 @@ export class EndpointPipeline {
     for (const [name, st] of this.clusters) {
       if (names.has(name)) continue;
       this.clusters.delete(name);
+      this.flap.forget(name);
       this.releaseLookups(name, st.lookups, new Set());
       this.setHealthKeys(name, st, new Set());
       this.dirty.delete(name);
@@ -274,7 +287,13 @@ export class EndpointPipeline {
         const l = this.lookups.get(k);
         if (l?.error) errors.push(`${k}: ${l.error}`);
       }
-      const snap: ClusterSnapshot = { name, ready: st.published, endpoints, errors };
+      const snap: ClusterSnapshot = {
+        name,
+        ready: st.published,
+        endpoints,
+        errors,
+        holds: this.flap.holdsOf(name),
+      };
       if (st.lastBuildAt !== undefined) snap.lastBuildAt = st.lastBuildAt;
       out.push(snap);
     }
@@ -299,6 +318,7 @@ export class EndpointPipeline {
     for (const u of this.unsubscribe) u();
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     if (this.drainTimer !== undefined) this.clock.clearTimeout(this.drainTimer);
+    this.flap.close();
     for (const [name, st] of this.clusters) {
       this.releaseLookups(name, st.lookups, new Set());
       this.setHealthKeys(name, st, new Set());
@@ -327,7 +347,9 @@ export class EndpointPipeline {
       if (s.kind === "dns") for (const t of families(st.spec)) add(s.name, t);
       if (s.kind === "srv") {
         add(s.name, "SRV");
-        const srv = this.lookups.get(lookupKey(s.name, "SRV"))?.answer;
+        // Targets of a set held through a grace or a shrink stay tracked (and health-checked).
+        const held = this.lookups.get(lookupKey(s.name, "SRV"))?.answer;
+        const srv = held && guardAnswer(held, st.spec.flapGuard, this.clock.now()).answer;
         for (const r of srv?.records ?? []) {
           if (r.type !== "SRV" || fqdn(r.target) === ".") continue;
           for (const t of families(st.spec)) add(r.target, t);
@@ -375,6 +397,11 @@ export class EndpointPipeline {
     if (!l) return;
     // The tracked update and our own first resolve race; never go back to an older answer.
     if (l.answer && answer.resolvedAt < l.answer.resolvedAt) return;
+    if (!answer.history) {
+      // A source that records no history (anything but the caching resolver): keep it here.
+      const history = recordAnswer(l.answer, answer);
+      if (history) answer = { ...answer, history };
+    }
     l.answer = answer;
     l.settled = true;
     delete l.error;
@@ -384,6 +411,14 @@ export class EndpointPipeline {
       if (type === "SRV") this.refreshLookups(c, st);
       this.markDirty(c);
     }
+  }
+
+  /** A grace or a shrink hold of the cluster ran out: its targets and endpoints are decided again. */
+  private onHoldOver(name: string): void {
+    const st = this.clusters.get(name);
+    if (!st || this.closed) return;
+    this.refreshLookups(name, st);
+    this.markDirty(name);
   }
 
   private onHealth(key: string): void {
@@ -406,8 +441,12 @@ export class EndpointPipeline {
     }, delayMs);
   }
 
-  private resolutionsOf(spec: ClusterSpec): Array<SourceResolution | undefined> {
-    const get = (n: string, t: RecordType): Answer | undefined => this.lookups.get(lookupKey(n, t))?.answer;
+  /** The answers a rebuild of `spec` sees, by lookup key: as held, or after each cluster's flap guard. */
+  private resolutionsOf(
+    spec: ClusterSpec,
+    answers: ReadonlyMap<string, Answer>,
+  ): Array<SourceResolution | undefined> {
+    const get = (n: string, t: RecordType): Answer | undefined => answers.get(lookupKey(n, t));
     return spec.sources.map((s): SourceResolution | undefined => {
       const r: SourceResolution = {};
       if (s.kind === "static") return r;
@@ -478,7 +517,13 @@ export class EndpointPipeline {
     const unit: PublishUnit = { name, st, upsert: [], remove: [] };
     const now = this.clock.now();
     const spec = st.spec;
-    const candidates = extractCandidates(spec, this.resolutionsOf(spec));
+    const held = new Map<string, Answer>();
+    for (const k of st.lookups) {
+      const answer = this.lookups.get(k)?.answer;
+      if (answer) held.set(k, answer);
+    }
+    const answers = this.flap.decide(name, spec.flapGuard, held, now);
+    const candidates = extractCandidates(spec, this.resolutionsOf(spec, answers));
     const currentKeys = new Set(candidates.map((c) => c.key));
     // Endpoints that left DNS start draining; ones that came back stop; expired ones go.
     if (st.published && spec.drainMs > 0) {

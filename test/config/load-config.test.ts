@@ -256,6 +256,11 @@ describe("defaults and mapping", () => {
         lbPolicy: "ROUND_ROBIN",
         overprovisioningFactor: 140,
         drainMs: CLUSTER_DEFAULTS.drainMs,
+        flapGuard: {
+          emptyGraceMs: DNS_DEFAULTS.emptyGraceMs,
+          shrinkThreshold: DNS_DEFAULTS.shrinkThreshold,
+          shrinkHoldMs: DNS_DEFAULTS.shrinkHoldMs,
+        },
         healthCheck: {
           type: "grpc",
           intervalMs: 5000,
