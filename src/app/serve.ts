@@ -220,6 +220,10 @@ export async function startServer(
       }
       xds.setAuthorization(next.xds.authorization?.rules);
     });
+    // Likewise the grace and damping defaults (issue 16) are folded into each cluster's flapGuard.
+    reloads.register(["dns.emptyGraceMs", "dns.shrinkThreshold", "dns.shrinkHoldMs"], (next) =>
+      pipeline.setClusters(next.clusters),
+    );
 
     // Bind last: a client that connects sees resources as soon as the first resolutions land.
     const xdsPort = await xds.listen(config.xds.listen);

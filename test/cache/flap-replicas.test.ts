@@ -248,7 +248,7 @@ describe("a grace shared by two replicas on etcd", () => {
     await waitFor("calls after the drain", 10_000, async () =>
       calls.records.filter((r) => r.at >= drainedAt + 500).length >= 10 ? true : undefined,
     );
-    const s = await calls.stop();
+    await calls.stop();
     const during = calls.summary(0, held.until);
     const afterEnd = calls.summary(drainedAt + 500);
     console.log(

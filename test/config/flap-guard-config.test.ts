@@ -55,13 +55,22 @@ describe("flap guard config (dns.emptyGraceMs, dns.shrinkThreshold, dns.shrinkHo
 
   it.each([
     [
-      "dns: { emptyGraceMs: soon }\n",
+      "dns: { emptyGraceMs: soon }\nclusters: []\n",
       'dns.emptyGraceMs: expected "auto" or an integer 0..86400000, got "soon"',
     ],
-    ["dns: { emptyGraceMs: -1 }\n", 'dns.emptyGraceMs: expected "auto" or an integer 0..86400000, got -1'],
-    ["dns: { emptyGraceMs: 1.5 }\n", 'dns.emptyGraceMs: expected "auto" or an integer 0..86400000, got 1.5'],
-    ["dns: { shrinkThreshold: 2 }\n", "dns.shrinkThreshold: expected a number 0..1, got 2"],
-    ["dns: { shrinkHoldMs: 86400001 }\n", "dns.shrinkHoldMs: expected an integer 0..86400000, got 86400001"],
+    [
+      "dns: { emptyGraceMs: -1 }\nclusters: []\n",
+      'dns.emptyGraceMs: expected "auto" or an integer 0..86400000, got -1',
+    ],
+    [
+      "dns: { emptyGraceMs: 1.5 }\nclusters: []\n",
+      'dns.emptyGraceMs: expected "auto" or an integer 0..86400000, got 1.5',
+    ],
+    ["dns: { shrinkThreshold: 2 }\nclusters: []\n", "dns.shrinkThreshold: expected a number 0..1, got 2"],
+    [
+      "dns: { shrinkHoldMs: 86400001 }\nclusters: []\n",
+      "dns.shrinkHoldMs: expected an integer 0..86400000, got 86400001",
+    ],
     [
       "clusters:\n  - name: a\n    dns: { name: a.example.com, port: 80 }\n    emptyGraceMs: AUTO\n",
       'clusters[0].emptyGraceMs: expected "auto" or an integer 0..86400000, got "AUTO"',
