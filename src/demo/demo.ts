@@ -25,6 +25,9 @@ import { startXdsLoad, type XdsLoadClient } from "./xds-load-client.js";
 import { startZoneServer, type ZoneServer } from "./zone-server.js";
 
 /** What the demo needs from the control plane (`startServer` in src/app/serve.ts). */
+/** The demo cluster's grace for empty answers, ms: short enough to end inside a phase. */
+const DEMO_EMPTY_GRACE_MS = 1_000;
+
 export interface ControlPlane {
   stop(): Promise<void>;
   reload(config: DnsEdsConfig): Promise<void>;
@@ -180,6 +183,9 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
     const configWith = (ipFamily: string): DnsEdsConfig => {
       const r = structuredClone(raw);
       (r.clusters[0] as { ipFamily: string }).ipFamily = ipFamily;
+      // A short grace for empty answers (issue 16; the default is at least 60 s), so the last phase's
+      // removed AAAA record leaves within the phase and the grace still shows.
+      (r.clusters[0] as { emptyGraceMs?: number }).emptyGraceMs = DEMO_EMPTY_GRACE_MS;
       return parseConfigObject(r, { source: "<demo>" });
     };
     const plane = await startServer(configWith("V4_PREFERRED"), { logger });
@@ -240,7 +246,7 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
       {
         id: "aaaa-removed",
         title: "Removed the AAAA record",
-        explain: "No IPv6 address left for echo: V6_PREFERRED falls back to the IPv4 addresses.",
+        explain: `No IPv6 address left for echo: dns-eds keeps ::1 for a ${DEMO_EMPTY_GRACE_MS / 1000} s grace (a DNS blip would not move a call; 60 s by default), then V6_PREFERRED falls back to the IPv4 addresses.`,
         action: async () => z.updateRecords({ name: ECHO, type: "AAAA", rdata: [] }),
       },
     ];
