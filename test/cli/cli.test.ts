@@ -2,14 +2,17 @@
  * Spawns the real `dns-eds` binary: built by tsc from src/cli/main.ts into a private folder under
  * .tmp/ (so parallel test files and other stages' half-written modules do not interfere).
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BindServer, startBindServer } from "../support/bind-server.js";
+import { type DnsEdsProcess, spawnDnsEds } from "../support/dns-eds-process.js";
 import { buildPrivate, repoRoot } from "../support/private-build.js";
+import { waitFor } from "../support/wait-for.js";
 
 const run = promisify(execFile);
 const root = repoRoot;
@@ -18,7 +21,7 @@ let mainJs: string;
 let workDir: string;
 
 beforeAll(async () => {
-  buildDir = await buildPrivate("cli-build-", ["cli/main.ts"]);
+  buildDir = await buildPrivate("cli-build-", ["cli/main.ts", "app/serve.ts"]);
   mainJs = join(buildDir, "cli", "main.js");
   workDir = mkdtempSync(join(tmpdir(), "dns-eds-cli-"));
 }, 120_000);
@@ -176,36 +179,22 @@ describe("dns-eds CLI", () => {
   });
 });
 
-/**
- * A stand-in for the integrator's src/app/serve.ts, written into the private build folder, so the
- * serve wiring (admin, reload, signals) is tested on the real binary whatever state serve.ts is in.
- */
-const FAKE_APP = `
-export async function startServer(config, opts) {
-  const log = opts.logger.child({ component: "fake-app" });
-  log.info({ clusters: config.clusters.map((c) => c.name) }, "fake started");
-  opts.admin.setProviders({
-    readiness: [{ name: "fake", check: () => ({ ok: true }) }],
-    configDump: () => ({ fake: config.clusters.map((c) => ({ name: c.name, version: "1" })) }),
-  });
-  return {
-    async reload(next) {
-      log.info({ clusters: next.clusters.map((c) => c.name) }, "fake reloaded");
-      return { outcome: "applied", applied: ["clusters"], needsRestart: [], failed: [] };
-    },
-    async stop() { log.info("fake stopped"); },
-  };
-}
-`;
-
-describe("dns-eds serve with a control plane", () => {
-  let child: ChildProcessWithoutNullStreams | undefined;
-  beforeAll(() => {
-    mkdirSync(join(buildDir, "app"), { recursive: true });
-    writeFileSync(join(buildDir, "app", "serve.js"), FAKE_APP);
-  });
-  afterAll(() => {
-    child?.kill("SIGKILL");
+describe("dns-eds serve with the real control plane", () => {
+  let bind: BindServer;
+  let proc: DnsEdsProcess | undefined;
+  beforeAll(async () => {
+    bind = await startBindServer({
+      zones: [
+        {
+          origin: "cli.test",
+          records: ["a 1 IN A 127.0.0.5", "b 1 IN A 127.0.0.6", "c 1 IN A 127.0.0.7"].join("\n"),
+        },
+      ],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await proc?.kill();
+    await bind?.stop();
   });
 
   it("exits 1 with the reason when the admin port is taken", async () => {
@@ -225,92 +214,56 @@ describe("dns-eds serve with a control plane", () => {
     }
   });
 
-  it("starts admin, reloads on change and SIGHUP, counts a bad reload, stops on SIGTERM", async () => {
+  it("starts admin and xDS, reloads on change, counts a bad reload and an unchanged SIGHUP, stops on SIGTERM", async () => {
     const clusterYaml = (names: string[]) =>
-      `admin: { listen: "127.0.0.1:0" }\nxds: { listen: "127.0.0.1:0" }\ndns: { servers: ["127.0.0.1:53"] }\nclusters:\n${names
-        .map((n) => `  - name: ${n}\n    dns: { name: ${n}.example.com, port: 80 }\n`)
+      `admin: { listen: "127.0.0.1:0" }\nxds: { listen: "127.0.0.1:0" }\ndns: { servers: ["${bind.server}"], minTtl: 1 }\nclusters:\n${names
+        .map((n) => `  - name: ${n}\n    dns: { name: ${n}.cli.test, port: 80 }\n`)
         .join("")}`;
     const file = write("serve.yaml", clusterYaml(["a"]));
-    const proc = spawn(process.execPath, [mainJs, "serve", "--config", file, "--log-level", "debug"], {
-      cwd: workDir,
-    });
-    child = proc;
-    const lines: Array<Record<string, unknown>> = [];
-    const waiters: Array<{
-      pred: (l: Record<string, unknown>) => boolean;
-      resolve: (l: Record<string, unknown>) => void;
-    }> = [];
-    let buffer = "";
-    proc.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl = buffer.indexOf("\n");
-      while (nl >= 0) {
-        const line = JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>;
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        for (const w of [...waiters]) {
-          if (w.pred(line)) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(line);
-          }
-        }
-        nl = buffer.indexOf("\n");
-      }
-    });
-    const waitFor = (pred: (l: Record<string, unknown>) => boolean, what: string) => {
-      const seen = lines.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise<Record<string, unknown>>((resolve, reject) => {
-        const t = setTimeout(
-          () => reject(new Error(`no log line: ${what}\n${lines.map((l) => JSON.stringify(l)).join("\n")}`)),
-          25_000,
-        );
-        waiters.push({
-          pred,
-          resolve: (l) => {
-            clearTimeout(t);
-            resolve(l);
-          },
-        });
-      });
-    };
+    const p = await spawnDnsEds({ main: mainJs, config: file, cwd: workDir });
+    proc = p;
+    const names = async () =>
+      (await p.clusters()).map((c) => `${c.name} ${c.endpoints.map((e) => e.address).join()}`);
+    expect((await fetch(`${p.adminUrl}/healthz`)).status).toBe(200);
+    await waitFor("/readyz 200", 30_000, async () => ((await p.readyz()).status === 200 ? true : undefined));
+    expect(await names()).toEqual(["a 127.0.0.5"]);
+    const dump = JSON.stringify(await (await fetch(`${p.adminUrl}/config_dump`)).json());
+    expect(dump).toContain("127.0.0.5");
 
-    const adminLine = await waitFor((l) => l.msg === "admin listening", "admin listening");
-    const url = String(adminLine.url);
-    await waitFor((l) => l.msg === "fake started", "fake started");
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    expect(await (await fetch(`${url}/config_dump`)).json()).toEqual({ fake: [{ name: "a", version: "1" }] });
-
+    let mark = p.mark();
     writeFileSync(file, clusterYaml(["a", "b"]));
-    const reloaded = await waitFor((l) => l.msg === "fake reloaded", "reload after file change");
-    expect(reloaded.clusters).toEqual(["a", "b"]);
+    const reloaded = await p.waitLog((l) => Array.isArray(l.applied), "reload after file change", mark);
+    expect(reloaded.applied).toEqual(["clusters"]);
+    await waitFor("b on /clusters", 20_000, async () =>
+      (await names()).join("|") === "a 127.0.0.5|b 127.0.0.6" ? true : undefined,
+    );
 
+    mark = p.mark();
     writeFileSync(file, "clusters: [ {name: x, dns: {name: x.example.com, port: 0}} ]\n");
-    const rejected = await waitFor(
+    const rejected = await p.waitLog(
       (l) => l.msg === "config reload rejected; keeping the running config",
       "bad reload",
+      mark,
     );
     expect(rejected.component).toBe("config");
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toContain("dnseds_config_reload_errors_total 1");
-    expect(metrics).toContain('dnseds_config_reloads_total{outcome="applied"} 1');
+    expect(await p.metric("dnseds_config_reload_errors_total")).toBe(1);
+    expect(await p.metric("dnseds_config_reloads_total", 'outcome="applied"')).toBe(1);
+    expect(await names()).toEqual(["a 127.0.0.5", "b 127.0.0.6"]);
 
+    mark = p.mark();
     writeFileSync(file, clusterYaml(["c"]));
-    await waitFor((l) => l.msg === "fake reloaded" && JSON.stringify(l.clusters) === '["c"]', "reload to c");
-    proc.kill("SIGHUP"); // unchanged content: no second reload, and SIGHUP must not kill the process
-    const unchanged = async () =>
-      (await (await fetch(`${url}/metrics`)).text()).includes(
-        'dnseds_config_reloads_total{outcome="unchanged"} 1',
-      );
-    for (let i = 0; i < 100 && !(await unchanged()); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(await unchanged()).toBe(true);
-    proc.kill("SIGTERM");
-    const code = await new Promise<number | null>((resolve) => proc.on("exit", (c) => resolve(c)));
-    expect(code).toBe(0);
-    expect(lines.some((l) => l.msg === "fake stopped")).toBe(true);
-    expect(lines.filter((l) => l.msg === "fake reloaded")).toHaveLength(2);
-    child = undefined;
+    await p.waitLog((l) => Array.isArray(l.applied), "reload to c", mark);
+    await waitFor("only c on /clusters", 20_000, async () =>
+      (await names()).join("|") === "c 127.0.0.7" ? true : undefined,
+    );
+    p.signal("SIGHUP"); // unchanged content: no reload, counted as unchanged, and SIGHUP must not kill the process
+    await waitFor("the unchanged reload counted", 10_000, async () =>
+      (await p.metric("dnseds_config_reloads_total", 'outcome="unchanged"')) === 1 ? true : undefined,
+    );
+    expect(p.running()).toBe(true);
+    expect(await p.metric("dnseds_config_reloads_total", 'outcome="applied"')).toBe(2);
+    expect(await p.stop()).toEqual({ code: 0, signal: null });
+    proc = undefined;
   }, 120_000);
 });
 
