@@ -60,6 +60,11 @@ export interface RunDemoOptions {
   /** Client pacing (default 2 workers, 40 ms apart). */
   concurrency?: number;
   pauseMs?: number;
+  /**
+   * Ends each phase (default: after `phaseMs`). Tests pass a bounded wait for the phase's effect to show
+   * in `recent()` (calls per key in the last 2 s), so no phase is judged on a fixed time slice.
+   */
+  phaseEnd?: (phase: string, recent: () => Record<string, number>, signal: AbortSignal) => Promise<void>;
 }
 
 export interface DemoReport {
@@ -314,7 +319,14 @@ export async function runDemo(opts: RunDemoOptions = {}): Promise<DemoReport> {
       current = phase;
       stats.setPhase(phase.id);
       logger.info({ phase: phase.id }, phase.title);
-      await abortableSleep(phaseMs, signal);
+      const recent = () =>
+        Object.fromEntries(
+          stats
+            .shares()
+            .filter((s) => s.recent > 0)
+            .map((s) => [s.key, s.recent]),
+        );
+      await (opts.phaseEnd ? opts.phaseEnd(phase.id, recent, signal) : abortableSleep(phaseMs, signal));
       await refreshPublished().catch(() => {});
       if (!tty) out.write(`${view().join("\n")}\n\n`);
     }
