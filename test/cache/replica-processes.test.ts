@@ -113,11 +113,22 @@ describe("replicas as separate processes on one etcd", () => {
       );
     }
 
-    // Steady state over three TTLs: one replica keeps the name fresh, the other only reads etcd.
-    const before = await Promise.all(both.map(upstreamLookups));
-    await sleep(3 * TTL_S * 1000);
-    const after = await Promise.all(both.map(upstreamLookups));
-    const delta = after.map((n, i) => n - (before[i] ?? 0));
+    // Ownership settles first: until both replicas see each other, each may resolve the name. Settled
+    // means one full TTL in which only one replica went upstream (bounded: at most 8 TTL windows).
+    const windowDelta = async (ms: number) => {
+      const before = await Promise.all(both.map(upstreamLookups));
+      await sleep(ms);
+      const after = await Promise.all(both.map(upstreamLookups));
+      return after.map((n, i) => n - (before[i] ?? 0));
+    };
+    let settled = false;
+    for (let i = 0; i < 8 && !settled; i++) {
+      settled = (await windowDelta(TTL_S * 1000)).filter((n) => n > 0).length === 1;
+    }
+    expect(settled, "ownership never settled on one replica within 8 TTLs").toBe(true);
+    // Steady state over three TTLs: one replica keeps the name fresh, the other only reads etcd. (The
+    // window is the behaviour measured: lookups per TTL, not a wait for a condition.)
+    const delta = await windowDelta(3 * TTL_S * 1000);
     const resolving = both.filter((_, i) => (delta[i] ?? 0) > 0);
     expect(resolving, `upstream lookups per replica over 3 TTLs: ${delta.join(", ")}`).toHaveLength(1);
     // About one refresh per TTL (refresh-ahead 0.5–1 s before expiry), not one per replica.
