@@ -4,7 +4,7 @@
  * a file swapped in as Kubernetes swaps a ConfigMap is reloaded without a signal. Each reload is checked
  * on what a grpc-go client then receives, and that its ADS stream was not replaced. Sections: clusters,
  * dns.servers (a second BIND), shutdown (read when the stop comes), and a restart-only key reported as
- * such. Then the stops: SIGTERM drains (not ready at once, clients keep their endpoints, exit 0), a
+ * such; healthDefaults applies live; xds, admin and cache changes are named as needing a restart. Then the stops: SIGTERM drains (not ready at once, clients keep their endpoints, exit 0), a
  * second stop signal exits at once (1), SIGINT stops without draining (0).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -178,22 +178,71 @@ describe("reloading the real binary", () => {
     await g.until("calls back on the first server's answer", 10, only([H1, H2]));
   }, 90_000);
 
-  it("a key that needs a restart is named, the reload is partial, and the old value stays in force", async () => {
+  it("healthDefaults applies live: a cluster's check switched from TCP to gRPC by it now sees NOT_SERVING", async () => {
+    const probe = { intervalMs: 300, timeoutMs: 250, healthyThreshold: 1, unhealthyThreshold: 1 };
+    const withDefaults = (type: string) => ({
+      ...config(),
+      healthDefaults: { type, ...probe },
+      clusters: [{ ...cluster("web"), healthCheck: {} }],
+    });
+    const g = go(["web"], "e2e-reload-healthdefaults");
+    let mark = stack.dnsEds.mark();
+    stack.writeConfig(withDefaults("tcp"));
+    expect((await reloadLine(mark)).applied).toContain("healthDefaults");
+    await g.until("calls on web", 10, only([H1, H2]));
+    try {
+      stack.setServing(H2, false);
+      // TCP checks cannot see NOT_SERVING: after several more passing probes H2 is still HEALTHY.
+      const ok = await stack.dnsEds.metric("dnseds_health_checks_total", 'outcome="ok"');
+      await until(
+        async () => (await stack.dnsEds.metric("dnseds_health_checks_total", 'outcome="ok"')) >= ok + 10,
+        15_000,
+        "ten more passing TCP probes",
+      );
+      expect((await stack.dnsEds.cluster("web"))?.endpoints.find((e) => e.address === H2)?.health).toBe(
+        "HEALTHY",
+      );
+
+      mark = stack.dnsEds.mark();
+      stack.writeConfig(withDefaults("grpc"));
+      expect((await reloadLine(mark)).applied).toContain("healthDefaults");
+      await until(
+        async () =>
+          (await stack.dnsEds.cluster("web"))?.endpoints.find((e) => e.address === H2)?.health ===
+          "UNHEALTHY",
+        15_000,
+        "H2 UNHEALTHY under the gRPC check",
+      );
+      await g.until(`no calls on ${H2}`, 10, only([H1]));
+    } finally {
+      stack.setServing(H2, true);
+    }
+    stack.writeConfig(config());
+    await g.until("calls on web", 10, only([H1, H2]));
+  }, 90_000);
+
+  it("keys that need a restart (xds, admin, cache) are named, the reload is partial, old values stay in force", async () => {
     const g = go(["web"], "e2e-reload-restart");
     await g.until("calls on web", 10, only([H1, H2]));
-    const newPort = await freePort();
+    const [xdsPort, adminPort] = [await freePort(), await freePort()];
     const mark = stack.dnsEds.mark();
-    stack.writeConfig({ ...config(), xds: { listen: `127.0.0.1:${newPort}`, limits: { debounceMs: 20 } } });
+    stack.writeConfig({
+      ...config({ localMaxEntries: 1234 }),
+      xds: { listen: `127.0.0.1:${xdsPort}`, limits: { debounceMs: 20 } },
+      admin: { listen: `127.0.0.1:${adminPort}` },
+    });
     const report = await reloadLine(mark);
-    expect({ outcome: report.outcome, needsRestart: report.needsRestart }).toEqual({
+    expect({ outcome: report.outcome, needsRestart: [...(report.needsRestart as string[])].sort() }).toEqual({
       outcome: "partial",
-      needsRestart: ["xds.listen"],
+      needsRestart: ["admin.listen", "cache.localMaxEntries", "xds.listen"],
     });
     expect(
       await stack.dnsEds.metric("dnseds_config_reloads_total", 'outcome="partial"'),
     ).toBeGreaterThanOrEqual(1);
-    // Still on the old port, not on the new one; the client's stream is untouched.
-    expect(await tcpOpen("127.0.0.1", newPort)).toBe(false);
+    // Still on the old ports (this very metric came from the old admin port), not on the new ones; the
+    // client's stream is untouched.
+    expect(await tcpOpen("127.0.0.1", xdsPort)).toBe(false);
+    expect(await tcpOpen("127.0.0.1", adminPort)).toBe(false);
     await g.until("calls on web", 10, only([H1, H2]));
     expect(identifiedStreams(stack.dnsEds, mark).filter((n) => n === "e2e-reload-restart")).toEqual([]);
     const back = stack.dnsEds.mark();
