@@ -2,10 +2,11 @@
  * End to end through the real binary: reloading and stopping `dns-eds serve` as an operator does it.
  * SIGHUP alone makes it read a file the watcher cannot see (a symlink's target rewritten in place), and
  * a file swapped in as Kubernetes swaps a ConfigMap is reloaded without a signal. Each reload is checked
- * on what a grpc-go client then receives, and that its ADS stream was not replaced. Sections: clusters,
- * dns.servers (a second BIND), shutdown (read when the stop comes), and a restart-only key reported as
- * such; healthDefaults applies live; xds, admin and cache changes are named as needing a restart. Then the stops: SIGTERM drains (not ready at once, clients keep their endpoints, exit 0), a
- * second stop signal exits at once (1), SIGINT stops without draining (0).
+ * on what a grpc-go client then receives, and that its ADS stream was not replaced. Every section:
+ * clusters, dns.servers (a second BIND), healthDefaults and shutdown apply live; xds, admin and cache
+ * changes are named as needing a restart and leave the old values in force. Then the stops: SIGTERM
+ * drains (not ready at once, clients keep their endpoints, exit 0), a second stop signal exits at once
+ * (1), SIGINT stops without draining (0).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendsOf, type GoCall, type GrpcGoClient, startGrpcGoClient } from "../grpc-go/grpc-go-client.js";
