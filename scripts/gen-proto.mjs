@@ -69,6 +69,17 @@ const envoy = [
   "service/cluster/v3/cds.proto",
   "service/listener/v3/lds.proto",
   "service/route/v3/rds.proto",
+  // Fleet status (CSDS) and the admin config dump types it and /config_dump speak.
+  "service/status/v3/csds.proto",
+  "admin/v3/config_dump.proto",
+  // Typed configs a Cluster's load_balancing_policy may carry, so the config dump can render them.
+  "extensions/load_balancing_policies/round_robin/v3/round_robin.proto",
+  "extensions/load_balancing_policies/least_request/v3/least_request.proto",
+  "extensions/load_balancing_policies/random/v3/random.proto",
+  "extensions/load_balancing_policies/wrr_locality/v3/wrr_locality.proto",
+  "extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto",
+  "extensions/load_balancing_policies/maglev/v3/maglev.proto",
+  "extensions/load_balancing_policies/pick_first/v3/pick_first.proto",
 ];
 const paths = envoy.map((p) => join("build/proto-deps/envoy-api/envoy", p));
 const own = join(root, "proto");

@@ -1,8 +1,9 @@
 /**
  * The admin HTTP server (node:http, loopback by default): `/healthz` (the process answers),
  * `/readyz` (injected readiness checks → 200/503 with JSON reasons), `/metrics` (Prometheus text from
- * the prom-client registry), `/config_dump` (the xDS resources served, per type and version) and
- * `/clusters` (endpoints per cluster, text or `?format=json`). Read-only: anything but GET/HEAD is 405.
+ * the prom-client registry), `/config_dump` (the xDS resources served, in Envoy's admin shape, with
+ * `?resource=`, `?mask=`, `?name_regex=`), `/clusters` (endpoints per cluster, text or `?format=json`)
+ * and `/clients` (every connected xDS client and what it holds). Read-only: anything but GET/HEAD is 405.
  *
  * Providers can be attached after start (`setProviders`), so the server answers `/healthz` and
  * `/metrics` while the rest of the process is still starting, and `/readyz` says so.
@@ -16,9 +17,19 @@ import { evaluateReadiness, type ReadinessCheck } from "./readiness.js";
 
 export interface AdminProviders {
   readiness?: readonly ReadinessCheck[];
-  /** The xDS resources currently served, e.g. ResourceStore.dump(): `{ [typeUrl]: [{ name, version, resource }] }`. */
-  configDump?: () => unknown | Promise<unknown>;
+  /**
+   * The xDS resources currently served as Envoy's `{"configs": [...]}` (see src/xds/envoy-config-dump.ts).
+   * Throws an error whose `code` is ERR_CONFIG_DUMP_NOT_FOUND (→ 404) or ERR_CONFIG_DUMP_BAD_QUERY (→ 400).
+   */
+  configDump?: (query: ConfigDumpParams) => unknown | Promise<unknown>;
   clusters?: () => readonly ClusterView[] | Promise<readonly ClusterView[]>;
+}
+
+/** Envoy's `/config_dump` query parameters. */
+export interface ConfigDumpParams {
+  resource?: string;
+  mask?: string;
+  nameRegex?: string;
 }
 
 export interface AdminLogger {
@@ -60,7 +71,7 @@ const INDEX = [
   "/healthz       the process is up",
   "/readyz        ready to serve: DNS reachable, etcd connected or not configured, every cluster resolved once",
   "/metrics       Prometheus metrics",
-  "/config_dump   xDS resources served, per type and version (JSON)",
+  "/config_dump   xDS resources served, as Envoy's admin config dump (JSON; ?resource= ?mask= ?name_regex=)",
   "/clusters      endpoints of each cluster (text; ?format=json or ?format=html)",
   "",
 ].join("\n");
@@ -132,17 +143,32 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
           sendJson(res, 503, { error: "no resources published yet" });
           return;
         }
-        const dump = await providers.configDump();
-        const type = url.searchParams.get("type");
-        if (type && dump && typeof dump === "object") {
-          // `?type=` takes a full type URL or its tail, e.g. ClusterLoadAssignment.
-          const entries = Object.entries(dump as Record<string, unknown>).filter(
-            ([k]) => k === type || k.endsWith(`.${type}`),
-          );
-          sendJson(res, 200, Object.fromEntries(entries));
-          return;
+        const q = url.searchParams;
+        const params: ConfigDumpParams = {};
+        for (const [key, param] of [
+          ["resource", "resource"],
+          ["mask", "mask"],
+          ["nameRegex", "name_regex"],
+        ] as const) {
+          const v = q.get(param);
+          if (v !== null) params[key] = v;
         }
-        sendJson(res, 200, dump);
+        try {
+          sendJson(res, 200, await providers.configDump(params));
+        } catch (e) {
+          const code = (e as { code?: unknown }).code;
+          if (code === "ERR_CONFIG_DUMP_NOT_FOUND" || code === "ERR_CONFIG_DUMP_BAD_QUERY") {
+            // As Envoy: a plain-text reason, 404 for an unknown resource, 400 for a bad mask or regex.
+            send(
+              res,
+              code === "ERR_CONFIG_DUMP_NOT_FOUND" ? 404 : 400,
+              "text/plain; charset=utf-8",
+              `${(e as Error).message}\n`,
+            );
+            return;
+          }
+          throw e;
+        }
         return;
       }
       case "/clusters": {

@@ -20,6 +20,7 @@ import { createResolver, type ResolverOptions } from "../dns/resolver.js";
 import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
 import { describeHold, holdEventMessage } from "../endpoints/flap-guard.js";
 import { HealthScheduler } from "../health/health-scheduler.js";
+import { envoyConfigDump } from "../xds/envoy-config-dump.js";
 import { DEFAULT_XDS_LIMITS, RESTART_LIMITS, type XdsLimits } from "../xds/limits.js";
 import { ResourceStore } from "../xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../xds/server.js";
@@ -270,7 +271,7 @@ export async function startServer(
             .map((c) => c.name),
         ),
       ],
-      configDump: () => store.dump(),
+      configDump: (query) => envoyConfigDump(store, query),
       clusters: clusterViews,
     };
 

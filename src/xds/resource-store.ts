@@ -5,13 +5,7 @@
  * checked for consistency (Cluster → CLA, Listener → RouteConfiguration) before anything changes.
  * Watches subscribe by name or wildcard and are told which names changed; the store knows nothing of gRPC.
  */
-import { createRegistry, type Message, toJson } from "@bufbuild/protobuf";
-import { ClusterSchema } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
-import { ClusterLoadAssignmentSchema } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { ListenerSchema } from "../gen/envoy/config/listener/v3/listener_pb.js";
-import { RouteConfigurationSchema } from "../gen/envoy/config/route/v3/route_pb.js";
-import { RouterSchema } from "../gen/envoy/extensions/filters/http/router/v3/router_pb.js";
-import { HttpConnectionManagerSchema } from "../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
+import type { Message } from "@bufbuild/protobuf";
 import { type EncodedResource, encodeResource } from "./encoded-resource.js";
 import { XdsError } from "./errors.js";
 import { RESOURCE_TYPES } from "./resource-types/registry.js";
@@ -57,6 +51,17 @@ export interface StoreWatch {
 interface StoredResource {
   base: EncodedResource;
   variants: Map<string, EncodedResource> | undefined;
+  /** `now()` of the publish that last changed its content (the default or any variant). */
+  updatedAt: number;
+}
+
+/** One stored resource as the config dump reads it. */
+export interface StoredEntry {
+  readonly name: string;
+  readonly base: EncodedResource;
+  /** Variant key → its encoding (zone-aware EDS); undefined when there are none. */
+  readonly variants: ReadonlyMap<string, EncodedResource> | undefined;
+  readonly updatedAt: number;
 }
 
 interface Interest {
@@ -77,15 +82,6 @@ class Watch implements StoreWatch {
     for (const typeUrl of [...this.interests.keys()]) this.store.reindex(this, typeUrl, undefined);
   }
 }
-
-const jsonRegistry = createRegistry(
-  ClusterSchema,
-  ClusterLoadAssignmentSchema,
-  ListenerSchema,
-  RouteConfigurationSchema,
-  HttpConnectionManagerSchema,
-  RouterSchema,
-);
 
 export class ResourceStore {
   private readonly now: () => number;
@@ -140,7 +136,11 @@ export class ResourceStore {
           variants.set(key, encodeResource(u.typeUrl, u.name, rt.schema, msg));
         }
       }
-      stage(u.typeUrl, u.name, { base: encodeResource(u.typeUrl, u.name, rt.schema, u.resource), variants });
+      stage(u.typeUrl, u.name, {
+        base: encodeResource(u.typeUrl, u.name, rt.schema, u.resource),
+        variants,
+        updatedAt: 0,
+      });
     }
     this.checkConsistency(staged);
 
@@ -159,6 +159,7 @@ export class ResourceStore {
           changes.push({ typeUrl, name, removed: true, force: false, at });
         } else {
           if (prev && sameContent(prev, next)) continue;
+          next.updatedAt = at;
           current.set(name, next);
           changes.push({ typeUrl, name, removed: false, force: false, at });
         }
@@ -215,36 +216,13 @@ export class ResourceStore {
     return this.byType.get(typeUrl)?.size ?? 0;
   }
 
-  /** For /config_dump: every resource as JSON, with its version and variant versions. */
-  dump(): Record<
-    string,
-    Array<{ name: string; version: string; resource: unknown; variants?: Record<string, string> }>
-  > {
-    const out: Record<
-      string,
-      Array<{ name: string; version: string; resource: unknown; variants?: Record<string, string> }>
-    > = {};
-    for (const [typeUrl, m] of this.byType) {
-      const rt = this.typeOf(typeUrl);
-      out[typeUrl] = [...m.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, r]) => {
-          const entry: {
-            name: string;
-            version: string;
-            resource: unknown;
-            variants?: Record<string, string>;
-          } = {
-            name,
-            version: r.base.version,
-            resource: toJsonSafe(rt, r.base.message),
-          };
-          if (r.variants)
-            entry.variants = Object.fromEntries([...r.variants].map(([k, v]) => [k, v.version]));
-          return entry;
-        });
-    }
-    return out;
+  /** Every resource of a type, sorted by name, with its variants and when it last changed (for /config_dump). */
+  entries(typeUrl: string): StoredEntry[] {
+    const m = this.byType.get(typeUrl);
+    if (!m) return [];
+    return [...m.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, r]) => ({ name, base: r.base, variants: r.variants, updatedAt: r.updatedAt }));
   }
 
   watch(onChange: (changes: ResourceChange[]) => void): StoreWatch {
@@ -357,12 +335,4 @@ function sameContent(a: StoredResource, b: StoredResource): boolean {
   if ((av?.size ?? 0) !== (bv?.size ?? 0)) return false;
   for (const [k, v] of av ?? []) if (bv?.get(k)?.version !== v.version) return false;
   return true;
-}
-
-function toJsonSafe(rt: ResourceType, m: Message): unknown {
-  try {
-    return toJson(rt.schema, m, { registry: jsonRegistry });
-  } catch (e) {
-    return { error: `cannot render as JSON: ${(e as Error).message}` };
-  }
 }

@@ -78,10 +78,17 @@ describe("admin server", () => {
         firstResolutionReadiness(() => pending),
         { name: "slow", check: () => (hang ? new Promise(() => {}) : { ok: true }) },
       ],
-      configDump: () => ({
-        [CDS]: [{ name: "payments", version: "v1", resource: { name: "payments", type: "EDS" } }],
-        [EDS]: [{ name: "payments", version: "v2", resource: { clusterName: "payments", big: 2n ** 40n } }],
-      }),
+      configDump: (q) => {
+        if (q.resource === "nope")
+          throw Object.assign(new Error("nope not found in config dump"), {
+            code: "ERR_CONFIG_DUMP_NOT_FOUND",
+          });
+        if (q.mask === "bogus")
+          throw Object.assign(new Error("FieldMask bogus could not be successfully applied to any configs"), {
+            code: "ERR_CONFIG_DUMP_BAD_QUERY",
+          });
+        return { configs: [{ "@type": CDS, query: q, big: 2n ** 40n }] };
+      },
       clusters: () => clusters,
     });
     let r = await get("/readyz");
@@ -192,18 +199,23 @@ describe("admin server", () => {
     expect((await get("/metrics")).body).not.toContain('cluster="payments"');
   });
 
-  it("dumps the served resources per type and version, with ?type= filtering", async () => {
-    const r = await get("/config_dump");
+  it("passes Envoy's config_dump parameters through and answers bad ones as Envoy does", async () => {
+    const r = await get("/config_dump?resource=dynamic_active_clusters&mask=cluster.name&name_regex=pay.*");
     expect(r.status).toBe(200);
-    const dump = JSON.parse(r.body);
-    expect(dump[EDS][0]).toEqual({
-      name: "payments",
-      version: "v2",
-      resource: { clusterName: "payments", big: "1099511627776" },
+    expect(JSON.parse(r.body)).toEqual({
+      configs: [
+        {
+          "@type": CDS,
+          query: { resource: "dynamic_active_clusters", mask: "cluster.name", nameRegex: "pay.*" },
+          big: "1099511627776",
+        },
+      ],
     });
-    expect(dump[CDS][0].version).toBe("v1");
-    const only = JSON.parse((await get("/config_dump?type=ClusterLoadAssignment")).body);
-    expect(Object.keys(only)).toEqual([EDS]);
+    const missing = await get("/config_dump?resource=nope");
+    expect([missing.status, missing.body]).toEqual([404, "nope not found in config dump\n"]);
+    const bad = await get("/config_dump?mask=bogus");
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain("FieldMask bogus");
   });
 
   it("shows clusters as a readable page and as JSON", async () => {

@@ -147,10 +147,22 @@ describe("the wired control plane, in process", () => {
   it("reports ready, serves metrics and a config dump with every resource type the client used", async () => {
     const ready = await fetch(`${admin.url}/readyz`);
     expect(ready.status).toBe(200);
-    const dump = JSON.stringify(await (await fetch(`${admin.url}/config_dump`)).json());
-    for (const t of ["Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration"]) {
-      expect(dump).toContain(`envoy.config.`);
-      expect(dump).toContain(t);
+    const dump = (await (await fetch(`${admin.url}/config_dump`)).json()) as {
+      configs: Array<Record<string, unknown>>;
+    };
+    // Envoy's admin shape: one dump per type, each listing what the client was served.
+    expect(dump.configs.map((c) => c["@type"])).toEqual(
+      ["Clusters", "Endpoints", "Listeners", "Routes"].map(
+        (t) => `type.googleapis.com/envoy.admin.v3.${t}ConfigDump`,
+      ),
+    );
+    for (const [i, field] of [
+      "dynamic_active_clusters",
+      "dynamic_endpoint_configs",
+      "dynamic_listeners",
+      "dynamic_route_configs",
+    ].entries()) {
+      expect((dump.configs[i]?.[field] as unknown[] | undefined)?.length ?? 0).toBeGreaterThan(0);
     }
     const metrics = await (await fetch(`${admin.url}/metrics`)).text();
     expect(metrics).toMatch(/dnseds_dns_queries_total\{[^}]*\} [1-9]/);

@@ -110,13 +110,13 @@ describe("dns-eds serve on the real control plane", () => {
     expect(echo?.endpoints.map((e) => e.address).sort()).toEqual(["127.0.0.1", "127.0.0.2", "::1"]);
     expect(await (await fetch(`${url}/clusters`)).text()).toContain("cluster echo");
 
-    const dump = (await (await fetch(`${url}/config_dump?type=ClusterLoadAssignment`)).json()) as Record<
-      string,
-      Array<{ name: string; version: string }>
-    >;
-    const clas = Object.values(dump)[0] ?? [];
-    expect(clas.map((r) => r.name)).toContain("echo");
-    expect(clas[0]?.version).toMatch(/\S/);
+    const dump = (await (
+      await fetch(
+        `${url}/config_dump?resource=dynamic_endpoint_configs&mask=endpoint_config.cluster_name,version_info`,
+      )
+    ).json()) as { configs: Array<{ endpoint_config: { cluster_name: string }; version_info: string }> };
+    expect(dump.configs.map((c) => c.endpoint_config.cluster_name)).toContain("echo");
+    expect(dump.configs[0]?.version_info).toMatch(/^[0-9a-f]{16}/);
 
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain(`dnseds_dns_queries_total{server="${zone.server}",outcome="answer"}`);

@@ -84,7 +84,10 @@ describe("ResourceStore", () => {
     const z2 = s.get(TYPE_URLS.endpoint, "svc", "z2");
     expect(s.get(TYPE_URLS.endpoint, "svc", "z9")?.version).toBe(base?.version);
     expect(z2?.version).not.toBe(base?.version);
-    expect(s.dump()[TYPE_URLS.endpoint]?.[0]?.variants).toEqual({ z2: z2?.version });
+    const entry = s.entries(TYPE_URLS.endpoint)[0];
+    expect([...(entry?.variants ?? new Map())].map(([k, v]) => [k, v.version])).toEqual([
+      ["z2", z2?.version],
+    ]);
   });
 
   it("watches: by name and wildcard; a changed Cluster re-sends its CLA (force)", () => {
@@ -280,16 +283,28 @@ describe("ResourceStore", () => {
     }
   });
 
-  it("dump renders JSON including the HCM inside the API listener", () => {
-    const s = new ResourceStore();
+  it("entries: sorted by name, with the time of the publish that last changed each", () => {
+    let t = 1_000;
+    const s = new ResourceStore({ now: () => t });
     s.publish({
       upsert: [
-        { typeUrl: TYPE_URLS.route, name: "r", resource: routeToCluster("r", "c") },
-        { typeUrl: TYPE_URLS.listener, name: "l", resource: grpcApiListener("l", "r") },
+        { typeUrl: TYPE_URLS.route, name: "r2", resource: routeToCluster("r2", "c") },
+        { typeUrl: TYPE_URLS.route, name: "r1", resource: routeToCluster("r1", "c") },
       ],
     });
-    const d = s.dump();
-    expect(JSON.stringify(d[TYPE_URLS.listener])).toContain("envoy.filters.http.router");
-    expect(d[TYPE_URLS.route]?.[0]?.version).toMatch(/^[0-9a-f]{16}$/);
+    t = 2_000;
+    // r1 unchanged (same bytes) keeps its time; r2 changes.
+    s.publish({
+      upsert: [
+        { typeUrl: TYPE_URLS.route, name: "r1", resource: routeToCluster("r1", "c") },
+        { typeUrl: TYPE_URLS.route, name: "r2", resource: routeToCluster("r2", "d") },
+      ],
+    });
+    const e = s.entries(TYPE_URLS.route);
+    expect(e.map((x) => [x.name, x.updatedAt])).toEqual([
+      ["r1", 1_000],
+      ["r2", 2_000],
+    ]);
+    expect(e[0]?.base.version).toMatch(/^[0-9a-f]{16}$/);
   });
 });
