@@ -14,7 +14,6 @@ import { isFullStateType, typeLabel } from "./type-urls.js";
 interface DeltaTypeState extends TypeStateBase {
   /** What the client holds (acked, plus what is in flight; reverted on NACK). */
   clientHas: Map<string, string>;
-  acked: Map<string, string>;
   /** Subscribed names already reported as absent; reported again only after they existed. */
   reportedAbsent: Set<string>;
 }
@@ -54,7 +53,9 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
 
   private onAck(st: DeltaTypeState): void {
     if (!st.inflight) return;
+    const now = this.ctx.now();
     for (const [n, v] of st.inflight) {
+      if (v !== "") this.noteAck(st, n, v, now);
       if (v === "") st.acked.delete(n);
       else st.acked.set(n, v);
       if (st.rejected.get(n) === v) st.rejected.delete(n);
@@ -66,13 +67,16 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
   private onNack(st: DeltaTypeState, detail: string): void {
     this.onNackCommon(st, detail);
     if (!st.inflight) return;
+    const refused: string[] = [];
     for (const [n, v] of st.inflight) {
       if (v === "") continue;
+      refused.push(n);
       st.rejected.set(n, v);
       const good = st.acked.get(n);
       if (good === undefined) st.clientHas.delete(n);
       else st.clientHas.set(n, good);
     }
+    this.noteNack(st, detail, refused);
     st.inflight = undefined;
   }
 
@@ -238,6 +242,9 @@ function createState(typeUrl: string): DeltaTypeState {
     since: undefined,
     clientHas: new Map(),
     acked: new Map(),
+    inflightSince: undefined,
+    ackedAt: new Map(),
+    nacks: new Map(),
     reportedAbsent: new Set(),
   };
 }

@@ -19,6 +19,8 @@ export interface XdsMetrics {
   clientLogSuppressed?(kind: string): void;
   /** The TLS files changed and were applied, or were refused (the previous ones stay). */
   tlsReload?(outcome: "applied" | "rejected"): void;
+  /** A published change reached every stream it concerned and the last of them ACKed it (convergence-tracker.ts). */
+  converged?(latencyMs: number): void;
 }
 
 export const NOOP_METRICS: Required<XdsMetrics> = {
@@ -32,6 +34,7 @@ export const NOOP_METRICS: Required<XdsMetrics> = {
   connectionClosed() {},
   clientLogSuppressed() {},
   tlsReload() {},
+  converged() {},
 };
 
 /** Every hook present: the given ones bound to their object, the rest no-ops. */

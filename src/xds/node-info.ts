@@ -3,6 +3,7 @@
  * first request (only the first request is guaranteed to carry `node`). Kept per stream; the default
  * variant key (zone-aware EDS) is the node's zone.
  */
+import type { JsonValue } from "@bufbuild/protobuf";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
 
 export interface NodeInfo {
@@ -11,6 +12,10 @@ export interface NodeInfo {
   locality: { region: string; zone: string; subZone: string } | undefined;
   clientFeatures: readonly string[];
   userAgent: string;
+  userAgentName: string;
+  userAgentVersion: string;
+  /** The node's metadata as JSON (for fleet status), when it sent any. */
+  metadata: { [k: string]: JsonValue } | undefined;
 }
 
 export function nodeInfoOf(node: Node | undefined): NodeInfo | undefined {
@@ -25,6 +30,10 @@ export function nodeInfoOf(node: Node | undefined): NodeInfo | undefined {
       : undefined,
     clientFeatures: [...node.clientFeatures],
     userAgent: [node.userAgentName, uaVersion].filter((s) => s !== "").join("/"),
+    userAgentName: node.userAgentName,
+    userAgentVersion: uaVersion,
+    // protobuf-es holds a Struct as plain JSON already: kept by reference, no copy.
+    metadata: node.metadata,
   };
 }
 

@@ -17,9 +17,12 @@ import {
   type StreamAccess,
   XdsAuthorization,
 } from "./authorization.js";
+import { type ClientSnapshot, clientSnapshots } from "./client-status.js";
 import { ClientTextLog } from "./client-text-log.js";
 import { drainOffsets, goAway, serverSessions, sessionPeer } from "./connection-drain.js";
 import { ConnectionGate } from "./connection-gate.js";
+import { ConvergenceTracker } from "./convergence-tracker.js";
+import { CSDS_DEFINITION, type CsdsCall, type CsdsVisibility, csdsImplementation } from "./csds-service.js";
 import { DeltaStream } from "./delta-stream.js";
 import { XdsError } from "./errors.js";
 import { type LimitName, RESTART_LIMITS, withDefaultLimits, type XdsLimits } from "./limits.js";
@@ -47,6 +50,11 @@ export interface XdsServerOptions {
    */
   authorization?: readonly AuthorizationRule[];
   now?: () => number;
+  /**
+   * Who may see which clients over CSDS (csds-service.ts). Default: every caller sees every client —
+   * the same as the xDS streams, which are not authorized either until issue 11's authorization lands.
+   */
+  csdsAccess?: (call: CsdsCall) => CsdsVisibility;
 }
 
 export interface DrainOptions {
@@ -81,6 +89,8 @@ export interface XdsServer {
   authorization(): XdsAuthorization | undefined;
   /** New rules for new streams; open streams whose rights changed are ended (see reauthorize). */
   setAuthorization(rules: readonly AuthorizationRule[] | undefined): void;
+  /** Every connected client with the status of each resource it subscribed to (CSDS, /clients, metrics). */
+  clients(): ClientSnapshot[];
 }
 
 type Method = { path: string; delta: boolean; typeUrl: string | undefined; kind: string };
@@ -226,6 +236,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
   const server = new grpc.Server(serverOptions);
   let gate: ConnectionGate | undefined;
   let authorization = opts.authorization ? new XdsAuthorization(opts.authorization) : undefined;
+  const convergence = new ConvergenceTracker((ms) => metrics.converged?.(ms), now);
 
   /** GOAWAY on one connection, then its streams end with UNAVAILABLE. */
   const sendAway = (peer: string | undefined, session: ServerHttp2Session | undefined) => {
@@ -275,6 +286,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       return;
     }
     const ctx: StreamContext = {
+      convergence,
       store: opts.store,
       logger,
       metrics,
@@ -293,6 +305,16 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
     const s = def.delta ? new DeltaStream(ctx, call) : new SotwStream(ctx, call);
     if (!s.isClosed) streams.add(s as unknown as XdsStreamBase<TypeStateBase>);
   };
+
+  const clients = () => clientSnapshots([...streams].map((s) => s.status()));
+  server.addService(
+    CSDS_DEFINITION,
+    csdsImplementation({
+      clients,
+      ...(opts.csdsAccess ? { access: opts.csdsAccess } : {}),
+      onError: (err) => logger.warn({ err }, "csds request failed"),
+    }),
+  );
 
   for (const [service, sd] of serviceDefinitions(limits)) {
     const impl: grpc.UntypedServiceImplementation = {};
@@ -418,6 +440,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
       if (listening && !shuttingDown) startSweep();
       return needRestart;
     },
+    clients,
   };
 }
 

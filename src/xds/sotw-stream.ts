@@ -22,7 +22,6 @@ interface SotwTypeState extends TypeStateBase {
   fullState: boolean;
   /** What we believe the client holds: acked plus the latest response, reverted on NACK. */
   known: Map<string, string>;
-  acked: Map<string, string>;
   /** First request had no names: legacy wildcard, kept while later requests also name nothing. */
   legacyWildcard: boolean;
   /** A wildcard subscription must get a response even when the set is empty. */
@@ -61,6 +60,8 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
 
   private onAck(st: SotwTypeState): void {
     if (!st.inflight) return;
+    const now = this.ctx.now();
+    for (const [n, v] of st.inflight) this.noteAck(st, n, v, now);
     if (st.fullState) st.acked = new Map(st.inflight);
     else for (const [n, v] of st.inflight) st.acked.set(n, v);
     for (const [n, v] of st.inflight) if (st.rejected.get(n) === v) st.rejected.delete(n);
@@ -72,7 +73,13 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     this.onNackCommon(st, detail);
     if (!st.inflight) return;
     // The client keeps its last good versions; remember what it refused so it is not offered again.
-    for (const [n, v] of st.inflight) if (st.acked.get(n) !== v) st.rejected.set(n, v);
+    const refused: string[] = [];
+    for (const [n, v] of st.inflight) {
+      if (st.acked.get(n) === v) continue;
+      st.rejected.set(n, v);
+      refused.push(n);
+    }
+    this.noteNack(st, detail, refused);
     st.known = new Map(st.acked);
     st.inflight = undefined;
   }
@@ -213,6 +220,9 @@ function createState(typeUrl: string): SotwTypeState {
     fullState: isFullStateType(typeUrl),
     known: new Map(),
     acked: new Map(),
+    inflightSince: undefined,
+    ackedAt: new Map(),
+    nacks: new Map(),
     legacyWildcard: false,
     owesResponse: false,
   };

@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import { type CallIdentity, DeniedError, type StreamAccess, type XdsAuthorization } from "./authorization.js";
 import type { ClientTextLog } from "./client-text-log.js";
+import { type ConvergenceTracker, StreamConvergence } from "./convergence-tracker.js";
 import type { EncodedResource } from "./encoded-resource.js";
 import { XdsError } from "./errors.js";
 import { LimitError, type XdsLimits } from "./limits.js";
@@ -19,6 +20,7 @@ import { type NodeInfo, nodeInfoOf } from "./node-info.js";
 import type { XdsRequest } from "./request-scanner.js";
 import type { ResourceChange, ResourceStore, StoreWatch } from "./resource-store.js";
 import type { SharedResponses } from "./shared-responses.js";
+import type { NackEvent, StreamStatusView } from "./stream-status.js";
 import { StreamWriter } from "./stream-writer.js";
 import { TokenBucket } from "./token-bucket.js";
 import { PUSH_ORDER, typeLabel } from "./type-urls.js";
@@ -50,6 +52,8 @@ export interface StreamContext {
   onClose: (s: XdsStreamBase<TypeStateBase>) => void;
   /** Assembled responses shared by streams that send identical bytes. */
   shared: SharedResponses;
+  /** Convergence time across streams (absent: not measured). */
+  convergence?: ConvergenceTracker | undefined;
 }
 
 export interface TypeStateBase {
@@ -63,6 +67,13 @@ export interface TypeStateBase {
   force: Set<string>;
   /** Versions the client NACKed: never sent again until the content changes. */
   rejected: Map<string, string>;
+  /** name → version the client ACKed. */
+  acked: Map<string, string>;
+  /** Fleet status (stream-status.ts): when the oldest unanswered response was sent ... */
+  inflightSince: number | undefined;
+  /** ... when each acked version was first ACKed, and the NACK behind each rejected version. */
+  ackedAt: Map<string, number>;
+  nacks: Map<string, NackEvent>;
   /** Nonce of the latest response of this type. */
   nonce: string;
   /** name → version of the latest response, until the client ACKs or NACKs it ("" = removal). */
@@ -89,6 +100,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   /** Distinct subscribed names, and their bytes plus Delta initial versions' (see reserveNames). */
   private nameCount = 0;
   private nameBytes = 0;
+  readonly openedAt: number;
+  private readonly convergence: StreamConvergence;
   private nonceGen = -1;
   private nonceSeq = 0;
   private closed = false;
@@ -99,6 +112,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   ) {
     this.idleSince = ctx.now();
     this.bucket = new TokenBucket(ctx.limits.requestBurst, this.idleSince);
+    this.openedAt = ctx.now();
+    this.convergence = new StreamConvergence(ctx.convergence);
     this.watch = ctx.store.watch((changes) => this.onStoreChange(changes));
     this.writer = new StreamWriter(
       call,
@@ -188,6 +203,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
       }
       this.handle(req);
       this.idleSince = this.hasSubscription() ? undefined : (this.idleSince ?? this.ctx.now());
+      if (this.convergence.waiting) this.checkInStep();
     } catch (e) {
       this.fail(e);
     }
@@ -351,13 +367,17 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   }
 
   private onStoreChange(changes: ResourceChange[]): void {
+    let touched = false;
     for (const c of changes) {
       const st = this.states.get(c.typeUrl);
       if (!st) continue;
       st.pending.add(c.name);
       if (c.force) st.force.add(c.name);
       if (st.since === undefined || c.at < st.since) st.since = c.at;
+      touched = true;
     }
+    const first = changes[0];
+    if (touched && first) this.convergence.joined(this.ctx.store.generation, first.at);
     this.writer.kick();
   }
 
@@ -366,6 +386,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
       for (const t of PUSH_ORDER) {
         const st = this.states.get(t);
         if (!st || !this.isDirty(st)) continue;
+        const answered = st.inflight === undefined;
         const buf = this.build(st, phase);
         if (buf) {
           if (buf.length > this.ctx.limits.maxResponseBytes) {
@@ -376,13 +397,60 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
           }
           st.unanswered++;
           const now = this.ctx.now();
+          if (answered) st.inflightSince = now;
           this.ctx.metrics.pushed(t, buf.length, Math.max(0, now - (st.since ?? now)));
           return buf;
         }
       }
     }
     for (const st of this.states.values()) this.settle(st);
+    if (this.convergence.waiting) this.checkInStep();
     return undefined;
+  }
+
+  /** In step: nothing sent unanswered and nothing left to send; the generations it joined converged. */
+  private checkInStep(): void {
+    for (const st of this.states.values()) if (st.inflight !== undefined || st.pending.size > 0) return;
+    this.convergence.leaveAll(true);
+  }
+
+  /** Fleet-status bookkeeping of an ACK of `name` at `version`: when the client took a new version. */
+  protected noteAck(st: S, name: string, version: string, now: number): void {
+    if (st.acked.get(name) !== version) st.ackedAt.set(name, now);
+    if (st.nacks.size > 0) st.nacks.delete(name);
+  }
+
+  /** Fleet-status bookkeeping of a NACK: which message refused which names; no convergence awaited. */
+  protected noteNack(st: S, detail: string, refused: Iterable<string>): void {
+    // The NACK onNackCommon just recorded (its detail as clipped there), shared by every refused name.
+    const event: NackEvent = st.lastNack ?? { detail, at: this.ctx.now() };
+    for (const n of refused) st.nacks.set(n, event);
+    this.convergence.leaveAll(false);
+  }
+
+  /** A read-only view of this stream for fleet status (no copies of its maps). */
+  status(): StreamStatusView {
+    return {
+      kind: this.ctx.kind,
+      node: this.node,
+      peer: this.ctx.peer,
+      openedAt: this.openedAt,
+      types: [...this.states.values()].map((st) => ({
+        typeUrl: st.typeUrl,
+        wildcard: st.wildcard,
+        names: st.names,
+        acked: st.acked,
+        ackedAt: st.ackedAt,
+        inflight: st.inflight,
+        inflightSince: st.inflightSince,
+        rejected: st.rejected,
+        nacks: st.nacks,
+        pendingSince: st.since,
+      })),
+      // What authorization lets this client see: a forbidden name is absent for it (NOT_SENT).
+      current: (typeUrl, name): EncodedResource | undefined => this.lookup(typeUrl, name, this.variantKey),
+      wildcardNames: (typeUrl) => this.wildcardNames(typeUrl),
+    };
   }
 
   /** Hook for subclasses with extra dirty reasons (e.g. an initial empty wildcard response). */
@@ -437,6 +505,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.closed = true;
     this.ctx.budget.nameBytes -= this.nameBytes;
     this.nameBytes = 0;
+    this.convergence.leaveAll(false);
     this.watch.close();
     this.writer.close();
     this.ctx.metrics.streamClosed(this.ctx.kind);

@@ -1,0 +1,122 @@
+/**
+ * What one xDS stream can tell about its client, for fleet status (CSDS, `dns-eds status`, `/clients`,
+ * the client-state gauges): read-only views of the maps the stream keeps anyway for the protocol
+ * (subscribed names, acked/in-flight/rejected versions), plus a few timestamps. Nothing here is copied
+ * per response; the classification below runs only when someone asks.
+ *
+ * A subscribed resource is, from the server's side (CSDS `ConfigStatus`):
+ * - STALE   a response carrying it was sent and neither ACKed nor NACKed yet, or the client holds an
+ *           older version than the store and the newer one is still queued (a slow stream);
+ * - NOT_SENT the store has no such resource (for this client) — nothing to send;
+ * - ERROR   the client NACKed the version the store holds now (it keeps its last good one);
+ * - SYNCED  the client ACKed the version the store holds now.
+ */
+import type { EncodedResource } from "./encoded-resource.js";
+import type { NodeInfo } from "./node-info.js";
+
+export type ResourceConfigStatus = "SYNCED" | "STALE" | "ERROR" | "NOT_SENT";
+
+/** One NACK as the client sent it: shared by every resource the NACKed response carried. */
+export interface NackEvent {
+  detail: string;
+  at: number;
+}
+
+/** One type of one stream, as views of the stream's own state. */
+export interface TypeStatusView {
+  readonly typeUrl: string;
+  readonly wildcard: boolean;
+  readonly names: ReadonlySet<string>;
+  /** name → version the client ACKed (Delta: also what it said it had when it connected). */
+  readonly acked: ReadonlyMap<string, string>;
+  /** name → when the client ACKed a version different from the one before. */
+  readonly ackedAt: ReadonlyMap<string, number>;
+  /** name → version sent and not yet answered ("" = a Delta removal). */
+  readonly inflight: ReadonlyMap<string, string> | undefined;
+  /** When the oldest unanswered response of this type was sent. */
+  readonly inflightSince: number | undefined;
+  /** name → version the client refused. */
+  readonly rejected: ReadonlyMap<string, string>;
+  /** name → the NACK that refused it. */
+  readonly nacks: ReadonlyMap<string, NackEvent>;
+  /** Earliest store change not yet pushed on this stream. */
+  readonly pendingSince: number | undefined;
+}
+
+export interface StreamStatusView {
+  readonly kind: string;
+  readonly node: NodeInfo | undefined;
+  /** The client's address as grpc-js reports it (`ip:port`). */
+  readonly peer: string;
+  readonly openedAt: number;
+  readonly types: readonly TypeStatusView[];
+  /** What this client would be sent for `name` now (its variant), or undefined when it would get nothing. */
+  current(typeUrl: string, name: string): EncodedResource | undefined;
+  /** The names a wildcard subscription of this type covers now. */
+  wildcardNames(typeUrl: string): Iterable<string>;
+}
+
+export interface ResourceStatus {
+  typeUrl: string;
+  name: string;
+  status: ResourceConfigStatus;
+  /** The version the status is about: sent (STALE in flight), held (ERROR, queued STALE) or ACKed (SYNCED). */
+  version: string;
+  /** When the client ACKed this version (SYNCED), if known. */
+  lastUpdated: number | undefined;
+  /** Since when it has been STALE, if known. */
+  staleSince: number | undefined;
+  /** For ERROR: the version refused, the client's message and when. */
+  error: { version: string; detail: string; at: number } | undefined;
+  /** The store's resource this is about, when the store still has it: held (SYNCED), sent (STALE) or refused (ERROR). */
+  resource: EncodedResource | undefined;
+}
+
+/** Every resource one stream's client is subscribed to, with its status, in the order given by `types`. */
+export function resourceStatuses(view: StreamStatusView): ResourceStatus[] {
+  const out: ResourceStatus[] = [];
+  for (const t of view.types) {
+    for (const name of namesOf(view, t)) out.push(classify(view, t, name));
+  }
+  return out;
+}
+
+function namesOf(view: StreamStatusView, t: TypeStatusView): string[] {
+  if (!t.wildcard) return [...t.names].sort();
+  const all = new Set<string>(t.names);
+  for (const n of view.wildcardNames(t.typeUrl)) all.add(n);
+  for (const n of t.acked.keys()) all.add(n);
+  for (const [n, v] of t.inflight ?? []) if (v !== "") all.add(n);
+  return [...all].sort();
+}
+
+function classify(view: StreamStatusView, t: TypeStatusView, name: string): ResourceStatus {
+  const cur = view.current(t.typeUrl, name);
+  const held = t.acked.get(name) ?? "";
+  const base = { typeUrl: t.typeUrl, name, lastUpdated: undefined, staleSince: undefined, error: undefined };
+  const sent = t.inflight?.get(name);
+  if (sent !== undefined && sent !== "") {
+    return {
+      ...base,
+      status: "STALE",
+      version: sent,
+      staleSince: t.inflightSince,
+      resource: cur?.version === sent ? cur : undefined,
+    };
+  }
+  if (!cur) return { ...base, status: "NOT_SENT", version: held, resource: undefined };
+  const nack = t.nacks.get(name);
+  if (nack && t.rejected.get(name) === cur.version) {
+    return {
+      ...base,
+      status: "ERROR",
+      version: held,
+      error: { version: cur.version, detail: nack.detail, at: nack.at },
+      resource: cur,
+    };
+  }
+  if (held === cur.version) {
+    return { ...base, status: "SYNCED", version: held, lastUpdated: t.ackedAt.get(name), resource: cur };
+  }
+  return { ...base, status: "STALE", version: held, staleSince: t.pendingSince, resource: undefined };
+}
