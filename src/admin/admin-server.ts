@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { parseHostPort } from "../config/host-port.js";
+import { type ClientRow, renderClientDetail, renderClientsHtml, renderClientsText } from "./clients-page.js";
 import { type ClusterView, renderClustersHtml, renderClustersText } from "./clusters-page.js";
 import { evaluateReadiness, type ReadinessCheck } from "./readiness.js";
 
@@ -23,6 +24,8 @@ export interface AdminProviders {
    */
   configDump?: (query: ConfigDumpParams) => unknown | Promise<unknown>;
   clusters?: () => readonly ClusterView[] | Promise<readonly ClusterView[]>;
+  /** The connected xDS clients (this replica's CSDS view, see clients-page.ts). */
+  clients?: () => readonly ClientRow[] | Promise<readonly ClientRow[]>;
 }
 
 /** Envoy's `/config_dump` query parameters. */
@@ -73,6 +76,7 @@ const INDEX = [
   "/metrics       Prometheus metrics",
   "/config_dump   xDS resources served, as Envoy's admin config dump (JSON; ?resource= ?mask= ?name_regex=)",
   "/clusters      endpoints of each cluster (text; ?format=json or ?format=html)",
+  "/clients       connected xDS clients and what each holds: SYNCED, STALE, NACKED (text; ?format=json|html, ?client=ID)",
   "",
 ].join("\n");
 
@@ -87,6 +91,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     ...(opts.readiness ? { readiness: opts.readiness } : {}),
     ...(opts.configDump ? { configDump: opts.configDump } : {}),
     ...(opts.clusters ? { clusters: opts.clusters } : {}),
+    ...(opts.clients ? { clients: opts.clients } : {}),
   };
   let started = opts.readiness !== undefined;
   let drainingReason: string | undefined;
@@ -179,6 +184,22 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
         if (format === "json") sendJson(res, 200, { clusters });
         else if (format === "html") send(res, 200, "text/html; charset=utf-8", renderClustersHtml(clusters));
         else send(res, 200, "text/plain; charset=utf-8", renderClustersText(clusters));
+        return;
+      }
+      case "/clients": {
+        const all = providers.clients ? await providers.clients() : [];
+        const id = url.searchParams.get("client");
+        const rows = id === null ? all : all.filter((r) => r.id === id);
+        const format =
+          url.searchParams.get("format") ??
+          (/\btext\/html\b/.test(req.headers.accept ?? "") ? "html" : "text");
+        if (format === "json") sendJson(res, 200, { clients: rows });
+        else if (format === "html") send(res, 200, "text/html; charset=utf-8", renderClientsHtml(rows));
+        else if (id !== null && rows.length === 0)
+          send(res, 404, "text/plain; charset=utf-8", `no client ${id}\n`);
+        else if (id !== null)
+          send(res, 200, "text/plain; charset=utf-8", rows.map(renderClientDetail).join("\n"));
+        else send(res, 200, "text/plain; charset=utf-8", renderClientsText(rows));
         return;
       }
       default:

@@ -68,8 +68,8 @@ function sortedEndpoints(endpoints: readonly EndpointView[]): EndpointView[] {
   );
 }
 
-/** Left-aligned columns, widths from the content, no dependencies. */
-function table(header: string[], rows: string[][]): string[] {
+/** Left-aligned columns, widths from the content, no dependencies (also used by the clients page). */
+export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
@@ -99,11 +99,14 @@ export function renderClustersText(clusters: readonly ClusterView[]): string {
   return `${out.join("\n")}`;
 }
 
-const escapeHtml = (s: string) =>
+export const escapeHtml = (s: string) =>
   s.replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
   );
+
+/** The HTML id of a cluster's section on the /clusters page. */
+export const clusterAnchor = (name: string) => `cluster-${encodeURIComponent(name)}`;
 
 /** The same page for a browser: one table per cluster, every value escaped. */
 export function renderClustersHtml(clusters: readonly ClusterView[]): string {
@@ -115,8 +118,9 @@ export function renderClustersHtml(clusters: readonly ClusterView[]): string {
     `<h1>Clusters (${clusters.length})</h1><p><a href="?format=json">JSON</a> · <a href="?format=text">text</a></p>`,
   ];
   for (const c of clusters) {
+    // The anchor lets /clients link each client to the clusters it was sent.
     parts.push(
-      `<h2>${escapeHtml(c.name)}${c.version ? ` <small>version ${escapeHtml(c.version)}</small>` : ""}</h2>`,
+      `<h2 id="${clusterAnchor(c.name)}">${escapeHtml(c.name)}${c.version ? ` <small>version ${escapeHtml(c.version)}</small>` : ""}</h2>`,
     );
     if (c.error) parts.push(`<p>last error: ${escapeHtml(c.error)}</p>`);
     for (const n of c.notes ?? []) parts.push(`<p class="held">held: ${escapeHtml(n)}</p>`);

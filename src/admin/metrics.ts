@@ -37,7 +37,11 @@ export interface XdsMetricsHooks {
   connectionClosed(): void;
   clientLogSuppressed(kind: string): void;
   tlsReload(outcome: "applied" | "rejected"): void;
+  converged(latencyMs: number): void;
 }
+
+/** Clients per xDS type label (cds, eds, lds, rds) and state, as the xDS stage counts them at scrape time. */
+export type XdsClientStateCounts = ReadonlyMap<string, Readonly<Record<string, number>>>;
 
 /** Same shape as HealthSchedulerOptions.onProbe of src/health: one call per probe. */
 export type HealthProbeHook = (
@@ -96,6 +100,10 @@ export interface DnsEdsMetrics {
   xdsConnections(delta: 1 | -1): void;
   xdsClientLogSuppressed(kind: string): void;
   xdsTlsReload(outcome: "applied" | "rejected"): void;
+  /** From a change published to the last stream it concerned ACKing it. */
+  xdsConverged(latencyMs: number): void;
+  /** Reads the client-state counts at every scrape (dnseds_xds_clients). */
+  observeXdsClients(read: () => XdsClientStateCounts): void;
   /** `applied`: every change in force; `partial`: some keys need a restart or failed; `invalid`: rejected. */
   configReload(outcome: "applied" | "partial" | "unchanged" | "invalid"): void;
   /** The keys whose new value waits for a restart (replaces the previous set). */
@@ -135,6 +143,7 @@ export function xdsTypeLabel(typeUrl: string): string {
 }
 
 const DNS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const CONVERGENCE_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
 const PUSH_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
@@ -297,6 +306,37 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     labelNames: ["outcome"],
     registers,
   });
+  const xdsConvergence = new Histogram({
+    name: "dnseds_xds_convergence_seconds",
+    help: "From a change published to the moment the last subscribed client ACKed it (clients that NACK or disconnect are not waited for).",
+    buckets: CONVERGENCE_BUCKETS,
+    registers,
+  });
+  const clientSources: Array<() => XdsClientStateCounts> = [];
+  const xdsClients: Gauge<"type" | "state"> = new Gauge({
+    name: "dnseds_xds_clients",
+    help: "Connected xDS clients per type and state: synced, stale (sent, not yet ACKed), stale_over_30s, nacked, not_sent (waiting for a name that does not exist).",
+    labelNames: ["type", "state"],
+    registers,
+    collect: () => {
+      if (clientSources.length === 0) return;
+      xdsClients.reset();
+      const total = new Map<string, Record<string, number>>();
+      for (const read of clientSources) {
+        for (const [type, counts] of read()) {
+          const t = total.get(type) ?? {};
+          for (const [state, n] of Object.entries(counts)) t[state] = (t[state] ?? 0) + n;
+          total.set(type, t);
+        }
+      }
+      // Every type and state is exported, zeros included, so an alert on a series never sees it vanish.
+      for (const type of ["cds", "eds", "lds", "rds"]) {
+        for (const state of ["synced", "stale", "stale_over_30s", "nacked", "not_sent"]) {
+          xdsClients.set({ type, state }, total.get(type)?.[state] ?? 0);
+        }
+      }
+    },
+  });
 
   const configReloads = new Counter({
     name: "dnseds_config_reloads_total",
@@ -427,6 +467,12 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     xdsTlsReload(outcome) {
       xdsTlsReloads.inc({ outcome });
     },
+    xdsConverged(latencyMs) {
+      xdsConvergence.observe(latencyMs / 1000);
+    },
+    observeXdsClients(read) {
+      clientSources.push(read);
+    },
     configReload(outcome) {
       configReloads.inc({ outcome });
       if (outcome === "invalid") configReloadErrors.inc();
@@ -457,6 +503,7 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
       connectionClosed: () => api.xdsConnections(-1),
       clientLogSuppressed: api.xdsClientLogSuppressed,
       tlsReload: api.xdsTlsReload,
+      converged: api.xdsConverged,
     }),
     healthProbeHook: () => (_key, result) => api.healthCheck(result.ok ? "ok" : result.code),
   };

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { AdminProviders } from "../admin/admin-server.js";
+import { clientRows } from "../admin/clients-page.js";
 import type { ClusterView } from "../admin/clusters-page.js";
 import { componentLogger, type Logger } from "../admin/logger.js";
 import type { DnsEdsMetrics } from "../admin/metrics.js";
@@ -20,11 +21,13 @@ import { createResolver, type ResolverOptions } from "../dns/resolver.js";
 import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
 import { describeHold, holdEventMessage } from "../endpoints/flap-guard.js";
 import { HealthScheduler } from "../health/health-scheduler.js";
+import { clientConfigs } from "../xds/client-status.js";
+import { countClientStates } from "../xds/client-summary.js";
 import { envoyConfigDump } from "../xds/envoy-config-dump.js";
 import { DEFAULT_XDS_LIMITS, RESTART_LIMITS, type XdsLimits } from "../xds/limits.js";
 import { ResourceStore } from "../xds/resource-store.js";
 import { createXdsServer, type XdsServer } from "../xds/server.js";
-import { TYPE_URLS } from "../xds/type-urls.js";
+import { TYPE_URLS, typeLabel } from "../xds/type-urls.js";
 import { startXdsTransport, transportReadiness } from "./xds-transport.js";
 
 const versionOf = (r: { version: string } | undefined) => (r ? { version: r.version } : {});
@@ -250,6 +253,8 @@ export async function startServer(
       }));
     };
     metrics?.observeClusters(() => pipeline.snapshot());
+    // Client states are computed from the streams' own ACK/NACK maps at scrape time, nothing per push.
+    metrics?.observeXdsClients(() => countClientStates(xds.clients(), Date.now(), typeLabel));
 
     const adminProviders: AdminProviders = {
       readiness: [
@@ -273,6 +278,8 @@ export async function startServer(
       ],
       configDump: (query) => envoyConfigDump(store, query),
       clusters: clusterViews,
+      // The same rows `dns-eds status` builds from CSDS, for this replica.
+      clients: () => clientRows(clientConfigs(xds.clients()), replicaId, Date.now()),
     };
 
     return {

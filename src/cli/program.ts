@@ -1,5 +1,5 @@
 /**
- * The `dns-eds` command line (commander): serve (default), validate, resolve, demo, --version and
+ * The `dns-eds` command line (commander): serve (default), validate, resolve, status, demo, --version and
  * --log-level, with help text a newcomer can start from. The demo and the control plane are imported only
  * when they run, so `validate` and `--help` start fast and need nothing else.
  */
@@ -8,6 +8,7 @@ import { LOG_LEVELS, type LogLevel } from "../admin/logger.js";
 import { EXIT_FAILURE } from "./exit-codes.js";
 import { registerResolveCommand } from "./resolve-command.js";
 import { runServe } from "./serve-command.js";
+import { registerStatusCommand } from "./status-command.js";
 import { runValidate } from "./validate-command.js";
 import { packageVersion } from "./version.js";
 
@@ -20,9 +21,11 @@ Examples:
   $ dns-eds validate --config dns-eds.yaml   check a config file (exit 0 valid, 2 invalid)
   $ dns-eds resolve payments.example.com     look a name up the way dns-eds does
   $ dns-eds demo                             watch DNS changes and failures move gRPC traffic live
+  $ dns-eds status -s 10.0.0.5:18000 -s 10.0.0.6:18000   every xDS client of two replicas: SYNCED, STALE, NACKED
+  $ dns-eds status my-envoy                  one client's resources, versions and NACK messages
 
 Reload a running server's config with SIGHUP (kill -HUP PID) or by saving the file.
-Admin endpoints (default http://127.0.0.1:19000): /healthz /readyz /metrics /config_dump /clusters
+Admin endpoints (default http://127.0.0.1:19000): /healthz /readyz /metrics /config_dump /clusters /clients
 Config reference: docs/config.md`;
 
 export interface ProgramIo {
@@ -88,6 +91,7 @@ export async function buildProgram(io: ProgramIo = defaultIo): Promise<Command> 
 
   // Owned by the DNS stage (src/cli/resolve-command.ts).
   registerResolveCommand(program, io);
+  registerStatusCommand(program, io);
 
   program
     .command("demo")

@@ -189,7 +189,8 @@ describe("CSDS: Delta", () => {
     const cfg = clientOf(await fetch(), "dl-client");
     expect(resource(cfg, "dl-a").versionInfo).toBe(v1);
     expect(resource(cfg, "dl-missing").configStatus).toBe(ConfigStatus.NOT_SENT);
-    expect((cfg.node?.metadata as { dns_eds: { streams: string[] } }).dns_eds.streams).toEqual(["ads-delta"]);
+    const meta = (cfg.node?.metadata ?? {}) as { dns_eds?: { streams: string[] } };
+    expect(meta.dns_eds?.streams).toEqual(["ads-delta"]);
 
     const v2 = putCla(store, "dl-a", "10.1.0.2");
     const r2 = await c.next();
