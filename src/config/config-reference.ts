@@ -64,7 +64,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "xds.authorization.rules[].zones":
     "Locality zones it may claim (so zone-aware variants it may get); absent: any. A node without a zone is allowed.",
   "xds.authorization.rules[].operator": "May read every client's status (fleet status), not only its own.",
-  admin: "The admin HTTP server (`/healthz`, `/readyz`, `/metrics`, `/config_dump`, `/clusters`).",
+  admin:
+    "The admin HTTP server (`/healthz`, `/readyz`, `/metrics`, `/config_dump`, `/clusters`, `/clients`).",
   "admin.listen":
     "Address the admin server binds. It has no authentication: keep it on loopback or a private network.",
   dns: "How names are resolved.",
