@@ -8,6 +8,10 @@
  * when it returns `{ all: true }`, every client is visible; otherwise only the clients it accepts. A
  * refusal from `access` (a thrown error with a gRPC `code`) ends the call with that status.
  *
+ * Each answer walks every stream, so answers are rate-limited server-wide (a token bucket, default 20
+ * per second with a burst of 20): a caller over it gets RESOURCE_EXHAUSTED and the xDS streams keep
+ * their CPU.
+ *
  * Resource contents (`xds_config`) are sent only when the call's metadata has
  * `dns-eds-resource-contents: include` and `exclude_resource_contents` is false (the proto's default
  * would include them, which for a fleet means megabytes per call).
@@ -38,6 +42,10 @@ export interface CsdsServiceOptions {
   /** Who is asking; throw an error with a gRPC `code` to refuse. Default: everyone sees every client. */
   access?: (call: CsdsCall) => CsdsVisibility;
   onError?: (err: unknown) => void;
+  /** Answers per second across all callers, and the burst (default 20 and 20). */
+  answersPerSecond?: number;
+  burst?: number;
+  now?: () => number;
 }
 
 const serialize = (r: ClientStatusResponse) => Buffer.from(toBinary(ClientStatusResponseSchema, r));
@@ -74,7 +82,23 @@ class CallError extends Error {
 }
 
 export function csdsImplementation(opts: CsdsServiceOptions): grpc.UntypedServiceImplementation {
+  const rate = opts.answersPerSecond ?? 20;
+  const burst = opts.burst ?? 20;
+  const now = opts.now ?? Date.now;
+  let tokens = burst;
+  let last = now();
+  const take = (): boolean => {
+    const t = now();
+    tokens = Math.min(burst, tokens + ((t - last) / 1000) * rate);
+    last = t;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
   const answer = (call: CsdsCall, req: ClientStatusRequest): ClientStatusResponse => {
+    if (!take()) {
+      throw new CallError(grpc.status.RESOURCE_EXHAUSTED, `more than ${rate} CSDS answers per second`);
+    }
     let visibility: CsdsVisibility = { all: true };
     if (opts.access) {
       try {
