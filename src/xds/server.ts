@@ -55,6 +55,8 @@ export interface XdsServerOptions {
    * the same as the xDS streams, which are not authorized either until issue 11's authorization lands.
    */
   csdsAccess?: (call: CsdsCall) => CsdsVisibility;
+  /** CSDS answers per second across all callers, also the burst (default 20; see csds-service.ts). */
+  csdsAnswersPerSecond?: number;
 }
 
 export interface DrainOptions {
@@ -312,6 +314,10 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
     csdsImplementation({
       clients,
       ...(opts.csdsAccess ? { access: opts.csdsAccess } : {}),
+      ...(opts.csdsAnswersPerSecond !== undefined
+        ? { answersPerSecond: opts.csdsAnswersPerSecond, burst: opts.csdsAnswersPerSecond }
+        : {}),
+      now,
       onError: (err) => logger.warn({ err }, "csds request failed"),
     }),
   );

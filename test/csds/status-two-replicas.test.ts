@@ -10,7 +10,7 @@ import { buildProgram } from "../../src/cli/program.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
 import { type DnsEdsInstance, startDnsEds } from "../support/dns-eds-instance.js";
 import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
-import { until } from "../support/wait-for.js";
+import { waitFor } from "../support/wait-for.js";
 import { node, T } from "../xds/harness.js";
 import { RawXdsClient } from "../xds/raw-client.js";
 
@@ -89,21 +89,27 @@ describe("dns-eds status with two replicas on etcd", () => {
     const servers = ["-s", `127.0.0.1:${a.xdsPort}`, "-s", `127.0.0.1:${b.xdsPort}`];
     const rows = async () =>
       (JSON.parse((await status(...servers, "-o", "json")).out) as { clients: ClientRow[] }).clients;
-    await until(
-      async () => (await rows()).filter((r) => r.types.EDS?.state === "SYNCED").length === 4,
-      30_000,
+    // Polled at 5/s: CSDS answers are rate-limited per replica (20/s).
+    await waitFor(
       "four clients SYNCED across the replicas",
+      30_000,
+      async () =>
+        (await rows()).filter((r) => r.types.EDS?.state === "SYNCED").length === 4 ? true : undefined,
+      200,
     );
     // two-4 moves to replica b (a reconnect, as after a replica's drain).
     mover.close();
     connect(b.xdsPort, "two-4");
-    await until(
+    await waitFor(
+      "two-4 on replica b only",
+      30_000,
       async () => {
         const r = await rows();
-        return r.length === 4 && r.find((x) => x.id === "two-4")?.replica === `127.0.0.1:${b.xdsPort}`;
+        return r.length === 4 && r.find((x) => x.id === "two-4")?.replica === `127.0.0.1:${b.xdsPort}`
+          ? true
+          : undefined;
       },
-      30_000,
-      "two-4 on replica b only",
+      200,
     );
     const final = await rows();
     expect(final.map((r) => [r.id, r.replica])).toEqual([

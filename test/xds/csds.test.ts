@@ -38,7 +38,11 @@ class ConvergenceMetrics extends RecordingMetrics {
 }
 
 beforeAll(async () => {
-  ({ store, server, port } = await startServer({ metrics: new ConvergenceMetrics() }));
+  // Tests poll CSDS far faster than an operator would.
+  ({ store, server, port } = await startServer({
+    metrics: new ConvergenceMetrics(),
+    csdsAnswersPerSecond: 10_000,
+  }));
 });
 afterAll(async () => {
   await server.shutdown(1000);
@@ -358,6 +362,24 @@ describe("CSDS requests", () => {
     });
     await until(() => converged.length === 1, 5_000, "convergence observed");
     expect(converged[0]).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("CSDS rate", () => {
+  it("answers are rate-limited server-wide: over the burst, RESOURCE_EXHAUSTED", async () => {
+    const limited = await startServer({ csdsAnswersPerSecond: 2 });
+    try {
+      const at = `127.0.0.1:${limited.port}`;
+      const results = await Promise.allSettled([1, 2, 3, 4].map(() => fetchClientStatus(at)));
+      const refused = results.filter((r) => r.status === "rejected");
+      expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(2);
+      expect(refused.length).toBeGreaterThanOrEqual(1);
+      expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({
+        grpcCode: grpc.status.RESOURCE_EXHAUSTED,
+      });
+    } finally {
+      await limited.server.shutdown(1000);
+    }
   });
 });
 
