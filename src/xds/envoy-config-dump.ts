@@ -159,7 +159,9 @@ const typeUrlOf = (desc: DescMessage) => `type.googleapis.com/${desc.typeName}`;
 function entryJson(kind: DumpKind, e: EncodedResource, versionInfo: string, at: number): Json {
   const msg = kind.entry(e, versionInfo, at);
   try {
-    return toJson(kind.element, msg as never, { registry: DUMP_REGISTRY, useProtoFieldName: true }) as Json;
+    return typeFirst(
+      toJson(kind.element, msg as never, { registry: DUMP_REGISTRY, useProtoFieldName: true }),
+    ) as Json;
   } catch (err) {
     const stripped = create(kind.element, {
       ...(kind.typeUrl === TYPE_URLS.listener
@@ -175,6 +177,16 @@ function entryJson(kind: DumpKind, e: EncodedResource, versionInfo: string, at: 
       useProtoFieldName: true,
     }) as Json;
   }
+}
+
+/** protobuf-es appends an Any's "@type" after its fields; Envoy (and every reader's eye) puts it first. */
+function typeFirst(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(typeFirst);
+  if (v === null || typeof v !== "object") return v;
+  const o = v as Json;
+  const out: Json = "@type" in o ? { "@type": o["@type"] } : {};
+  for (const [k, x] of Object.entries(o)) if (k !== "@type") out[k] = typeFirst(x);
+  return out;
 }
 
 interface Rendered {

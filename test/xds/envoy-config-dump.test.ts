@@ -118,6 +118,10 @@ describe("Envoy-shaped /config_dump", () => {
     expect(text).toContain('"cluster_name":"payments"');
     expect(text).toContain('"last_updated":"2026-11-30T10:00:05Z"');
     expect(text).not.toContain("clusterName");
+    // "@type" leads each Any, as Envoy prints it.
+    expect(text).toContain(
+      '"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"orders"',
+    );
   });
 
   it("?resource= lists each element as its own config; unknown resource is not found", () => {
