@@ -231,7 +231,7 @@ describe("admin server", () => {
     const html = await get("/clusters", { headers: { accept: "text/html,application/xhtml+xml" } });
     expect(html.type).toContain("text/html");
     expect(html.body).toContain('<tr class="UNHEALTHY"><td>10.0.0.2:8080</td><td>UNHEALTHY</td>');
-    expect(html.body).toContain("<h2>empty</h2>");
+    expect(html.body).toContain(`<h2 id="cluster-empty">empty</h2>`);
     expect(html.body).toContain("timed out &lt;script&gt;");
     expect(html.body).not.toContain("<script>");
     const json = await get("/clusters?format=json");
