@@ -51,8 +51,8 @@ export interface XdsServerOptions {
   authorization?: readonly AuthorizationRule[];
   now?: () => number;
   /**
-   * Who may see which clients over CSDS (csds-service.ts). Default: every caller sees every client —
-   * the same as the xDS streams, which are not authorized either until issue 11's authorization lands.
+   * Who may see which clients over CSDS (csds-service.ts). Default: the streams' authorization — off:
+   * every caller sees every client; on: its own identity's clients, every client for an operator.
    */
   csdsAccess?: (call: CsdsCall) => CsdsVisibility;
   /** CSDS answers per second across all callers, also the burst (default 20; see csds-service.ts). */
@@ -309,11 +309,27 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
   };
 
   const clients = () => clientSnapshots([...streams].map((s) => s.status()));
+  // CSDS sits behind the streams' authorization: with it on, a caller sees the clients admitted with
+  // its own identity (principal), all of them when its rule says operator; a caller without an
+  // accepted certificate is refused (PERMISSION_DENIED). With it off, every caller sees every client.
+  const csdsAccessByIdentity = (call: CsdsCall): CsdsVisibility => {
+    const authz = authorization;
+    if (!authz) return { all: true };
+    let id: CallIdentity;
+    try {
+      id = authz.identify(call);
+    } catch (e) {
+      if (e instanceof DeniedError) metrics.denied(e.reason);
+      throw e;
+    }
+    if (id.operator) return { all: true };
+    return { all: false, visible: (c) => c.streams.every((s) => s.principal === id.principal) };
+  };
   server.addService(
     CSDS_DEFINITION,
     csdsImplementation({
       clients,
-      ...(opts.csdsAccess ? { access: opts.csdsAccess } : {}),
+      access: opts.csdsAccess ?? csdsAccessByIdentity,
       ...(opts.csdsAnswersPerSecond !== undefined
         ? { answersPerSecond: opts.csdsAnswersPerSecond, burst: opts.csdsAnswersPerSecond }
         : {}),

@@ -435,6 +435,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
       node: this.node,
       peer: this.ctx.peer,
       openedAt: this.openedAt,
+      principal: this.identity?.principal,
       types: [...this.states.values()].map((st) => ({
         typeUrl: st.typeUrl,
         wildcard: st.wildcard,

@@ -49,6 +49,8 @@ export interface StreamStatusView {
   /** The client's address as grpc-js reports it (`ip:port`). */
   readonly peer: string;
   readonly openedAt: number;
+  /** Who the stream was admitted as (authorization on), or undefined. */
+  readonly principal: string | undefined;
   readonly types: readonly TypeStatusView[];
   /** What this client would be sent for `name` now (its variant), or undefined when it would get nothing. */
   current(typeUrl: string, name: string): EncodedResource | undefined;
