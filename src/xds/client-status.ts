@@ -31,9 +31,19 @@ export interface ClientSnapshot {
   nodeId: string;
   peer: string;
   streams: readonly StreamStatusView[];
-  resources: ResourceStatus[];
+  /** Computed on first read, so a request that filters clients out never classifies their resources. */
+  readonly resources: ResourceStatus[];
   /** The node as CSDS returns it (and as node_matchers see it). */
   matchable: MatchableNode;
+}
+
+function statusesOf(streams: readonly StreamStatusView[]): ResourceStatus[] {
+  const resources = streams.flatMap((s) => resourceStatuses(s));
+  const order = (t: string) => PUSH_ORDER.indexOf(t as (typeof PUSH_ORDER)[number]);
+  resources.sort(
+    (a, b) => order(a.typeUrl) - order(b.typeUrl) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
+  return resources;
 }
 
 const STATUS: Record<ResourceStatus["status"], ConfigStatus> = {
@@ -57,11 +67,6 @@ export function clientSnapshots(views: readonly StreamStatusView[]): ClientSnaps
   const out: ClientSnapshot[] = [];
   for (const streams of byKey.values()) {
     const first = streams[0] as StreamStatusView;
-    const resources = streams.flatMap((s) => resourceStatuses(s));
-    const order = (t: string) => PUSH_ORDER.indexOf(t as (typeof PUSH_ORDER)[number]);
-    resources.sort(
-      (a, b) => order(a.typeUrl) - order(b.typeUrl) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-    );
     const node = streams.find((s) => s.node)?.node;
     const loc = node?.locality;
     const dnsEds: { [k: string]: JsonValue } = {
@@ -70,11 +75,15 @@ export function clientSnapshots(views: readonly StreamStatusView[]): ClientSnaps
       connected_at: iso(Math.min(...streams.map((s) => s.openedAt))),
       ...(loc ? { locality: { region: loc.region, zone: loc.zone, sub_zone: loc.subZone } } : {}),
     };
+    let resources: ResourceStatus[] | undefined;
     out.push({
       nodeId: node?.id ?? "",
       peer: first.peer,
       streams,
-      resources,
+      get resources(): ResourceStatus[] {
+        resources ??= statusesOf(streams);
+        return resources;
+      },
       matchable: { id: node?.id ?? "", metadata: { ...(node?.metadata ?? {}), dns_eds: dnsEds } },
     });
   }

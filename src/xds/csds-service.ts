@@ -8,9 +8,12 @@
  * when it returns `{ all: true }`, every client is visible; otherwise only the clients it accepts. A
  * refusal from `access` (a thrown error with a gRPC `code`) ends the call with that status.
  *
- * Each answer walks every stream, so answers are rate-limited server-wide (a token bucket, default 20
- * per second with a burst of 20): a caller over it gets RESOURCE_EXHAUSTED and the xDS streams keep
- * their CPU.
+ * An answer costs CPU in proportion to what it reports (about 4 µs per resource entry on a loaded
+ * 2-core box, bench/csds-status.mjs), so answers draw on a server-wide budget of entries per second (a
+ * token bucket, default 50,000 per second and as burst; each answer counts at least 100, plus one per
+ * client looked at; an answer starts only with at least 100 left): a caller over it gets
+ * RESOURCE_EXHAUSTED and the xDS streams keep their CPU. An answer that starts is computed even when it
+ * overdraws the budget; the next one waits for the refill.
  *
  * Resource contents (`xds_config`) are sent only when the call's metadata has
  * `dns-eds-resource-contents: include` and `exclude_resource_contents` is false (the proto's default
@@ -30,6 +33,9 @@ import { compileNodeMatchers, MatcherError } from "./node-matcher.js";
 /** A CSDS call as the access check sees it (unary or stream). */
 export type CsdsCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>;
 
+/** What an answer costs at least, in resource entries of the budget. */
+const MIN_ANSWER_COST = 100;
+
 export const CSDS_SERVICE = "envoy.service.status.v3.ClientStatusDiscoveryService";
 export const CONTENTS_METADATA_KEY = "dns-eds-resource-contents";
 
@@ -42,9 +48,8 @@ export interface CsdsServiceOptions {
   /** Who is asking; throw an error with a gRPC `code` to refuse. Default: everyone sees every client. */
   access?: (call: CsdsCall) => CsdsVisibility;
   onError?: (err: unknown) => void;
-  /** Answers per second across all callers, and the burst (default 20 and 20). */
-  answersPerSecond?: number;
-  burst?: number;
+  /** Resource entries per second across all callers, also the burst (default 50,000). */
+  entriesPerSecond?: number;
   now?: () => number;
 }
 
@@ -82,22 +87,22 @@ class CallError extends Error {
 }
 
 export function csdsImplementation(opts: CsdsServiceOptions): grpc.UntypedServiceImplementation {
-  const rate = opts.answersPerSecond ?? 20;
-  const burst = opts.burst ?? 20;
+  const rate = opts.entriesPerSecond ?? 50_000;
   const now = opts.now ?? Date.now;
-  let tokens = burst;
+  let tokens = rate;
   let last = now();
-  const take = (): boolean => {
+  const refill = (): boolean => {
     const t = now();
-    tokens = Math.min(burst, tokens + ((t - last) / 1000) * rate);
+    tokens = Math.min(rate, tokens + ((t - last) / 1000) * rate);
     last = t;
-    if (tokens < 1) return false;
-    tokens -= 1;
-    return true;
+    return tokens >= MIN_ANSWER_COST;
   };
   const answer = (call: CsdsCall, req: ClientStatusRequest): ClientStatusResponse => {
-    if (!take()) {
-      throw new CallError(grpc.status.RESOURCE_EXHAUSTED, `more than ${rate} CSDS answers per second`);
+    if (!refill()) {
+      throw new CallError(
+        grpc.status.RESOURCE_EXHAUSTED,
+        `CSDS answers over ${rate} resource entries per second: retry in a moment`,
+      );
     }
     let visibility: CsdsVisibility = { all: true };
     if (opts.access) {
@@ -124,9 +129,11 @@ export function csdsImplementation(opts: CsdsServiceOptions): grpc.UntypedServic
     const includeContents = asked && !req.excludeResourceContents;
     let clients = opts.clients();
     if (!visibility.all) clients = clients.filter(visibility.visible);
-    return create(ClientStatusResponseSchema, {
-      config: clientConfigs(clients, { matches, includeContents }),
-    });
+    const config = clientConfigs(clients, { matches, includeContents });
+    let entries = clients.length;
+    for (const c of config) entries += c.genericXdsConfigs.length;
+    tokens -= Math.max(MIN_ANSWER_COST, entries);
+    return create(ClientStatusResponseSchema, { config });
   };
 
   const fail = (e: unknown): grpc.ServiceError => {

@@ -55,8 +55,8 @@ export interface XdsServerOptions {
    * every caller sees every client; on: its own identity's clients, every client for an operator.
    */
   csdsAccess?: (call: CsdsCall) => CsdsVisibility;
-  /** CSDS answers per second across all callers, also the burst (default 20; see csds-service.ts). */
-  csdsAnswersPerSecond?: number;
+  /** CSDS budget: resource entries answered per second across all callers (default 50,000; csds-service.ts). */
+  csdsEntriesPerSecond?: number;
 }
 
 export interface DrainOptions {
@@ -330,9 +330,7 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
     csdsImplementation({
       clients,
       access: opts.csdsAccess ?? csdsAccessByIdentity,
-      ...(opts.csdsAnswersPerSecond !== undefined
-        ? { answersPerSecond: opts.csdsAnswersPerSecond, burst: opts.csdsAnswersPerSecond }
-        : {}),
+      ...(opts.csdsEntriesPerSecond !== undefined ? { entriesPerSecond: opts.csdsEntriesPerSecond } : {}),
       now,
       onError: (err) => logger.warn({ err }, "csds request failed"),
     }),

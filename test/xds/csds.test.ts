@@ -41,7 +41,7 @@ beforeAll(async () => {
   // Tests poll CSDS far faster than an operator would.
   ({ store, server, port } = await startServer({
     metrics: new ConvergenceMetrics(),
-    csdsAnswersPerSecond: 10_000,
+    csdsEntriesPerSecond: 10_000_000,
   }));
 });
 afterAll(async () => {
@@ -366,8 +366,8 @@ describe("CSDS requests", () => {
 });
 
 describe("CSDS rate", () => {
-  it("answers are rate-limited server-wide: over the burst, RESOURCE_EXHAUSTED", async () => {
-    const limited = await startServer({ csdsAnswersPerSecond: 2 });
+  it("answers draw on a server-wide budget of entries (at least 100 each): over it, RESOURCE_EXHAUSTED", async () => {
+    const limited = await startServer({ csdsEntriesPerSecond: 200 });
     try {
       const at = `127.0.0.1:${limited.port}`;
       const results = await Promise.allSettled([1, 2, 3, 4].map(() => fetchClientStatus(at)));
