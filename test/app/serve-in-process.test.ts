@@ -13,6 +13,7 @@ import { createLogger } from "../../src/admin/logger.js";
 import { createMetrics } from "../../src/admin/metrics.js";
 import { type RunningControlPlane, startServer } from "../../src/app/serve.js";
 import { parseConfigObject } from "../../src/config/load-config.js";
+import { PUSH_ORDER } from "../../src/xds/type-urls.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
 import {
   askWho,
@@ -193,10 +194,7 @@ describe("the wired control plane, in process", () => {
     await app.reload(withWeb2(false));
     expect(app.pipeline.snapshot().map((c) => c.name)).toEqual(["web"]);
     // Removed: the store no longer serves web2, and its client's calls fail (no resource, no endpoints).
-    await eventually(async () => {
-      const dump = JSON.stringify(app.store.dump());
-      return !dump.includes('"web2"');
-    });
+    await eventually(async () => PUSH_ORDER.every((t) => ![...app.store.names(t)].includes("web2")));
     await eventually(
       async () =>
         (await askWho(client2, 1000).then(

@@ -281,18 +281,17 @@ describe("dns-eds serve, end to end with grpc-js-xds and grpc-go", () => {
       await g.until(`calls on ${host} only`, 10, only([host]));
       // What the clients were sent: the endpoint carries the TXT pairs under envoy.lb.
       const dump = (await (
-        await fetch(`${stack.dnsEds.adminUrl}/config_dump?type=ClusterLoadAssignment`)
-      ).json()) as Record<
-        string,
-        Array<{
-          name: string;
-          resource: { endpoints?: Array<{ lbEndpoints?: Array<{ metadata?: unknown }> }> };
-        }>
-      >;
-      const cla = Object.values(dump)[0]?.find((r) => r.name === cluster);
-      const lb = cla?.resource.endpoints?.flatMap((e) => e.lbEndpoints ?? []) ?? [];
+        await fetch(
+          `${stack.dnsEds.adminUrl}/config_dump?resource=dynamic_endpoint_configs&name_regex=${cluster}`,
+        )
+      ).json()) as {
+        configs?: Array<{
+          endpoint_config: { endpoints?: Array<{ lb_endpoints?: Array<{ metadata?: unknown }> }> };
+        }>;
+      };
+      const lb = dump.configs?.[0]?.endpoint_config.endpoints?.flatMap((e) => e.lb_endpoints ?? []) ?? [];
       expect(lb).toHaveLength(1);
-      expect(lb[0]?.metadata).toEqual({ filterMetadata: { "envoy.lb": meta } });
+      expect(lb[0]?.metadata).toEqual({ filter_metadata: { "envoy.lb": meta } });
     }
   }, 90_000);
 
