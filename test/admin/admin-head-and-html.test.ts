@@ -96,7 +96,7 @@ describe("admin HEAD and ?format=html", () => {
     const html = await raw("GET", "/clusters?format=html", { accept: "text/plain" });
     expect(html.status).toBe(200);
     expect(html.type).toContain("text/html");
-    expect(html.body).toContain("<h2>payments <small>version v1</small></h2>");
+    expect(html.body).toContain(`<h2 id="cluster-payments">payments <small>version v1</small></h2>`);
     expect(html.body).toContain('<tr class="UNHEALTHY"><td>10.0.0.2:8080</td><td>UNHEALTHY</td>');
     const json = await raw("GET", "/clusters?format=json", { accept: "text/html" });
     expect(json.type).toContain("application/json");
