@@ -1,5 +1,5 @@
 /**
- * The Helm chart (charts/dns-eds), rendered with the real helm (built from helm.sh/helm/v3 v3.22.0 by the
+ * The Helm chart (charts/dns-eds), linted (`helm lint --strict`) and rendered with the real helm (built from helm.sh/helm/v3 v3.22.0 by the
  * test prerequisites) for the default values and for ci/full-values.yaml (every option on). Each rendered
  * object must decode strictly into its real API type (test/peers/k8s-strict-decode over k8s.io/api
  * v0.37.2 and prometheus-operator's ServiceMonitor: an unknown or misplaced field fails), and each
@@ -139,6 +139,11 @@ describe("charts/dns-eds rendered by helm", () => {
     },
   ]) {
     it(`${variant.name}: strict decode into the API types, dns-eds validate, and what operations rely on`, async () => {
+      const lint = await run(helm, ["lint", "--strict", chart, ...variant.args]).then(
+        (x) => x.stdout,
+        (e: { stdout: string }) => `FAILED\n${e.stdout}`,
+      );
+      expect(lint).toContain("1 chart(s) linted, 0 chart(s) failed");
       const manifests = await render(variant.args);
       const decoded = strictDecode(manifests);
       expect(decoded.stderr).toBe("");
