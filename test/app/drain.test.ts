@@ -291,7 +291,7 @@ describe("SIGTERM drains a replica gradually", () => {
         while ((sorted[i] ?? 0) - (sorted[j] ?? 0) > tenth) j++;
         busiest = Math.max(busiest, i - j + 1);
       }
-      const gaps = clients.map((c, i) => (reconnects[i] ?? 0) - (endOffsets[i] ?? 0)).sort((x, y) => x - y);
+      const gaps = reconnects.map((at, i) => at - (endOffsets[i] ?? 0)).sort((x, y) => x - y);
       console.log(
         `drain: /readyz 503 after ${notReadyAfterMs} ms; streams ended ${Math.min(...endOffsets)}..${Math.max(...endOffsets)} ms after SIGTERM ` +
           `(delay ${DELAY_MS}, window ${WINDOW_MS}); reconnections per tenth of the window: ${buckets.join(" ")}; ` +
