@@ -81,6 +81,8 @@ async function startReplica(name: string): Promise<Replica> {
   const exit = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   const admin = await waitFor(`${name}'s admin URL`, 30_000, async () => {
     return /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"admin listening"/.exec(out)?.[1];
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}\n${name}'s output:\n${out}`);
   });
   const xdsPort = Number(
     await waitFor(
