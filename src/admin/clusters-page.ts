@@ -23,6 +23,8 @@ export interface ClusterView {
   version?: string;
   /** Last resolution problem, if any (the last good endpoints stay published). */
   error?: string;
+  /** The last rejection (NACK) of each of this cluster's resources by some client, if any. */
+  nacks?: ReadonlyArray<{ type: string; version: string; node: string; detail: string; at: string }>;
   /**
    * Empty or shrunken answers being ridden out (issue 16), one line each, e.g. "A api.example.com.:
    * NXDOMAIN since …, serving the last set (2 records) until …" or "…: shrink held: seen once (…)".
@@ -89,6 +91,8 @@ export function renderClustersText(clusters: readonly ClusterView[]): string {
     out.push(`cluster ${c.name}${c.version ? ` (version ${c.version})` : ""}: ${summary}`);
     if (c.error) out.push(`  last error: ${c.error}`);
     for (const n of c.notes ?? []) out.push(`  held: ${n}`);
+    for (const n of c.nacks ?? [])
+      out.push(`  last NACK: ${n.type} version ${n.version} by ${n.node || "?"} at ${n.at}: ${n.detail}`);
     const rows = sortedEndpoints(c.endpoints).map(endpointCells);
     if (rows.length > 0) {
       const header = ENDPOINT_COLUMNS.map((h) => h.toUpperCase());
@@ -124,6 +128,10 @@ export function renderClustersHtml(clusters: readonly ClusterView[]): string {
     );
     if (c.error) parts.push(`<p>last error: ${escapeHtml(c.error)}</p>`);
     for (const n of c.notes ?? []) parts.push(`<p class="held">held: ${escapeHtml(n)}</p>`);
+    for (const n of c.nacks ?? [])
+      parts.push(
+        `<p>last NACK: ${escapeHtml(`${n.type} version ${n.version} by ${n.node || "?"} at ${n.at}: ${n.detail}`)}</p>`,
+      );
     if (c.endpoints.length === 0) {
       parts.push("<p>no endpoints</p>");
       continue;

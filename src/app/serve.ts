@@ -12,6 +12,7 @@ import { clientRows } from "../admin/clients-page.js";
 import type { ClusterView } from "../admin/clusters-page.js";
 import { componentLogger, type Logger } from "../admin/logger.js";
 import type { DnsEdsMetrics } from "../admin/metrics.js";
+import { NackLog } from "../admin/nack-log.js";
 import { dnsReadiness, etcdReadiness, firstResolutionReadiness } from "../admin/readiness.js";
 import { type CachingResolver, createCachingResolver } from "../cache/caching-resolver.js";
 import type { DnsEdsConfig, EtcdConfig } from "../config/config-types.js";
@@ -26,7 +27,9 @@ import { countClientStates } from "../xds/client-summary.js";
 import { envoyConfigDump } from "../xds/envoy-config-dump.js";
 import { DEFAULT_XDS_LIMITS, RESTART_LIMITS, type XdsLimits } from "../xds/limits.js";
 import { ResourceStore } from "../xds/resource-store.js";
+import { NOOP_METRICS } from "../xds/metrics.js";
 import { createXdsServer, type XdsServer } from "../xds/server.js";
+import { type StaleRefresh, startStaleRefresh } from "../xds/stale-refresh.js";
 import { TYPE_URLS, typeLabel } from "../xds/type-urls.js";
 import { startXdsTransport, transportReadiness } from "./xds-transport.js";
 
@@ -37,6 +40,11 @@ export interface StartServerOptions {
   metrics?: DnsEdsMetrics;
   /** Unique per replica (default: hostname + random suffix). */
   replicaId?: string;
+  /**
+   * Tests only: the store to publish into, e.g. `new ResourceStore({ skipValidation: true })` so a test
+   * can publish a resource clients reject. Default: a new validating store.
+   */
+  store?: ResourceStore;
 }
 
 export interface RunningControlPlane {
@@ -144,7 +152,7 @@ export async function startServer(
     await cache.start();
     stops.push(() => cache.close());
 
-    const store = new ResourceStore();
+    const store = opts.store ?? new ResourceStore();
     const limits = config.xds.limits;
     const xdsLog = componentLogger(root, "xds");
     const transport = await startXdsTransport(
@@ -153,14 +161,26 @@ export async function startServer(
       metrics ? metrics.xdsHooks().tlsReload : undefined,
     );
     stops.push(() => transport.stop());
+    // NACKs go to the metrics and to the /clusters page (which client refused which version, and why).
+    const nacks = new NackLog();
+    const xdsHooks = metrics?.xdsHooks();
     const xds: XdsServer = createXdsServer({
       store,
       logger: xdsLog,
-      ...(metrics ? { metrics: metrics.xdsHooks() } : {}),
+      metrics: {
+        ...(xdsHooks ?? NOOP_METRICS),
+        nacked: (typeUrl, detail, rejected) => {
+          xdsHooks?.nacked(typeUrl, detail);
+          nacks.record(typeUrl, detail, rejected);
+        },
+      },
       credentials: transport.credentials,
       limits: xdsLimitsOf(config),
       ...(config.xds.authorization ? { authorization: config.xds.authorization.rules } : {}),
     });
+    // Clusters with staleAfterMs: re-send their assignment before Envoy's endpoint_stale_after fires.
+    const staleRefresh: StaleRefresh = startStaleRefresh({ store });
+    stops.push(() => staleRefresh.stop());
 
     const ownership = cache.ownership();
     const scheduler = new HealthScheduler({
@@ -240,6 +260,7 @@ export async function startServer(
         ...versionOf(store.get(TYPE_URLS.endpoint, c.name)),
         ...(c.errors.length > 0 ? { error: c.errors[c.errors.length - 1] } : {}),
         ...(c.holds.length > 0 ? { notes: c.holds.map(describeHold), holds: c.holds } : {}),
+        ...(nacks.forName(c.name).length > 0 ? { nacks: nacks.forName(c.name) } : {}),
         endpoints: c.endpoints.map((e) => ({
           address: e.address,
           port: e.port,

@@ -189,6 +189,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "clusters[].emptyGraceMs": "This cluster's grace for empty answers (default `dns.emptyGraceMs`).",
   "clusters[].shrinkThreshold": "This cluster's shrink threshold (default `dns.shrinkThreshold`).",
   "clusters[].shrinkHoldMs": "This cluster's longest shrink hold (default `dns.shrinkHoldMs`).",
+  "clusters[].staleAfterMs":
+    "Envoy's `endpoint_stale_after` (0 = off): Envoy empties the cluster when no assignment arrived for this long; dns-eds re-sends it every third of the time. Off by default because a control-plane outage then empties clusters (docs/envoy.md). gRPC ignores it.",
 };
 
 export interface SchemaKey {

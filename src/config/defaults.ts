@@ -113,6 +113,8 @@ export const CLUSTER_DEFAULTS = {
   /** Envoy's own default; gRPC ignores it. */
   overprovisioningFactor: 140,
   drainMs: 30_000,
+  /** 0 = off: Envoy keeps the last assignment however long the control plane is away (see docs/envoy.md). */
+  staleAfterMs: 0,
 } as const;
 
 export const SOURCE_DEFAULTS = {

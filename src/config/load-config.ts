@@ -256,6 +256,7 @@ function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields, dns: Confi
     drainMs: c.drainMs,
     flapGuard: toFlapGuard(c, dns),
   };
+  if (c.staleAfterMs > 0) spec.staleAfterMs = c.staleAfterMs;
   if (c.selector !== undefined) spec.selector = { ...c.selector };
   if (c.healthCheck !== undefined) {
     const own = Object.fromEntries(Object.entries(c.healthCheck).filter(([, v]) => v !== undefined));

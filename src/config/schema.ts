@@ -420,6 +420,9 @@ const clusterEntry = z
     emptyGraceMs: flapGuardFields.emptyGraceMs.optional(),
     shrinkThreshold: flapGuardFields.shrinkThreshold.optional(),
     shrinkHoldMs: flapGuardFields.shrinkHoldMs.optional(),
+    staleAfterMs: intIn(0, 86_400_000)
+      .default(CLUSTER_DEFAULTS.staleAfterMs)
+      .refine((v) => v === 0 || v >= 1_000, { error: "expected 0 (off) or 1000..86400000" }),
   })
   .superRefine((c, ctx) => {
     exactlyOneKind("a cluster", ["sources"])(c, ctx);

@@ -6,6 +6,7 @@
  * contiguous priorities 0..≤128, one entry per (locality, priority), weights ≥ 1 whose sums fit uint32.
  */
 import { create } from "@bufbuild/protobuf";
+import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import {
   type Address,
   type SocketAddress,
@@ -312,8 +313,15 @@ export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
   return create(ClusterLoadAssignmentSchema, {
     clusterName: spec.name,
     endpoints,
-    policy: { overprovisioningFactor: Math.max(1, Math.floor(spec.overprovisioningFactor)) },
+    policy: {
+      overprovisioningFactor: Math.max(1, Math.floor(spec.overprovisioningFactor)),
+      ...(spec.staleAfterMs ? { endpointStaleAfter: durationMs(spec.staleAfterMs) } : {}),
+    },
   });
+}
+
+function durationMs(ms: number) {
+  return create(DurationSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
 }
 
 /** Convenience: extract candidates from answers and build in one step. */

@@ -60,4 +60,10 @@ export interface ClusterSpec {
   drainMs: number;
   /** Absent: empty and shrunken answers apply at once (the config always sets it). */
   flapGuard?: FlapGuardSpec;
+  /**
+   * Envoy's `endpoint_stale_after` in ms (0 = off): with it, Envoy empties the cluster when no
+   * assignment arrived for that long, so the xDS side re-sends it well before (xds/stale-refresh.ts).
+   * Absent = off (specs built in code need not set it).
+   */
+  staleAfterMs?: number;
 }

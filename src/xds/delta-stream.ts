@@ -65,18 +65,21 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
   }
 
   private onNack(st: DeltaTypeState, detail: string): void {
-    this.onNackCommon(st, detail);
+    const refused: Array<{ name: string; version: string }> = [];
+    for (const [n, v] of st.inflight ?? []) if (v !== "") refused.push({ name: n, version: v });
+    this.onNackCommon(st, detail, refused);
     if (!st.inflight) return;
-    const refused: string[] = [];
-    for (const [n, v] of st.inflight) {
-      if (v === "") continue;
-      refused.push(n);
+    for (const { name: n, version: v } of refused) {
       st.rejected.set(n, v);
       const good = st.acked.get(n);
       if (good === undefined) st.clientHas.delete(n);
       else st.clientHas.set(n, good);
     }
-    this.noteNack(st, detail, refused);
+    this.noteNack(
+      st,
+      detail,
+      refused.map((r) => r.name),
+    );
     st.inflight = undefined;
   }
 

@@ -8,7 +8,8 @@ export interface XdsMetrics {
   streamOpened(kind: string): void;
   streamClosed(kind: string): void;
   pushed(typeUrl: string, bytes: number, latencyMs: number): void;
-  nacked(typeUrl: string, detail: string): void;
+  /** A client rejected a response: `rejected` names the resources and versions it refused. */
+  nacked(typeUrl: string, detail: string, rejected?: NackInfo): void;
   /** A client went over a limit (a stream or connection was refused or ended); `limit` is its key. */
   limitExceeded?(limit: string): void;
   /** Authorization refused a stream: `no-identity`, `unknown-identity`, `node-id` or `zone`. */
@@ -21,6 +22,12 @@ export interface XdsMetrics {
   tlsReload?(outcome: "applied" | "rejected"): void;
   /** A published change reached every stream it concerned and the last of them ACKed it (convergence-tracker.ts). */
   converged?(latencyMs: number): void;
+}
+
+export interface NackInfo {
+  /** node.id of the client. */
+  node: string;
+  resources: ReadonlyArray<{ name: string; version: string }>;
 }
 
 export const NOOP_METRICS: Required<XdsMetrics> = {

@@ -184,6 +184,21 @@ export class ResourceStore {
     return { changed };
   }
 
+  /**
+   * Sends existing resources again to every stream interested in them, even to clients that hold this
+   * version (force). For Envoy's `endpoint_stale_after`, whose timer is re-armed by every accepted
+   * assignment, changed or not. Names not held are ignored. Returns how many were marked.
+   */
+  resend(typeUrl: string, names: Iterable<string>): number {
+    const held = this.byType.get(typeUrl);
+    if (!held) return 0;
+    const at = this.now();
+    const changes: ResourceChange[] = [];
+    for (const name of names) if (held.has(name)) changes.push({ typeUrl, name, removed: false, force: true, at });
+    if (changes.length > 0) this.notify(changes);
+    return changes.length;
+  }
+
   /** Increments on every publish that changed something; streams use it to share response bytes. */
   get generation(): number {
     return this.gen;

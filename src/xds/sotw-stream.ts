@@ -70,16 +70,17 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   }
 
   private onNack(st: SotwTypeState, detail: string): void {
-    this.onNackCommon(st, detail);
-    if (!st.inflight) return;
     // The client keeps its last good versions; remember what it refused so it is not offered again.
-    const refused: string[] = [];
-    for (const [n, v] of st.inflight) {
-      if (st.acked.get(n) === v) continue;
-      st.rejected.set(n, v);
-      refused.push(n);
-    }
-    this.noteNack(st, detail, refused);
+    const refused: Array<{ name: string; version: string }> = [];
+    for (const [n, v] of st.inflight ?? []) if (st.acked.get(n) !== v) refused.push({ name: n, version: v });
+    this.onNackCommon(st, detail, refused);
+    if (!st.inflight) return;
+    for (const r of refused) st.rejected.set(r.name, r.version);
+    this.noteNack(
+      st,
+      detail,
+      refused.map((r) => r.name),
+    );
     st.known = new Map(st.acked);
     st.inflight = undefined;
   }

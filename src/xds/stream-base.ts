@@ -276,9 +276,13 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     return [...all].filter((n) => access.allowsResource(n));
   }
 
-  protected onNackCommon(st: S, detail: string): void {
+  protected onNackCommon(
+    st: S,
+    detail: string,
+    refused: ReadonlyArray<{ name: string; version: string }> = [],
+  ): void {
     st.lastNack = { detail, at: this.ctx.now(), nonce: st.nonce };
-    this.ctx.metrics.nacked(st.typeUrl, detail);
+    this.ctx.metrics.nacked(st.typeUrl, detail, { node: this.node?.id ?? "", resources: refused });
     this.ctx.clientLog.warn(
       "nack",
       { type: typeLabel(st.typeUrl), node: this.node?.id, peer: this.ctx.peer, detail },

@@ -14,6 +14,7 @@ import { createLogger } from "../../src/admin/logger.js";
 import { createMetrics, type DnsEdsMetrics } from "../../src/admin/metrics.js";
 import { type RunningControlPlane, startServer } from "../../src/app/serve.js";
 import { parseConfigObject } from "../../src/config/load-config.js";
+import type { ResourceStore } from "../../src/xds/resource-store.js";
 
 export interface DnsEdsInstance {
   readonly xdsPort: number;
@@ -31,6 +32,8 @@ export interface DnsEdsInstance {
 
 export interface DnsEdsInstanceOptions {
   replicaId?: string;
+  /** A store per start, e.g. `() => new ResourceStore({ skipValidation: true })` to publish what clients reject. */
+  store?: () => ResourceStore;
   logLevel?: string;
 }
 
@@ -97,6 +100,7 @@ export async function startDnsEds(
         logger,
         metrics,
         ...(opts.replicaId ? { replicaId: opts.replicaId } : {}),
+        ...(opts.store ? { store: opts.store() } : {}),
       });
       app = a;
       xdsPort = a.xdsPort;
