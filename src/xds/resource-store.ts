@@ -194,7 +194,8 @@ export class ResourceStore {
     if (!held) return 0;
     const at = this.now();
     const changes: ResourceChange[] = [];
-    for (const name of names) if (held.has(name)) changes.push({ typeUrl, name, removed: false, force: true, at });
+    for (const name of names)
+      if (held.has(name)) changes.push({ typeUrl, name, removed: false, force: true, at });
     if (changes.length > 0) this.notify(changes);
     return changes.length;
   }
