@@ -168,6 +168,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Publish dual-stack hosts as one endpoint with the other family in additional_addresses.",
   "clusters[].zoneAware": "Put localities in the client's zone at priority 0 and the rest after.",
   "clusters[].selector": "Keep only endpoints whose metadata has all these key/values.",
+  "clusters[].subsetSelectors":
+    "Envoy subset load balancing: each entry is a list of metadata keys (from `metadata`/TXT) Envoy builds subsets on; a route's `metadata_match` under `envoy.lb` then picks a subset, and requests matching none go to any endpoint. gRPC ignores it.",
   "clusters[].healthCheck":
     "Active health check; fields omitted here come from `healthDefaults`. Absent: no active check.",
   "clusters[].healthCheck.type": "As `healthDefaults.type`.",

@@ -258,6 +258,7 @@ function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields, dns: Confi
   };
   if (c.staleAfterMs > 0) spec.staleAfterMs = c.staleAfterMs;
   if (c.selector !== undefined) spec.selector = { ...c.selector };
+  if (c.subsetSelectors !== undefined) spec.subsetSelectors = c.subsetSelectors.map((keys) => [...keys]);
   if (c.healthCheck !== undefined) {
     const own = Object.fromEntries(Object.entries(c.healthCheck).filter(([, v]) => v !== undefined));
     spec.healthCheck = toHealthSpec({ ...healthDefaults, ...own } as HealthFields);

@@ -411,6 +411,16 @@ const clusterEntry = z
     happyEyeballs: bool().default(CLUSTER_DEFAULTS.happyEyeballs),
     zoneAware: bool().default(CLUSTER_DEFAULTS.zoneAware),
     selector: stringMap().optional(),
+    subsetSelectors: z
+      .array(
+        z
+          .array(nonEmpty("a metadata key"))
+          .min(1, { error: "expected at least one key" })
+          .max(16, { error: "expected at most 16 keys" }),
+      )
+      .min(1, { error: "expected at least one selector (omit the key for none)" })
+      .max(64, { error: "expected at most 64 selectors" })
+      .optional(),
     healthCheck: clusterHealthCheck.optional(),
     grpcListener: bool().default(CLUSTER_DEFAULTS.grpcListener),
     connectTimeoutMs: intIn(1, 600_000).default(CLUSTER_DEFAULTS.connectTimeoutMs),

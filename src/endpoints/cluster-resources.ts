@@ -11,6 +11,7 @@ import {
   type Cluster,
   Cluster_DiscoveryType,
   Cluster_LbPolicy,
+  Cluster_LbSubsetConfig_LbSubsetFallbackPolicy,
   ClusterSchema,
   LoadBalancingPolicySchema,
 } from "../gen/envoy/config/cluster/v3/cluster_pb.js";
@@ -92,6 +93,16 @@ export function buildCluster(spec: ClusterSpec): Cluster {
     ...(needsA52 && (spec.lbPolicy === "LEAST_REQUEST" || spec.lbPolicy === "RANDOM")
       ? { loadBalancingPolicy: grpcSafeLbPolicy(spec.lbPolicy) }
       : {}),
+    // Subsets over the endpoint metadata (filter_metadata["envoy.lb"]); a request whose metadata_match
+    // finds no subset still goes to some endpoint rather than failing.
+    ...(spec.subsetSelectors && spec.subsetSelectors.length > 0
+      ? {
+          lbSubsetConfig: {
+            fallbackPolicy: Cluster_LbSubsetConfig_LbSubsetFallbackPolicy.ANY_ENDPOINT,
+            subsetSelectors: spec.subsetSelectors.map((keys) => ({ keys: [...keys] })),
+          },
+        }
+      : {}),
   });
 }
 
@@ -142,5 +153,11 @@ export function clusterResources(spec: ClusterSpec): ResourceUpsert[] {
 
 /** Everything clusterResources() reads from the spec: equal keys mean identical resources, so no push. */
 export function clusterResourcesKey(spec: ClusterSpec): string {
-  return JSON.stringify([spec.name, spec.connectTimeoutMs, spec.lbPolicy, spec.grpcListener]);
+  return JSON.stringify([
+    spec.name,
+    spec.connectTimeoutMs,
+    spec.lbPolicy,
+    spec.grpcListener,
+    spec.subsetSelectors ?? [],
+  ]);
 }

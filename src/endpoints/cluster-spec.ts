@@ -50,6 +50,8 @@ export interface ClusterSpec {
   zoneAware: boolean;
   /** Keep only endpoints whose metadata has all these key/values. */
   selector?: Readonly<Record<string, string>>;
+  /** Envoy's lb_subset_config: one subset selector (metadata keys) per entry. */
+  subsetSelectors?: ReadonlyArray<readonly string[]>;
   healthCheck?: HealthCheckSpec;
   /** Publish an LDS API listener and RDS route of the same name for `xds:///NAME` (proxyless gRPC). */
   grpcListener: boolean;

@@ -63,6 +63,8 @@ export interface EnvoyOptions {
   tcpProxies?: string[];
   /** Extra static clusters (raw Envoy v3 JSON), e.g. STRICT_DNS clusters for the benchmark. */
   staticClusters?: unknown[];
+  /** Also fetch listeners (LDS) over ADS, as `lds_config: {ads: {}}`. Default false. */
+  lds?: boolean;
   /** Leave out dynamic_resources entirely (a static-only Envoy). */
   noAds?: boolean;
   /** Envoy log level (default "info"). */
@@ -284,6 +286,7 @@ export function buildBootstrap(opts: EnvoyOptions, nodeId: string): Record<strin
               ],
             },
             cds_config: { resource_api_version: "V3", ads: {} },
+            ...(opts.lds ? { lds_config: { resource_api_version: "V3", ads: {} } } : {}),
           },
         }),
     static_resources: {
