@@ -60,6 +60,18 @@ describe("shipped Envoy configs load in Envoy 1.40", () => {
     expect(r.output).toMatch(/unknown cluster 'app(-srv)?'/);
   });
 
+  it("the README's Envoy bootstrap (Pointing clients at it) validates", () => {
+    const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Pointing clients at it"));
+    const yamlBlock = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(yamlBlock).toContain("dynamic_resources");
+    const path = join(scratch, "readme.yaml");
+    writeFileSync(path, yamlBlock ?? "");
+    const r = validateEnvoyConfig(path);
+    expect(r.output).toContain("OK");
+    expect(r.ok).toBe(true);
+  });
+
   it.each(["sotw", "delta"] as const)(
     "the bootstrap test/support/envoy.ts generates (%s) validates",
     (ads) => {
