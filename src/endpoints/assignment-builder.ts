@@ -216,13 +216,18 @@ function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint
     healthStatus: u.health === "DRAINING" || healthChecked ? toStatus[u.health] : HealthStatus.UNKNOWN,
     loadBalancingWeight: weight,
   };
-  for (const _ in md) {
+  const keys = Object.keys(md);
+  if (keys.length > 0) {
+    // Struct fields are encoded in insertion order, and TXT records arrive in whatever order the DNS
+    // server rotates them to: sorted keys keep the bytes (so the version) the same for the same content,
+    // in every replica and on every refresh.
+    const sorted: Record<string, string> = {};
+    for (const k of keys.sort()) sorted[k] = md[k] as string;
     lb.metadata = {
       $typeName: "envoy.config.core.v3.Metadata",
-      filterMetadata: { [LB_METADATA_KEY]: { ...md } },
+      filterMetadata: { [LB_METADATA_KEY]: sorted },
       typedFilterMetadata: {},
     };
-    break;
   }
   return lb;
 }

@@ -33,7 +33,7 @@ const hc = (type: string) => ({
   timeoutMs: 500,
   path: "/health",
   healthyThreshold: 1,
-  unhealthyThreshold: 1,
+  unhealthyThreshold: 3,
 });
 
 function clusters(): Array<Record<string, unknown>> {

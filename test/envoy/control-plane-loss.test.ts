@@ -3,8 +3,8 @@
  * processes (SIGKILL, like a crash), two replicas sharing one real etcd; BIND serves the names.
  * - kill every replica: Envoy keeps serving the last endpoints (no staleAfterMs: nothing is emptied,
  *   measured over 3 × the stale time of the opt-in cluster);
- * - with `staleAfterMs` (2 s) on another cluster: while dns-eds is up, the re-sends keep Envoy's timer
- *   from firing across 3 × 2 s; once dns-eds is gone Envoy empties that cluster after ~2 s and counts
+ * - with `staleAfterMs` (3 s) on another cluster: while dns-eds is up, the re-sends keep Envoy's timer
+ *   from firing across 3 × 3 s; once dns-eds is gone Envoy empties that cluster after ~3 s and counts
  *   `assignment_stale`;
  * - restart: Envoy reconnects and converges (a DNS change made while dns-eds was down arrives);
  * - an Envoy moved from one replica to the other (its replica killed) sees no CDS/EDS rebuild:
@@ -22,7 +22,7 @@ import { waitFor } from "../support/wait-for.js";
 
 const HOSTS = ["127.0.0.61", "127.0.0.62", "127.0.0.63"];
 const ORIGIN = "envoy-cp.test";
-const STALE_MS = 2_000;
+const STALE_MS = 3_000;
 
 let bind: BindServer;
 let etcd: EtcdServer;
@@ -85,6 +85,17 @@ describe.each(ADS_MODES)("control-plane loss with Envoy (ADS %s)", (mode) => {
   beforeAll(async () => {
     for (const r of replicas) await r.start();
     await bind.setZone(zone(HOSTS.slice(0, 2)));
+    // Replicas converge on a DNS change independently (each within TTL + refresh); wait for both, so the
+    // replica Envoy moves to later holds the same state as the one it starts on.
+    for (const r of replicas) {
+      await waitFor("every replica to serve 2 hosts for web and fresh", 20_000, async () => {
+        const page = (await r.adminJson("/clusters?format=json")) as {
+          clusters?: Array<{ name: string; endpoints: unknown[] }>;
+        };
+        const n = (c: string) => page.clusters?.find((x) => x.name === c)?.endpoints.length;
+        return n("web") === 2 && n("fresh") === 2 ? true : undefined;
+      });
+    }
     envoy = await startEnvoy({ xdsPorts: replicas.map((r) => r.xdsPort), ads: mode });
     for (const c of ["web", "fresh"]) {
       await waitFor(`Envoy to hold 2 hosts for ${c}`, 20_000, async () =>
@@ -131,7 +142,7 @@ describe.each(ADS_MODES)("control-plane loss with Envoy (ADS %s)", (mode) => {
     await replicas[on]?.start();
   });
 
-  it("staleAfterMs: while dns-eds is up, re-sends keep Envoy's timer from firing (3 × 2 s)", async () => {
+  it("staleAfterMs: while dns-eds is up, re-sends keep Envoy's timer from firing (3 × 3 s)", async () => {
     const stale0 = await envoy.stat("cluster.fresh.assignment_stale");
     const received0 = await envoy.stat("cluster.fresh.assignment_timeout_received");
     const t0 = Date.now();
@@ -161,8 +172,9 @@ describe.each(ADS_MODES)("control-plane loss with Envoy (ADS %s)", (mode) => {
     const emptiedAt = await waitFor("Envoy to empty fresh after staleAfterMs", STALE_MS + 10_000, async () =>
       (await addresses(envoy, "fresh")).length === 0 ? Date.now() : undefined,
     );
-    // The last re-send came at most a third of STALE_MS before the kill.
-    expect(emptiedAt - killedAt).toBeGreaterThanOrEqual((2 * STALE_MS) / 3 - 400);
+    // The last re-send came about a third of STALE_MS before the kill (less under load): the cluster is
+    // emptied by Envoy's timer, not at once.
+    expect(emptiedAt - killedAt).toBeGreaterThanOrEqual(STALE_MS / 3);
     expect(await envoy.stat("cluster.fresh.assignment_stale")).toBe(stale0 + 1);
     const r = await envoy.request("fresh");
     expect(r.status).toBe(503);

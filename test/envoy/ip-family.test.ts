@@ -55,10 +55,12 @@ beforeAll(async () => {
         healthCheck: {
           type: "http",
           path: "/health",
-          intervalMs: 300,
-          timeoutMs: 250,
+          intervalMs: 400,
+          timeoutMs: 400,
           healthyThreshold: 1,
-          unhealthyThreshold: 1,
+          // A 503 flips it at once (a hard failure); three timeouts in a row are needed for a soft one, so a
+          // loaded box does not mark a healthy backend.
+          unhealthyThreshold: 3,
           initialJitter: 0,
           intervalJitter: 0,
         },

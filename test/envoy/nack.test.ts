@@ -125,7 +125,7 @@ describe.each(ADS_MODES)("NACK with Envoy (ADS %s)", (mode) => {
       (c) => (c as { name?: string }).name === "web",
     ) as { nacks?: Array<{ type: string; version: string; detail: string }> } | undefined;
     expect(web?.nacks?.[0]).toMatchObject({ type: "endpoint", version: badVersion });
-    expect(web?.nacks?.[0]?.detail).toMatch(/load_balancing_weight|weight/i);
+    expect(web?.nacks?.[0]?.detail).toMatch(/LoadBalancingWeight: value must be greater than or equal to 1/);
 
     // The last good assignment stays, and traffic goes on over it (h3 from the bad one gets nothing).
     expect(await addresses(envoy, "web")).toEqual(HOSTS.slice(0, 2));

@@ -1,8 +1,8 @@
 /**
  * Envoy in the loop, SRV and active health checks (SotW, then Delta). Real BIND serves
  *   _http._tcp.svc  SRV 0 1 PORT a / SRV 0 3 PORT b / SRV 1 1 PORT c   (a, b, c → 127.0.0.41–43)
- * and `web` (A 127.0.0.44–46); dns-eds health-checks every backend over HTTP (`/health`, 300 ms, one
- * failure or success flips it), and the backends keep answering `/` while their health check fails, so a
+ * and `web` (A 127.0.0.44–46); dns-eds health-checks every backend over HTTP (`/health` every 400 ms: a
+ * 503 or one success flips it, timeouts need three in a row), and the backends keep answering `/` while their health check fails, so a
  * request Envoy still sent to an unhealthy host would show.
  *
  * - SRV weight 1 : 3 shows in the split (Envoy's weighted round robin; tolerance stated below);
@@ -34,10 +34,12 @@ dumpEnvoyLogsOnFailure();
 const healthCheck = {
   type: "http",
   path: "/health",
-  intervalMs: 300,
-  timeoutMs: 250,
+  intervalMs: 400,
+  timeoutMs: 400,
   healthyThreshold: 1,
-  unhealthyThreshold: 1,
+  // A 503 flips it at once (a hard failure); three timeouts in a row are needed for a soft one, so a
+  // loaded box does not mark a healthy backend.
+  unhealthyThreshold: 3,
   initialJitter: 0,
   intervalJitter: 0,
 };
