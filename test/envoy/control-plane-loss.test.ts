@@ -13,8 +13,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
-import { type DnsEdsProcess, startDnsEdsProcess } from "../support/envoy-dns-eds-process.js";
 import { ADS_MODES, dumpEnvoyLogsOnFailure, type Envoy, startEnvoy, tally } from "../support/envoy.js";
+import { type DnsEdsProcess, startDnsEdsProcess } from "../support/envoy-dns-eds-process.js";
 import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
 import { freePortOnAll } from "../support/grpc-backends.js";
 import { type HttpWho, startHttpWhos } from "../support/http-who-backend.js";
