@@ -1,5 +1,5 @@
 /**
- * grpc-go NACKs an assignment and dns-eds handles it: the same scenario test/xds/e2e-grpc-js-xds.test.ts
+ * grpc-go NACKs an assignment and dns-eds handles it: the same scenario test/xds/grpc-js-xds-client.test.ts
  * runs with grpc-js-xds. dns-eds's own store refuses what gRPC would NACK, so no config can make grpc-go
  * reject anything; the test publishes through a store with validation off (test-only), the fake the
  * brief allows for a fault a real server won't produce. Real xDS server, real backends on

@@ -1,5 +1,5 @@
 /**
- * grpc-go as a second proxyless client: the scenarios test/endpoints/e2e-pipeline.test.ts runs with
+ * grpc-go as a second proxyless client: the scenarios test/endpoints/pipeline-in-process.test.ts runs with
  * @grpc/grpc-js-xds, here with grpc-go's own xDS client (google.golang.org/grpc/xds, version pinned in
  * test/peers/grpc-go-client/go.mod) against real BIND 9, dns-eds via startServer and real backends on
  * 127.0.0.41..44 and ::1. grpc-go speaks SotW ADS only (it has no Delta xDS client), so there is no

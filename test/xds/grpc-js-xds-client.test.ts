@@ -1,6 +1,7 @@
 /**
- * End to end with a real xDS client nobody here wrote: @grpc/grpc-js-xds dialing xds:///e2e-svc through
- * our server (LDS → RDS → CDS → EDS over ADS) to three real gRPC backends on 127.0.0.1..3.
+ * The xDS stage (store and server, in this process) with a real xDS client nobody here wrote:
+ * @grpc/grpc-js-xds dialing xds:///e2e-svc through our server (LDS → RDS → CDS → EDS over ADS) to three
+ * real gRPC backends on 127.0.0.1..3.
  * The bootstrap is read once per process, so this file is the only one that registers the xds resolver.
  */
 import * as grpc from "@grpc/grpc-js";
