@@ -1,0 +1,86 @@
+// One fan-out measurement against one server process: open the load, wait until every stream holds its
+// initial content, measure the idle CPU rate, then run rounds. A round registers a marker with the
+// clients (bytes only the new content holds), makes the change (server.prepare: for dns-eds the DNS
+// change on BIND), opens the CPU window, lets the server see it (server.trigger) and closes the window
+// when the last stream holds the marker. Reported per round: server CPU (from /proc), load-client CPU,
+// change→last-receipt latency and the first-to-last receipt spread across streams.
+
+import { LoadClients } from "./load-clients.mjs";
+import { cpuMs } from "./process-stats.mjs";
+import { median, pct } from "./stats.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.timeOrigin + performance.now();
+export const TYPE_EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+
+/**
+ * @param {object} o
+ * @param {{ pid: number, port: number, prepare: Function, trigger: Function, name: string }} o.server
+ * @param {(r: number) => { changes: Map<string, string[]>, marker: string }} o.round change of round r
+ * Resolves with { out, clients }: the caller checks what the streams hold, then closes the clients.
+ */
+export async function fanoutRounds({
+  server,
+  layout,
+  streams,
+  names,
+  delta = false,
+  rounds,
+  warmup = 3,
+  processes = 1,
+  round,
+}) {
+  const clients = new LoadClients({ processes, cpus: layout.clientCpus });
+  try {
+    await clients.open({ target: `127.0.0.1:${server.port}`, n: streams, typeUrl: TYPE_EDS, delta, names });
+    await clients.initial();
+    await sleep(500);
+    const i0 = cpuMs(server.pid);
+    const it0 = now();
+    await sleep(2000);
+    const idleMsPerS = ((cpuMs(server.pid) - i0) / (now() - it0)) * 1000;
+    const cpu = [];
+    const clientCpu = [];
+    const latency = [];
+    const spread = [];
+    for (let r = 1; r <= warmup + rounds; r++) {
+      const { changes, marker } = round(r);
+      await clients.marker(r, marker);
+      await server.prepare(changes);
+      const c0 = cpuMs(server.pid);
+      const k0 = clients.cpuMs();
+      const t0 = now();
+      server.trigger(changes);
+      const { first, last } = await clients.reached();
+      const c1 = cpuMs(server.pid);
+      const k1 = clients.cpuMs();
+      if (r > warmup) {
+        cpu.push(c1 - c0);
+        clientCpu.push(k1 - k0);
+        latency.push(last - t0);
+        spread.push(last - first);
+      }
+      // ACKs of this round settle before the next one starts.
+      await sleep(150);
+    }
+    const counts = await clients.counts();
+    const out = {
+      server: server.name,
+      streams,
+      delta,
+      rounds,
+      serverCpuMs: +median(cpu).toFixed(1),
+      serverCpuMsP90: +pct(cpu, 90).toFixed(1),
+      spreadMs: +median(spread).toFixed(1),
+      latencyMs: +median(latency).toFixed(1),
+      clientCpuMs: +median(clientCpu).toFixed(1),
+      idleCpuMsPerS: +idleMsPerS.toFixed(1),
+      responsesPerStream: +(counts.responses / streams).toFixed(2),
+      clientBound: median(clientCpu) > median(cpu),
+    };
+    return { out, clients };
+  } catch (e) {
+    await clients.close();
+    throw e;
+  }
+}

@@ -1,0 +1,234 @@
+// Load client of the whole-process xDS benchmarks: a child process (started by load-clients.mjs, pinned
+// to its own core) that opens N ADS streams, each on its own HTTP/2 connection as real proxies do, and
+// ACKs every response like a client that accepts it. It does not decode resources: a short wire scan
+// finds each resource's name and bytes, which the stream keeps as "what it holds".
+//
+// Per stream it counts responses, changed resources ("updates": bytes differ from what it held) and
+// unchanged ones ("redundant"). A round is a marker (bytes that appear only in the new content): when
+// every stream of this process holds a response containing it, the parent hears the first and last
+// receipt times. `check` asks whether every stream holds, for each name it watches, the content with
+// the expected marker (nothing lost, coalescing ended on the newest version).
+//
+// IPC in: open, marker, check, counts, close. IPC out: opened, marker-set, round, initial, check, counts.
+import * as grpc from "@grpc/grpc-js";
+
+if (!process.send) {
+  console.log("stream-client: helper of the whole-process xDS benchmarks; run by them");
+  process.exit(0);
+}
+
+const SOTW = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+const DELTA = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
+const now = () => performance.timeOrigin + performance.now();
+
+function varint(n) {
+  const out = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+function str(field, s) {
+  const b = Buffer.from(s);
+  return Buffer.concat([varint((field << 3) | 2), varint(b.length), b]);
+}
+
+/** Calls fn(field, start, end) for each length-delimited top-level field of buf[from, to). */
+function fields(buf, from, to, fn) {
+  let pos = from;
+  while (pos < to) {
+    let tag = 0;
+    let shift = 0;
+    let b;
+    do {
+      b = buf[pos++];
+      tag += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    const wt = tag & 7;
+    if (wt === 0) {
+      while (buf[pos++] & 0x80);
+      continue;
+    }
+    if (wt === 5) {
+      pos += 4;
+      continue;
+    }
+    if (wt === 1) {
+      pos += 8;
+      continue;
+    }
+    if (wt !== 2) throw new Error(`unexpected wire type ${wt}`);
+    let len = 0;
+    shift = 0;
+    do {
+      b = buf[pos++];
+      len += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    fn(Math.floor(tag / 8), pos, pos + len);
+    pos += len;
+  }
+}
+
+/** The value bytes of a google.protobuf.Any in buf[from, to). */
+function anyValue(buf, from, to) {
+  let v;
+  fields(buf, from, to, (f, s, e) => {
+    if (f === 2) v = buf.subarray(s, e);
+  });
+  return v ?? Buffer.alloc(0);
+}
+
+/** cluster_name (field 1) of a ClusterLoadAssignment. */
+function claName(value) {
+  let name = "";
+  fields(value, 0, value.length, (f, s, e) => {
+    if (f === 1 && name === "") name = value.toString("utf8", s, e);
+  });
+  return name;
+}
+
+/** Resources of a response as [name, bytes] plus the header fields the ACK echoes. */
+function parse(buf, delta) {
+  const out = { version: "", nonce: "", resources: [] };
+  fields(buf, 0, buf.length, (f, s, e) => {
+    if (!delta && f === 1) out.version = buf.toString("utf8", s, e);
+    else if (f === 5) out.nonce = buf.toString("utf8", s, e);
+    else if (f === 2) {
+      if (delta) {
+        // Resource { version 1, resource 2 (Any), name 3 }
+        let name = "";
+        let value;
+        fields(buf, s, e, (g, a, b) => {
+          if (g === 3) name = buf.toString("utf8", a, b);
+          else if (g === 2) value = anyValue(buf, a, b);
+        });
+        if (value) out.resources.push([name || claName(value), value]);
+      } else {
+        const value = anyValue(buf, s, e);
+        out.resources.push([claName(value), value]);
+      }
+    }
+  });
+  return out;
+}
+
+let streams = [];
+let spec;
+const totals = { responses: 0, updates: 0, redundant: 0 };
+/** round → { marker, reached, first, last } */
+const rounds = new Map();
+let initialPending = 0;
+let initialFirst = 0;
+let initialLast = 0;
+
+process.on("message", (msg) => {
+  if (msg.cmd === "open") open(msg);
+  else if (msg.cmd === "marker") {
+    rounds.set(msg.round, { marker: Buffer.from(msg.hex, "hex"), reached: 0, first: 0, last: 0 });
+    process.send({ markerSet: msg.round });
+  } else if (msg.cmd === "check") process.send({ check: check(msg.expect) });
+  else if (msg.cmd === "counts") process.send({ counts: { ...totals, streams: streams.length } });
+  else if (msg.cmd === "close") {
+    for (const s of streams) {
+      s.call.cancel();
+      s.client.close();
+    }
+    streams = [];
+    process.send({ closed: true }, () => process.exit(0));
+  }
+});
+
+/** Names stream i (global index) watches: all of `names`, or `per` of `clusters` spread evenly. */
+function namesOf(i) {
+  if (spec.names) return spec.names;
+  return Array.from(
+    { length: spec.per },
+    (_, j) => `${spec.prefix}${(i + (spec.clusters / spec.per) * j) % spec.clusters}`,
+  );
+}
+
+function check(expect) {
+  // expect: name → hex marker of the newest content.
+  const markers = new Map(Object.entries(expect).map(([n, h]) => [n, Buffer.from(h, "hex")]));
+  let ok = 0;
+  let stale = 0;
+  let missing = 0;
+  for (const s of streams) {
+    for (const n of s.names) {
+      const m = markers.get(n);
+      if (!m) continue;
+      const held = s.held.get(n);
+      if (!held) missing++;
+      else if (held.indexOf(m) >= 0) ok++;
+      else stale++;
+    }
+  }
+  return { ok, stale, missing };
+}
+
+function open({ target, n, base, typeUrl, delta, names, clusters, per, prefix }) {
+  spec = { names, clusters, per, prefix };
+  const path = delta ? DELTA : SOTW;
+  initialPending = n;
+  for (let k = 0; k < n; k++) {
+    const i = base + k;
+    // A local subchannel pool per channel forces one HTTP/2 connection per stream.
+    const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    });
+    const call = client.makeBidiStreamRequest(
+      path,
+      (b) => b,
+      (b) => b,
+    );
+    const watched = namesOf(i);
+    const s = { client, call, names: watched, held: new Map(), round: 0, initial: false };
+    streams.push(s);
+    call.on("error", () => {});
+    call.on("data", (buf) => onResponse(s, buf, typeUrl, delta));
+    const nodeMsg = str(1, `bench-${i}`);
+    const first = delta
+      ? Buffer.concat([str(1, nodeMsg), str(2, typeUrl), ...watched.map((x) => str(3, x))])
+      : Buffer.concat([str(2, nodeMsg), ...watched.map((x) => str(3, x)), str(4, typeUrl)]);
+    call.write(first);
+  }
+  process.send({ opened: n });
+}
+
+function onResponse(s, buf, typeUrl, delta) {
+  const at = now();
+  totals.responses++;
+  const r = parse(buf, delta);
+  for (const [name, value] of r.resources) {
+    const had = s.held.get(name);
+    if (had?.equals(value)) totals.redundant++;
+    else totals.updates++;
+    s.held.set(name, value);
+  }
+  if (!s.initial && s.held.size >= s.names.length) {
+    s.initial = true;
+    if (initialFirst === 0) initialFirst = at;
+    initialLast = at;
+    if (--initialPending === 0) process.send({ initial: { first: initialFirst, last: initialLast } });
+  }
+  for (const [k, rd] of rounds) {
+    if (k <= s.round || buf.indexOf(rd.marker) < 0) continue;
+    s.round = k;
+    if (rd.reached++ === 0) rd.first = at;
+    rd.last = at;
+    if (rd.reached === streams.length) {
+      process.send({ round: { k, first: rd.first, last: rd.last } });
+      rounds.delete(k);
+    }
+  }
+  // ACK: SotW echoes version_info and nonce with the same names; Delta only the nonce.
+  const ack = delta
+    ? Buffer.concat([str(2, typeUrl), str(6, r.nonce)])
+    : Buffer.concat([str(1, r.version), ...s.names.map((x) => str(3, x)), str(4, typeUrl), str(5, r.nonce)]);
+  s.call.write(ack);
+}

@@ -1,0 +1,203 @@
+// W1 and W2 on whole processes (issue 12). The real `dns-eds serve` runs as a child process pinned to
+// core 0 and reads a name with 1,000 A records from a real BIND; each round swaps one record, and the
+// round's server CPU (from /proc) runs from the DNS change (named serves the new zone) to the moment
+// the last of 1,000 ADS streams holds the new assignment. Same rounds, same load client (its own
+// processes on the other core, one HTTP/2 connection per stream), same assignment against:
+// - the floor: bare grpc-js writing the same pre-encoded bytes to every stream (bench/lib/floor-server.mjs);
+// - go-control-plane v0.14 (bench/peers/go-control-plane), LinearCache and snapshot cache.
+// W2: a 10,000-endpoint assignment (ten names of 1,000 records, one locality) to 100 streams.
+// Flags: --rounds 20 --streams 1000 --w2streams 100 --clients 1 --only w1|w2 --cpu-prof DIR
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { coreLayout, pinSelf } from "./lib/cores.mjs";
+import { fanoutRounds } from "./lib/fanout-rounds.mjs";
+import { dnsZone, startNamed } from "./lib/named.mjs";
+import { report, startReport, tableRow } from "./lib/report.mjs";
+import { startDnsEds, startFloor, startGoPeer } from "./lib/servers.mjs";
+import { ratio } from "./lib/stats.mjs";
+import { endpoints, ipsOf, markerHex, markerIp, PORT } from "./lib/workloads.mjs";
+
+const argv = process.argv.slice(2);
+const flag = (name, def) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : def;
+};
+const ROUNDS = Number(flag("rounds", 20));
+const STREAMS = Number(flag("streams", 1000));
+const W2_STREAMS = Number(flag("w2streams", 100));
+const CLIENTS = Number(flag("clients", 1));
+const ONLY = flag("only", "");
+const CPU_PROF = flag("cpu-prof", undefined);
+
+const layout = coreLayout();
+pinSelf(layout);
+startReport("xds-process-fanout", layout);
+const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-fanout-"));
+
+/** One workload (W1 or W2) against every server. */
+async function workload({ key, resource, size, labelsOf, clusters, streams }) {
+  // Round r's assignment: the fixed records plus marker r.
+  const content = (r) => new Map([[resource, endpoints(1, size, r)]]);
+  const zone = dnsZone("bench.test", labelsOf);
+  zone.set(content(0));
+  zone.named = await startNamed({
+    zones: [{ origin: "bench.test", records: zone.render() }],
+    cpus: layout.others,
+  });
+  const round = (r) => ({ changes: content(r), marker: markerHex(markerIp(r)) });
+  const results = {};
+  const run = async (id, start, delta = false) => {
+    await zone.apply(content(0));
+    const server = await start();
+    try {
+      // Every server starts from round 0's content.
+      await server.prepare(content(0));
+      server.trigger(content(0));
+      await server.prepare(content(0));
+      const { out, clients } = await fanoutRounds({
+        server,
+        layout,
+        streams,
+        names: [resource],
+        delta,
+        rounds: ROUNDS,
+        processes: CLIENTS,
+        round,
+      });
+      const held = await clients.check({ [resource]: markerHex(markerIp(3 + ROUNDS)) });
+      out.streamsOnLast = held.ok;
+      out.missed = held.stale + held.missing;
+      await clients.close();
+      results[id] = out;
+      console.log(JSON.stringify({ [key]: id, ...out }));
+    } finally {
+      await server.stop();
+    }
+  };
+  const dnsEds = (profDir) => () =>
+    startDnsEds({
+      cpus: layout.server,
+      named: zone,
+      tmpDir: tmp,
+      config: { clusters, dns: { rebindingGuard: [] } },
+      nodeArgs: profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
+    });
+  await run("floor", () => startFloor({ cpus: layout.server }));
+  let prof;
+  if (CPU_PROF) {
+    prof = join(CPU_PROF, key);
+    mkdirSync(prof, { recursive: true });
+  }
+  await run("dnsEdsSotw", dnsEds(prof));
+  await run("dnsEdsDelta", dnsEds(), true);
+  await run("goLinearSotw", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
+  await run("goSnapshotSotw", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));
+  await run("goLinearDelta", () => startGoPeer({ cpus: layout.server, cache: "linear" }), true);
+  await zone.named.stop();
+  return results;
+}
+
+function rows(w, label, r) {
+  const go = [r.goLinearSotw, r.goSnapshotSotw].sort((a, b) => a.serverCpuMs - b.serverCpuMs)[0];
+  const cpuGoal = w === "W2" ? "≤ 1.2× floor, < go" : "≤ 1.3× floor, < go";
+  tableRow({
+    what: `${w} ${label}, SotW: server CPU per round`,
+    unit: " ms",
+    ours: r.dnsEdsSotw.serverCpuMs,
+    floor: r.floor.serverCpuMs,
+    go: go.serverCpuMs,
+    goal: cpuGoal,
+  });
+  if (w === "W1") {
+    tableRow({
+      what: `${w} SotW: first-to-last spread`,
+      unit: " ms",
+      ours: r.dnsEdsSotw.spreadMs,
+      floor: r.floor.spreadMs,
+      go: go.spreadMs,
+      goal: "≤ 1.3× floor",
+    });
+    tableRow({
+      what: `${w} Delta: server CPU per round`,
+      unit: " ms",
+      ours: r.dnsEdsDelta.serverCpuMs,
+      floor: r.floor.serverCpuMs,
+      go: r.goLinearDelta.serverCpuMs,
+      goal: cpuGoal,
+    });
+    tableRow({
+      what: `${w} Delta: first-to-last spread`,
+      unit: " ms",
+      ours: r.dnsEdsDelta.spreadMs,
+      floor: r.floor.spreadMs,
+      go: r.goLinearDelta.spreadMs,
+      goal: "≤ 1.3× floor",
+    });
+    tableRow({
+      what: `${w} streams that missed a round or ended stale (SotW + Delta)`,
+      ours: r.dnsEdsSotw.missed + r.dnsEdsDelta.missed,
+      floor: r.floor.missed,
+      go: go.missed + r.goLinearDelta.missed,
+      goal: "0",
+    });
+  }
+}
+
+function ratios(r) {
+  const go = [r.goLinearSotw, r.goSnapshotSotw].sort((a, b) => a.serverCpuMs - b.serverCpuMs)[0];
+  return {
+    sotwCpuVsFloor: ratio(r.dnsEdsSotw.serverCpuMs, r.floor.serverCpuMs),
+    deltaCpuVsFloor: ratio(r.dnsEdsDelta.serverCpuMs, r.floor.serverCpuMs),
+    sotwSpreadVsFloor: ratio(r.dnsEdsSotw.spreadMs, r.floor.spreadMs),
+    deltaSpreadVsFloor: ratio(r.dnsEdsDelta.spreadMs, r.floor.spreadMs),
+    bestGo: go.server,
+    sotwCpuVsGo: ratio(r.dnsEdsSotw.serverCpuMs, go.serverCpuMs),
+    deltaCpuVsGoDelta: ratio(r.dnsEdsDelta.serverCpuMs, r.goLinearDelta.serverCpuMs),
+    sotwSpreadVsGo: ratio(r.dnsEdsSotw.spreadMs, go.spreadMs),
+    missed: Object.values(r).reduce((s, x) => s + x.missed, 0),
+  };
+}
+
+try {
+  if (ONLY === "" || ONLY === "w1") {
+    const w1 = await workload({
+      key: "w1",
+      resource: "svc",
+      size: 1000,
+      streams: STREAMS,
+      labelsOf: (_name, eps) => [["svc", ipsOf(eps)]],
+      clusters: [
+        { name: "svc", dns: { name: "svc.bench.test", port: PORT }, ipFamily: "V4_ONLY", drainMs: 0 },
+      ],
+    });
+    report("w1", { streams: STREAMS, endpoints: 1000, rounds: ROUNDS, ...ratios(w1) });
+    rows("W1", `1,000-endpoint CLA to ${STREAMS.toLocaleString("en-US")} streams`, w1);
+  }
+  if (ONLY === "" || ONLY === "w2") {
+    const w2 = await workload({
+      key: "w2",
+      resource: "big",
+      size: 10_000,
+      streams: W2_STREAMS,
+      // Ten names of 1,000 records: one DNS answer holds at most 64 KB.
+      labelsOf: (_name, eps) =>
+        Array.from({ length: 10 }, (_, j) => [`big${j}`, ipsOf(eps.slice(j * 1000, (j + 1) * 1000))]),
+      clusters: [
+        {
+          name: "big",
+          sources: Array.from({ length: 10 }, (_, j) => ({
+            dns: { name: `big${j}.bench.test`, port: PORT },
+          })),
+          ipFamily: "V4_ONLY",
+          drainMs: 0,
+        },
+      ],
+    });
+    report("w2", { streams: W2_STREAMS, endpoints: 10_000, rounds: ROUNDS, ...ratios(w2) });
+    rows("W2", `10,000-endpoint CLA to ${W2_STREAMS.toLocaleString("en-US")} streams`, w2);
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(0);
