@@ -7,13 +7,9 @@
 // child process, has it). Baseline in the same run: fan-out of a pre-built CLA of the same size
 // published straight to the store (the xDS floor the pipeline sits on).
 // Flags: --streams 1000 --endpoints 1000 --rounds 10
-import { spawn } from "node:child_process";
 import { promises as dns } from "node:dns";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { EndpointPipeline } from "../dist/endpoints/endpoint-pipeline.js";
+import { startNamed } from "./lib/named.mjs";
 import { arg, LoadClient, machine, makeCla, now, pct, xds } from "./xds-harness.mjs";
 
 // Every load-client connection comes from 127.0.0.1; the default per-peer cap (100) is for real fleets.
@@ -23,73 +19,21 @@ const STREAMS = arg("streams", 1000);
 const ENDPOINTS = arg("endpoints", 1000);
 const ROUNDS = arg("rounds", 10);
 const T = xds.TYPE_URLS.endpoint;
-const NAMED = process.env.NAMED_BIN ?? "/usr/sbin/named";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** Minimal authoritative named on 127.0.0.1 for one zone; `write(serial, lastOctet)` rewrites and reloads. */
-async function startNamed() {
-  const dir = mkdtempSync(join(tmpdir(), "dnseds-bench-bind-"));
-  const port = await freePort();
-  const zonePath = join(dir, "bench.zone");
-  writeFileSync(
-    join(dir, "named.conf"),
-    `options { directory "${dir}"; listen-on port ${port} { 127.0.0.1; }; listen-on-v6 { none; };
-  recursion no; pid-file "${dir}/named.pid"; max-records-per-type 0; max-types-per-name 0; };
-zone "bench.test" { type primary; file "${zonePath}"; max-records-per-type 0; };
-`,
-  );
-  const zone = (serial, variant) =>
-    [
-      "$TTL 1",
-      `@ 60 IN SOA ns.bench.test. admin.bench.test. ${serial} 60 60 60 1`,
-      "@ 60 IN NS ns.bench.test.",
-      "ns 60 IN A 127.0.0.1",
-      ...Array.from({ length: ENDPOINTS }, (_, i) =>
-        i === ENDPOINTS - 1
-          ? `svc IN A 10.200.${variant & 255}.${(variant >> 8) & 255}`
-          : `svc IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-      ),
-    ].join("\n");
-  writeFileSync(zonePath, `${zone(1, 0)}\n`);
-  const child = spawn(NAMED, ["-g", "-c", join(dir, "named.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr.on("data", (d) => {
-    log += d;
-  });
-  const resolver = new dns.Resolver({ timeout: 1000, tries: 1 });
-  resolver.setServers([`127.0.0.1:${port}`]);
-  const serialServed = async (serial) => {
-    for (let i = 0; i < 300; i++) {
-      try {
-        const soa = await resolver.resolveSoa("bench.test");
-        if (soa.serial === serial) return;
-      } catch {}
-      await sleep(20);
-    }
-    throw new Error(`named did not serve serial ${serial}:\n${log.slice(-2000)}`);
-  };
-  await serialServed(1);
+/** BIND serving svc.bench.test with ENDPOINTS A records; `change(variant)` swaps the last one and reloads. */
+async function startBench() {
+  const records = (variant) =>
+    Array.from({ length: ENDPOINTS }, (_, i) =>
+      i === ENDPOINTS - 1
+        ? `svc IN A 10.200.${variant & 255}.${(variant >> 8) & 255}`
+        : `svc IN A 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    ).join("\n");
+  const named = await startNamed({ zones: [{ origin: "bench.test", records: records(0) }] });
   return {
-    server: `127.0.0.1:${port}`,
-    async change(serial, variant) {
-      writeFileSync(zonePath, `${zone(serial, variant)}\n`);
-      child.kill("SIGHUP");
-      await serialServed(serial);
-    },
-    stop() {
-      child.kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
+    server: named.server,
+    change: (variant) => named.setZone("bench.test", records(variant)),
+    stop: () => named.stop(),
   };
 }
 
@@ -130,7 +74,7 @@ function dnsSource(server) {
   };
 }
 
-const bind = await startNamed();
+const bind = await startBench();
 const store = new xds.ResourceStore();
 const server = xds.createXdsServer({ store, limits: BENCH_XDS_LIMITS });
 const port = await server.listen("127.0.0.1:0");
@@ -206,7 +150,7 @@ await client.reached(1);
 
 const phases = { resolve: [], build: [], encode: [], fanout: [], total: [] };
 for (let r = 1; r <= ROUNDS; r++) {
-  await bind.change(r + 1, r);
+  await bind.change(r);
   const t0 = now();
   const refreshed = source.refresh();
   await refreshed;
@@ -221,7 +165,7 @@ for (let r = 1; r <= ROUNDS; r++) {
 await client.close();
 pipeline.close();
 await server.shutdown(500);
-bind.stop();
+await bind.stop();
 
 const summary = (xs) => ({ p50: +pct(xs, 50).toFixed(1), p99: +pct(xs, 99).toFixed(1) });
 console.log(

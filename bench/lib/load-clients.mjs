@@ -74,7 +74,7 @@ export class LoadClients {
   }
 
   /** Opens n streams split across the processes; `watch` is { names } or { clusters, per, prefix }. */
-  async open({ target, n, typeUrl, delta = false, ...watch }) {
+  async open({ target, n, typeUrl, delta = false, base = 0, ...watch }) {
     const per = Math.ceil(n / this.children.length);
     const opened = this.all((m) => m.opened, 60_000, "streams to open");
     this.initialP = this.all((m) => m.initial, 600_000, "every stream's initial response").then((xs) => ({
@@ -84,7 +84,7 @@ export class LoadClients {
     this.initialP.catch(() => {});
     this.children.forEach((c, i) => {
       const count = Math.max(0, Math.min(per, n - i * per));
-      c.send({ cmd: "open", target, n: count, base: i * per, typeUrl, delta, ...watch });
+      c.send({ cmd: "open", target, n: count, base: base + i * per, typeUrl, delta, ...watch });
     });
     await opened;
   }
@@ -127,11 +127,11 @@ export class LoadClients {
     );
   }
 
-  async counts() {
+  async counts(silentMs = 5000) {
     const p = this.all((m) => m.counts, 30_000, "counts");
-    for (const c of this.children) c.send({ cmd: "counts" });
+    for (const c of this.children) c.send({ cmd: "counts", silentMs });
     const xs = await p;
-    const out = { responses: 0, updates: 0, redundant: 0, streams: 0 };
+    const out = { responses: 0, updates: 0, redundant: 0, streams: 0, silent: 0 };
     for (const x of xs) for (const k of Object.keys(out)) out[k] += x[k];
     return out;
   }

@@ -131,8 +131,12 @@ process.on("message", (msg) => {
     rounds.set(msg.round, { marker: Buffer.from(msg.hex, "hex"), reached: 0, first: 0, last: 0 });
     process.send({ markerSet: msg.round });
   } else if (msg.cmd === "check") process.send({ check: check(msg.expect) });
-  else if (msg.cmd === "counts") process.send({ counts: { ...totals, streams: streams.length } });
-  else if (msg.cmd === "close") {
+  else if (msg.cmd === "counts") {
+    // A stream that heard nothing for `silentMs` while others are busy is stuck.
+    const t = now() - (msg.silentMs ?? 5000);
+    const silent = streams.filter((s) => s.lastAt < t).length;
+    process.send({ counts: { ...totals, streams: streams.length, silent } });
+  } else if (msg.cmd === "close") {
     for (const s of streams) {
       s.call.cancel();
       s.client.close();
@@ -187,7 +191,7 @@ function open({ target, n, base, typeUrl, delta, names, clusters, per, prefix })
       (b) => b,
     );
     const watched = namesOf(i);
-    const s = { client, call, names: watched, held: new Map(), round: 0, initial: false };
+    const s = { client, call, names: watched, held: new Map(), round: 0, initial: false, lastAt: now() };
     streams.push(s);
     call.on("error", () => {});
     call.on("data", (buf) => onResponse(s, buf, typeUrl, delta));
@@ -202,6 +206,7 @@ function open({ target, n, base, typeUrl, delta, names, clusters, per, prefix })
 
 function onResponse(s, buf, typeUrl, delta) {
   const at = now();
+  s.lastAt = at;
   totals.responses++;
   const r = parse(buf, delta);
   for (const [name, value] of r.resources) {

@@ -87,7 +87,10 @@ func main() {
 	var c cache.Cache
 	switch *mode {
 	case "snapshot":
-		snapshots = cache.NewSnapshotCache(true, oneGroup{}, nil)
+		// ads=false: in ADS mode the snapshot cache answers only a request naming every resource of the
+		// snapshot (one snapshot per node); here one shared snapshot holds every cluster and each stream
+		// watches some of them. Only EDS is served, so ADS ordering does not matter.
+		snapshots = cache.NewSnapshotCache(false, oneGroup{}, nil)
 		c = snapshots
 	case "linear":
 		linear = cache.NewLinearCache(resource.EndpointType)
