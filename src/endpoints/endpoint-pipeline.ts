@@ -5,7 +5,6 @@
  * a short debounce, publishing CDS/EDS(+zone variants)/LDS/RDS through a Publisher. Content that encodes
  * to the same bytes is not published again. Endpoints that leave DNS stay as DRAINING for the drain window.
  */
-import { toBinary } from "@bufbuild/protobuf";
 import { recordAnswer } from "../dns/answer-history.js";
 import type { Answer, RecordType } from "../dns/types.js";
 import {
@@ -15,8 +14,7 @@ import {
 import { type Clock, systemClock } from "../health/clock.js";
 import type { ProbeTarget } from "../health/probe.js";
 import type { EndpointHealth, HealthCheckSpec, HealthSink } from "../health/types.js";
-import { encodeClusterLoadAssignment } from "../xds/cla-encoder.js";
-import { contentVersion } from "../xds/encoded-resource.js";
+import { versionAhead } from "../xds/encoded-resource.js";
 import { PUSH_ORDER } from "../xds/type-urls.js";
 import { buildAssignment, zoneKey } from "./assignment-builder.js";
 import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
@@ -134,11 +132,11 @@ const MAX_RETRY_MS = 5000;
 const HEALTH_NAMES: readonly EndpointHealth[] = ["UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING"];
 
 /**
- * Content key of an assignment, for "unchanged means no publish": the store's own version function over
- * the same fast encoding the store uses, so a 10,000-endpoint cluster costs a hash, not a held copy.
+ * Content key of an assignment, for "unchanged means no publish": the store's own version of it. The
+ * encoding made for it is the one the store takes when this assignment is published (encoded once).
  */
 const claKey = (cla: ClusterLoadAssignment): string =>
-  contentVersion(encodeClusterLoadAssignment(cla) ?? toBinary(ClusterLoadAssignmentSchema, cla));
+  versionAhead(ENDPOINT_TYPE, ClusterLoadAssignmentSchema, cla);
 
 export class EndpointPipeline {
   private readonly clusters = new Map<string, ClusterState>();

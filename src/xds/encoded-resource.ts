@@ -52,14 +52,39 @@ function encodeMessage(typeUrl: string, schema: DescMessage, message: Message): 
   return toBinary(schema, message);
 }
 
+/**
+ * Encodings made ahead of a publish, by message object: a producer that needs a resource's version
+ * before publishing it (the endpoints stage skips unchanged assignments by version) encodes it here,
+ * and the store takes that encoding instead of encoding the same message a second time.
+ */
+const ahead = new WeakMap<Message, { bytes: Uint8Array; version: string }>();
+
+/**
+ * The content version of `message` as the store will compute it, encoding it once: the store's
+ * `encodeResource` of the same message object reuses these bytes. The message must not change after
+ * this call (messages handed to the store are never changed anyway).
+ */
+export function versionAhead(typeUrl: string, schema: DescMessage, message: Message): string {
+  let e = ahead.get(message);
+  if (!e) {
+    const bytes = encodeMessage(typeUrl, schema, message);
+    e = { bytes, version: contentVersion(bytes) };
+    ahead.set(message, e);
+  }
+  return e.version;
+}
+
 export function encodeResource(
   typeUrl: string,
   name: string,
   schema: DescMessage,
   message: Message,
 ): EncodedResource {
-  const bytes = encodeMessage(typeUrl, schema, message);
-  const version = contentVersion(bytes);
+  const pre = ahead.get(message);
+  // Taken, not kept: the stored buffer below holds a copy, and the standalone bytes become garbage.
+  if (pre) ahead.delete(message);
+  const bytes = pre?.bytes ?? encodeMessage(typeUrl, schema, message);
+  const version = pre?.version ?? contentVersion(bytes);
   // Any { type_url, value }
   const anyHead = stringField(ANY_TYPE_URL, typeUrl);
   const valuePrefix = lenPrefix(ANY_VALUE, bytes.length);
