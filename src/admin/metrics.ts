@@ -270,6 +270,10 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     buckets: PUSH_BUCKETS,
     registers,
   });
+  const pushChildren = new Map<
+    string,
+    { pushes: Counter.Internal; bytes: Counter.Internal; latency: Histogram.Internal<"type"> }
+  >();
   const xdsNacks = new Counter({
     name: "dnseds_xds_nacks_total",
     help: "Responses rejected by clients (NACK), by resource type.",
@@ -444,10 +448,21 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
       xdsStreams.dec({ kind });
     },
     xdsPushed(typeUrl, bytes, latencyMs) {
-      const type = xdsTypeLabel(typeUrl);
-      xdsPushes.inc({ type });
-      xdsPushBytes.inc({ type }, bytes);
-      xdsPushLatency.observe({ type }, latencyMs / 1000);
+      // Called once per stream per response (a thousand times per fan-out): the label children are
+      // resolved once per type, not hashed on every call.
+      let c = pushChildren.get(typeUrl);
+      if (!c) {
+        const type = xdsTypeLabel(typeUrl);
+        c = {
+          pushes: xdsPushes.labels({ type }),
+          bytes: xdsPushBytes.labels({ type }),
+          latency: xdsPushLatency.labels({ type }),
+        };
+        pushChildren.set(typeUrl, c);
+      }
+      c.pushes.inc();
+      c.bytes.inc(bytes);
+      c.latency.observe(latencyMs / 1000);
     },
     xdsNacked(typeUrl) {
       xdsNacks.inc({ type: xdsTypeLabel(typeUrl) });
