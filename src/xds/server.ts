@@ -230,6 +230,9 @@ export function createXdsServer(opts: XdsServerOptions): XdsServer {
     "grpc.max_send_message_length": limits.maxResponseBytes,
     // After the first stream, an HTTP/2 connection left without any stream this long gets a GOAWAY.
     "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
+    // Channelz would track every call and message of thousands of long-lived streams (a hot spot in
+    // the fan-out profile) for an introspection service this server does not expose.
+    "grpc.enable_channelz": 0,
   };
   if (limits.maxConnectionAgeMs > 0) {
     serverOptions["grpc.max_connection_age_ms"] = limits.maxConnectionAgeMs;
