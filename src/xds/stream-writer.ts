@@ -12,6 +12,21 @@ export interface WritableCall {
   once(event: "drain", listener: () => void): unknown;
 }
 
+/**
+ * Writers kicked during one turn, pumped together on the next: a fan-out kicks a thousand writers from
+ * one store notification, and one setImmediate for all of them costs less than one each.
+ */
+const kicked = new Set<StreamWriter>();
+let flushScheduled = false;
+
+function flushKicked(): void {
+  flushScheduled = false;
+  // Writers kicked while this runs (a pump that frees another) wait for the next turn, as before.
+  const batch = [...kicked];
+  kicked.clear();
+  for (const w of batch) w.runScheduled();
+}
+
 export class StreamWriter {
   private scheduled = false;
   private blocked = false;
@@ -28,10 +43,17 @@ export class StreamWriter {
   kick(): void {
     if (this.scheduled || this.blocked || this.inFlight || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.pump();
-    });
+    kicked.add(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushKicked);
+    }
+  }
+
+  /** @internal The pump a kick asked for (called by the shared flush on the next turn). */
+  runScheduled(): void {
+    this.scheduled = false;
+    this.pump();
   }
 
   close(): void {
