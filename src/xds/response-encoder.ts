@@ -1,9 +1,11 @@
 /**
  * Assembles DiscoveryResponse / DeltaDiscoveryResponse wire bytes by concatenating the pre-encoded
  * resource fields from the store with a few freshly written header fields. Nothing is re-encoded per
- * stream; the cost per response is one allocation and a memcpy of the resource bytes.
+ * stream; the cost per response is one allocation and a memcpy of the resource bytes, into a buffer that
+ * already holds the gRPC frame header, so streams write it without another copy (framed-writes.ts).
  */
 import type { EncodedResource } from "./encoded-resource.js";
+import { allocFramed } from "./framed-writes.js";
 import { stringField } from "./wire.js";
 
 // envoy/service/discovery/v3/discovery.proto field numbers.
@@ -24,7 +26,7 @@ export function encodeSotwResponse(r: {
   const parts: Uint8Array[] = [stringField(SOTW_VERSION_INFO, r.versionInfo)];
   for (const e of r.resources) parts.push(e.sotwField);
   parts.push(stringField(SOTW_TYPE_URL, r.typeUrl), stringField(SOTW_NONCE, r.nonce));
-  return Buffer.concat(parts);
+  return join(parts);
 }
 
 export function encodeDeltaResponse(r: {
@@ -39,5 +41,18 @@ export function encodeDeltaResponse(r: {
   parts.push(stringField(DELTA_TYPE_URL, r.typeUrl), stringField(DELTA_NONCE, r.nonce));
   // removed_resources entries may be empty strings in theory; stringField would drop them, so write raw.
   for (const name of r.removed) parts.push(stringField(DELTA_REMOVED_RESOURCES, name));
-  return Buffer.concat(parts);
+  return join(parts);
+}
+
+/** The parts back to back in one framed buffer. */
+function join(parts: readonly Uint8Array[]): Buffer {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = allocFramed(length);
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
  * that to one. Because the producer builds each response from the latest state at pull time, a slow client
  * holds at most one pending response per type and intermediate versions are coalesced.
  */
+import { useFramedWrites } from "./framed-writes.js";
 
 export interface WritableCall {
   write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean;
@@ -37,7 +38,10 @@ export class StreamWriter {
     private readonly call: WritableCall,
     private readonly produce: () => Buffer | undefined,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    // Responses come framed from the encoder; let this stream write them without grpc-js's copy.
+    useFramedWrites(call);
+  }
 
   /** Asks for a pump on the next turn; many kicks in one turn coalesce into one pump. */
   kick(): void {
