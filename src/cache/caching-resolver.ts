@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import { historyFingerprint, recordAnswer } from "../dns/answer-history.js";
-import type { Answer, RecordType, ResolveOptions, Resolver } from "../dns/types.js";
+import type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "../dns/types.js";
 import type { HealthSink } from "../health/types.js";
 import { cacheKey, normalizeName } from "./cache-key.js";
 import type { CacheMetrics, EtcdTierState } from "./cache-metrics.js";
@@ -137,8 +137,14 @@ class AbortedError extends CacheError {
   }
 }
 
+/** A record without its TTL, as text. Addresses (the common case, thousands per name) skip JSON. */
+function recordKey(r: DnsRecord): string {
+  if (r.type === "A" || r.type === "AAAA") return `${r.type} ${r.address}`;
+  return JSON.stringify(r, (k, v) => (k === "ttl" ? undefined : v));
+}
+
 function fingerprint(a: Answer): string {
-  const recs = a.records.map((r) => JSON.stringify(r, (k, v) => (k === "ttl" ? undefined : v))).sort();
+  const recs = a.records.map(recordKey).sort();
   const targets = a.targets
     ? [...a.targets]
         .map(
