@@ -43,6 +43,9 @@ export async function fanoutRounds({
     const clientCpu = [];
     const latency = [];
     const spread = [];
+    // Round windows on CLOCK_MONOTONIC in µs, the clock of V8 CPU profiles (profile-summary --windows).
+    const windows = [];
+    const mono = () => Number(process.hrtime.bigint() / 1000n);
     for (let r = 1; r <= warmup + rounds; r++) {
       const { changes, marker } = round(r);
       await clients.marker(r, marker);
@@ -50,11 +53,13 @@ export async function fanoutRounds({
       const c0 = cpuMs(server.pid);
       const k0 = clients.cpuMs();
       const t0 = now();
+      const m0 = mono();
       server.trigger(changes);
       const { first, last } = await clients.reached();
       const c1 = cpuMs(server.pid);
       const k1 = clients.cpuMs();
       if (r > warmup) {
+        windows.push([m0, mono()]);
         cpu.push(c1 - c0);
         clientCpu.push(k1 - k0);
         latency.push(last - t0);
@@ -78,6 +83,7 @@ export async function fanoutRounds({
       responsesPerStream: +(counts.responses / streams).toFixed(2),
       clientBound: median(clientCpu) > median(cpu),
     };
+    Object.defineProperty(out, "windows", { value: windows, enumerable: false });
     return { out, clients };
   } catch (e) {
     await clients.close();
