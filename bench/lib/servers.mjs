@@ -58,6 +58,8 @@ export async function startDnsEds({
     xds: { ...(config.xds ?? {}), listen: `127.0.0.1:${xdsPort}` },
     admin: { listen: `127.0.0.1:${adminPort}` },
     dns: { servers: [named.server], minTtl: 1, timeoutMs: 1000, ...(config.dns ?? {}) },
+    // The bench closes its streams before stopping a server: no drain window to wait out.
+    shutdown: { drainWindowMs: 0, graceMs: 1000 },
   };
   // JSON is YAML: the config loader reads it as is.
   writeFileSync(file, JSON.stringify(full, null, 2));
