@@ -76,7 +76,7 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       await clients.close();
       results[id] = out;
       console.log(JSON.stringify({ [key]: id, ...out }));
-      if (prof && id === "dnsEdsSotw")
+      if (prof && id === "dnsEdsSotwProfiled")
         writeFileSync(join(prof, "round-windows.json"), JSON.stringify(out.windows));
     } finally {
       await server.stop();
