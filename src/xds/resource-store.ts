@@ -279,6 +279,16 @@ export class ResourceStore {
   }
 
   private notify(changes: ResourceChange[]): void {
+    const only = changes.length === 1 ? changes[0] : undefined;
+    if (only) {
+      // The common fan-out (one resource changed, thousands of watchers): one shared list, no grouping.
+      // Watchers read the list during the call and keep nothing of it.
+      const wild = this.wildcardWatchers.get(only.typeUrl);
+      const named = this.watchersByName.get(only.typeUrl)?.get(only.name);
+      if (wild) for (const w of wild) w.onChange(changes);
+      if (named) for (const w of named) if (!wild?.has(w)) w.onChange(changes);
+      return;
+    }
     const perWatch = new Map<Watch, ResourceChange[]>();
     const add = (w: Watch, c: ResourceChange) => {
       const list = perWatch.get(w);
