@@ -27,11 +27,12 @@ const STREAMS = flag("streams", 1000);
 const CLUSTERS = flag("clusters", 100);
 const PER = flag("per", 10);
 const SIZE = flag("size", 10);
-const CLIENTS = flag("clients", 1);
+// One load-client process per client core (one on a 2-core box).
+const layout = coreLayout();
+const CLIENTS = flag("clients", Math.max(1, layout.clientCpus.length));
 const onlyAt = argv.indexOf("--only");
 const ONLY = onlyAt >= 0 ? argv[onlyAt + 1].split(",") : undefined;
 
-const layout = coreLayout();
 pinSelf(layout);
 startReport("xds-process-churn", layout);
 const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-churn-"));

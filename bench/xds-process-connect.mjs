@@ -25,14 +25,15 @@ const flag = (name, def) => {
 const STREAMS = flag("streams", 5000);
 const NAMES = flag("names", 10);
 const SIZE = flag("size", 100);
-const CLIENTS = flag("clients", 1);
+// One load-client process per client core (one on a 2-core box).
+const layout = coreLayout();
+const CLIENTS = flag("clients", Math.max(1, layout.clientCpus.length));
 const onlyAt = argv.indexOf("--only");
 const ONLY = onlyAt >= 0 ? argv[onlyAt + 1].split(",") : undefined;
 const TYPE_EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
-const layout = coreLayout();
 pinSelf(layout);
 startReport("xds-process-connect", layout);
 const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-connect-"));

@@ -26,11 +26,12 @@ const flag = (name, def) => {
 const ROUNDS = Number(flag("rounds", 20));
 const STREAMS = Number(flag("streams", 1000));
 const W2_STREAMS = Number(flag("w2streams", 100));
-const CLIENTS = Number(flag("clients", 1));
+// One load-client process per client core (one on a 2-core box).
+const layout = coreLayout();
+const CLIENTS = Number(flag("clients", Math.max(1, layout.clientCpus.length)));
 const ONLY = flag("only", "");
 const CPU_PROF = flag("cpu-prof", undefined);
 
-const layout = coreLayout();
 pinSelf(layout);
 startReport("xds-process-fanout", layout);
 const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-fanout-"));
