@@ -1,7 +1,10 @@
 // Load client of the whole-process xDS benchmarks: a child process (started by load-clients.mjs, pinned
 // to its own core) that opens N ADS streams, each on its own HTTP/2 connection as real proxies do, and
-// ACKs every response like a client that accepts it. It does not decode resources: a short wire scan
-// finds each resource's name and bytes, which the stream keeps as "what it holds".
+// ACKs every response like a client that accepts it. It speaks gRPC over Node's http2 module directly
+// (5-byte length-prefixed messages on a POST stream): a grpc-js channel per stream cost the client more
+// CPU than the servers under test spent, so the client was the limit of the connect storm. It does not
+// decode resources: a short wire scan finds each resource's name and bytes, which the stream keeps as
+// "what it holds".
 //
 // Per stream it counts responses, changed resources ("updates": bytes differ from what it held) and
 // unchanged ones ("redundant"). A round is a marker (bytes that appear only in the new content): when
@@ -10,7 +13,7 @@
 // the expected marker (nothing lost, coalescing ended on the newest version).
 //
 // IPC in: open, marker, check, counts, close. IPC out: opened, marker-set, round, initial, check, counts.
-import * as grpc from "@grpc/grpc-js";
+import http2 from "node:http2";
 
 if (!process.send) {
   console.log("stream-client: helper of the whole-process xDS benchmarks; run by them");
@@ -116,6 +119,42 @@ function parse(buf, delta) {
   return out;
 }
 
+/** A gRPC message on the wire: uncompressed flag, big-endian length, the bytes. */
+function frame(msg) {
+  const out = Buffer.allocUnsafe(5 + msg.length);
+  out[0] = 0;
+  out.writeUInt32BE(msg.length, 1);
+  msg.copy(out, 5);
+  return out;
+}
+
+/** Splits an HTTP/2 data stream into gRPC messages; chunks are joined once per message, not per chunk. */
+function deframer(onMessage) {
+  let chunks = [];
+  let have = 0;
+  let need = 5;
+  let header = true;
+  return (chunk) => {
+    chunks.push(chunk);
+    have += chunk.length;
+    while (have >= need) {
+      const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
+      if (header) {
+        need = 5 + buf.readUInt32BE(1);
+        header = false;
+        chunks = [buf];
+        if (have < need) break;
+      }
+      onMessage(buf.subarray(5, need));
+      const rest = buf.subarray(need);
+      chunks = rest.length > 0 ? [rest] : [];
+      have = rest.length;
+      need = 5;
+      header = true;
+    }
+  };
+}
+
 let streams = [];
 let spec;
 const totals = { responses: 0, updates: 0, redundant: 0 };
@@ -137,10 +176,7 @@ process.on("message", (msg) => {
     const silent = streams.filter((s) => s.lastAt < t).length;
     process.send({ counts: { ...totals, streams: streams.length, silent } });
   } else if (msg.cmd === "close") {
-    for (const s of streams) {
-      s.call.cancel();
-      s.client.close();
-    }
+    for (const s of streams) s.session.destroy();
     streams = [];
     process.send({ closed: true }, () => process.exit(0));
   }
@@ -180,26 +216,26 @@ function open({ target, n, base, typeUrl, delta, names, clusters, per, prefix })
   initialPending = n;
   for (let k = 0; k < n; k++) {
     const i = base + k;
-    // A local subchannel pool per channel forces one HTTP/2 connection per stream.
-    const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
-      "grpc.use_local_subchannel_pool": 1,
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    // One HTTP/2 connection (session) per stream.
+    const session = http2.connect(`http://${target}`);
+    session.on("error", () => {});
+    const call = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
     });
-    const call = client.makeBidiStreamRequest(
-      path,
-      (b) => b,
-      (b) => b,
-    );
     const watched = namesOf(i);
-    const s = { client, call, names: watched, held: new Map(), round: 0, initial: false, lastAt: now() };
+    const s = { session, call, names: watched, held: new Map(), round: 0, initial: false, lastAt: now() };
     streams.push(s);
     call.on("error", () => {});
-    call.on("data", (buf) => onResponse(s, buf, typeUrl, delta));
+    const frames = deframer((buf) => onResponse(s, buf, typeUrl, delta));
+    call.on("data", frames);
     const nodeMsg = str(1, `bench-${i}`);
     const first = delta
       ? Buffer.concat([str(1, nodeMsg), str(2, typeUrl), ...watched.map((x) => str(3, x))])
       : Buffer.concat([str(2, nodeMsg), ...watched.map((x) => str(3, x)), str(4, typeUrl)]);
-    call.write(first);
+    call.write(frame(first));
   }
   process.send({ opened: n });
 }
@@ -235,5 +271,5 @@ function onResponse(s, buf, typeUrl, delta) {
   const ack = delta
     ? Buffer.concat([str(2, typeUrl), str(6, r.nonce)])
     : Buffer.concat([str(1, r.version), ...s.names.map((x) => str(3, x)), str(4, typeUrl), str(5, r.nonce)]);
-  s.call.write(ack);
+  s.call.write(frame(ack));
 }
