@@ -3,9 +3,10 @@
  * streams end with UNAVAILABLE at its own moment within a window, so clients reconnect (to another
  * replica, since this one reports not-ready) a few at a time instead of all at once.
  *
- * grpc-js has no public per-connection close; its Server keeps the HTTP/2 sessions in a private
- * `sessions` map, which `serverSessions` reads and checks, so a grpc-js upgrade that changes it fails
- * loudly (ERR_XDS_SERVER_STATE) instead of silently draining nothing.
+ * grpc-js has no public per-connection close; its Server keeps the HTTP/2 sessions privately, in a set
+ * per listening HTTP/2 server (`http2Servers`, always) and, with channelz on, in a `sessions` map too
+ * (the xDS server runs with channelz off). `serverSessions` reads and checks them, so a grpc-js upgrade
+ * that changes them fails loudly (ERR_XDS_SERVER_STATE) instead of silently draining nothing.
  */
 import type { ServerHttp2Session } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
@@ -26,6 +27,17 @@ export function drainOffsets(n: number, windowMs: number, random: () => number =
 
 /** The open HTTP/2 sessions (client connections) of a grpc-js server. */
 export function serverSessions(server: grpc.Server): ServerHttp2Session[] {
+  const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (listeners instanceof Map && listeners.size > 0) {
+    const out: ServerHttp2Session[] = [];
+    let shaped = true;
+    for (const l of listeners.values()) {
+      const set = (l as { sessions?: unknown } | undefined)?.sessions;
+      if (set instanceof Set) for (const s of set) out.push(s as ServerHttp2Session);
+      else shaped = false;
+    }
+    if (shaped) return out;
+  }
   const sessions = (server as unknown as { sessions?: unknown }).sessions;
   if (!(sessions instanceof Map))
     throw new XdsError(
