@@ -89,3 +89,57 @@ describe("framed writes (a response framed once, written by grpc-js without its 
     }
   });
 });
+
+describe("the xDS server writes one response to many streams without copying it per stream", () => {
+  it("a push to 20 streams copies no response-sized buffer, and every stream gets the assignment", async () => {
+    const { startServer } = await import("./harness.js");
+    const { RawXdsClient, sotwNames } = await import("./raw-client.js");
+    const { clusterLoadAssignment } = await import("../../src/xds/resource-builders.js");
+    const { TYPE_URLS } = await import("../../src/xds/type-urls.js");
+    const cla = (port: number) =>
+      clusterLoadAssignment("big", [
+        {
+          zone: "z",
+          endpoints: Array.from({ length: 500 }, (_, i) => ({ address: `127.1.${i >> 8}.${i & 255}`, port })),
+        },
+      ]);
+    const { store, server, port } = await startServer();
+    store.publish({ upsert: [{ typeUrl: TYPE_URLS.endpoint, name: "big", resource: cla(1000) }] });
+    const clients = Array.from({ length: 20 }, () => new RawXdsClient("sotw", port));
+    try {
+      for (const c of clients) c.send({ typeUrl: TYPE_URLS.endpoint, resourceNames: ["big"] });
+      const first = await Promise.all(clients.map((c) => c.next()));
+      for (const r of first) expect(sotwNames(r)).toEqual(["big"]);
+      const size = store.getEncoded(TYPE_URLS.endpoint, "big")?.bytes.length ?? 0;
+      // grpc-js frames a message by copying it into a new buffer 5 bytes longer, at offset 5
+      // (serializeMessage); count such copies of response-sized messages (the client's own reads differ).
+      const copy = Buffer.prototype.copy;
+      let bigCopies = 0;
+      Buffer.prototype.copy = function (this: Buffer, ...args: Parameters<Buffer["copy"]>) {
+        const [target, at] = args;
+        if (this.length >= size && at === 5 && target.length === this.length + 5) bigCopies++;
+        return copy.apply(this, args);
+      };
+      try {
+        for (const [i, c] of clients.entries()) {
+          const r = first[i];
+          c.send({
+            typeUrl: TYPE_URLS.endpoint,
+            resourceNames: ["big"],
+            versionInfo: r?.versionInfo,
+            responseNonce: r?.nonce,
+          });
+        }
+        store.publish({ upsert: [{ typeUrl: TYPE_URLS.endpoint, name: "big", resource: cla(2000) }] });
+        const second = await Promise.all(clients.map((c) => c.next()));
+        for (const r of second) expect(sotwNames(r)).toEqual(["big"]);
+      } finally {
+        Buffer.prototype.copy = copy;
+      }
+      expect(bigCopies).toBe(0);
+    } finally {
+      for (const c of clients) c.close();
+      await server.shutdown(500);
+    }
+  });
+});
