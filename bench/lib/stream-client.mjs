@@ -14,6 +14,7 @@
 //
 // IPC in: open, marker, check, counts, close. IPC out: opened, marker-set, round, initial, check, counts.
 import http2 from "node:http2";
+import net from "node:net";
 
 if (!process.send) {
   console.log("stream-client: helper of the whole-process xDS benchmarks; run by them");
@@ -216,8 +217,16 @@ function open({ target, n, base, typeUrl, delta, names, clusters, per, prefix })
   initialPending = n;
   for (let k = 0; k < n; k++) {
     const i = base + k;
-    // One HTTP/2 connection (session) per stream.
-    const session = http2.connect(`http://${target}`);
+    // One HTTP/2 connection (session) per stream, each from its own loopback address like proxies on
+    // their own hosts (a server may cap connections per peer address; dns-eds does, at 100).
+    const [host, port] = [
+      target.slice(0, target.lastIndexOf(":")),
+      Number(target.slice(target.lastIndexOf(":") + 1)),
+    ];
+    const localAddress = `127.100.${(i >> 8) & 255}.${i & 255 || 1}`;
+    const session = http2.connect(`http://${target}`, {
+      createConnection: () => net.connect({ host, port, localAddress }),
+    });
     session.on("error", () => {});
     const call = session.request({
       ":method": "POST",
