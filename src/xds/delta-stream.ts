@@ -5,6 +5,7 @@
  * never offered again until the content changes.
  */
 import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { clipClientText } from "./client-text-log.js";
 import type { EncodedResource } from "./encoded-resource.js";
 import type { XdsRequest } from "./request-scanner.js";
 import { encodeDeltaResponse } from "./response-encoder.js";
@@ -218,7 +219,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
           n: resources.length,
           removed: removed.length,
           nonce,
-          node: this.node?.id,
+          node: clipClientText(this.node?.id ?? "", 256),
         },
         "delta push",
       );

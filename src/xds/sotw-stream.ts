@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { clipClientText } from "./client-text-log.js";
 import type { EncodedResource } from "./encoded-resource.js";
 import type { XdsRequest } from "./request-scanner.js";
 import { encodeSotwResponse } from "./response-encoder.js";
@@ -193,7 +194,12 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     const versionInfo = versionsDigest(st.known, shortHash);
     if (this.ctx.logger.isLevelEnabled("debug")) {
       this.ctx.logger.debug(
-        { typeUrl: typeLabel(st.typeUrl), n: resources.length, nonce: st.nonce, node: this.node?.id },
+        {
+          typeUrl: typeLabel(st.typeUrl),
+          n: resources.length,
+          nonce: st.nonce,
+          node: clipClientText(this.node?.id ?? "", 256),
+        },
         "sotw push",
       );
     }

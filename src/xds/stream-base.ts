@@ -10,7 +10,7 @@ import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Node } from "../gen/envoy/config/core/v3/base_pb.js";
 import { type CallIdentity, DeniedError, type StreamAccess, type XdsAuthorization } from "./authorization.js";
-import type { ClientTextLog } from "./client-text-log.js";
+import { type ClientTextLog, clipClientText } from "./client-text-log.js";
 import { type ConvergenceTracker, StreamConvergence } from "./convergence-tracker.js";
 import type { EncodedResource } from "./encoded-resource.js";
 import { XdsError } from "./errors.js";
@@ -297,7 +297,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.node = info;
     this.variantKey = this.ctx.variantKeyOf(this.node);
     this.ctx.logger.debug(
-      { node: this.node?.id, zone: this.variantKey, kind: this.ctx.kind },
+      { node: clipClientText(info?.id ?? "", 256), zone: this.variantKey, kind: this.ctx.kind },
       "xds stream identified",
     );
   }
@@ -501,7 +501,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
       return;
     }
     const err = e as Error;
-    this.ctx.logger.warn({ err, kind: this.ctx.kind, node: this.node?.id }, "xds stream failed");
+    this.ctx.logger.warn(
+      { err, kind: this.ctx.kind, node: clipClientText(this.node?.id ?? "", 256) },
+      "xds stream failed",
+    );
     this.endWith(status.INTERNAL, err.message);
   }
 
