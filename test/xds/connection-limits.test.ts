@@ -93,8 +93,9 @@ describe("xDS transport limits", () => {
     hung.freeze();
     const frozenAt = Date.now();
     await until(() => server.connectionCount() === 1, 5_000, "the hung connection dropped");
-    // At least one unanswered ping interval plus its timeout went by.
-    expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(300);
+    // Not dropped for another reason: about a ping timeout went by (a ping sent just before the freeze
+    // may have had its answer cut off, so not a whole interval plus timeout).
+    expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(150);
     expect(server.streamCount()).toBe(1);
 
     // The live client answered pings all along: three more, then it still gets an update.
