@@ -48,7 +48,8 @@ export class ConnectionGate {
   private closed = false;
 
   constructor(private readonly opts: ConnectionGateOptions) {
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Socket options as grpc-js' own listener leaves them (Nagle on); the write path is tuned there.
+    this.server = createServer((socket) => this.accept(socket));
   }
 
   /** Binds `host:port` (port 0: any free port) and resolves with the bound port. */
