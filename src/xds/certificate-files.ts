@@ -47,7 +47,9 @@ export class CertificateFiles implements grpc.experimental.CertificateProvider {
   private timer: NodeJS.Timeout | undefined;
   /** The refused content last logged, so a half-done rotation is logged once, not every interval. */
   private lastRefused = "";
-  private checking: Promise<"unchanged" | "applied" | "rejected"> | undefined;
+  /** Checks run one after another, each reading the files as they are when it starts. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private queued = 0;
 
   private constructor(
     readonly paths: TlsFilePaths,
@@ -69,7 +71,10 @@ export class CertificateFiles implements grpc.experimental.CertificateProvider {
   /** Starts checking the files every interval. */
   start(): this {
     if (this.timer === undefined) {
-      this.timer = setInterval(() => void this.checkNow(), this.opts.intervalMs ?? 10_000);
+      // A slow disk must not pile up checks: the timer skips while one is queued or running.
+      this.timer = setInterval(() => {
+        if (this.queued === 0) void this.checkNow();
+      }, this.opts.intervalMs ?? 10_000);
       this.timer.unref();
     }
     return this;
@@ -98,10 +103,14 @@ export class CertificateFiles implements grpc.experimental.CertificateProvider {
 
   /** Compares the files with what is in force and applies them when they changed and are valid. */
   checkNow(): Promise<"unchanged" | "applied" | "rejected"> {
-    this.checking ??= this.check().finally(() => {
-      this.checking = undefined;
-    });
-    return this.checking;
+    this.queued++;
+    const run = this.queue
+      .then(() => this.check())
+      .finally(() => {
+        this.queued--;
+      });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async check(): Promise<"unchanged" | "applied" | "rejected"> {
