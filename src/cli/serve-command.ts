@@ -53,6 +53,10 @@ export interface ServeOptions {
   /** Where SIGHUP/SIGTERM/SIGINT come from (default `process`). */
   signals?: Pick<NodeJS.EventEmitter, "on" | "off">;
   err?: (text: string) => void;
+  /** The control plane to run (default: src/app/serve.ts). Tests inject one whose stop fails or hangs. */
+  startServer?: StartServer;
+  /** Beyond drain delay + window + grace, how long stopping may take before giving up (default 10 s). */
+  stopSlackMs?: number;
 }
 
 // Variable specifiers: these modules belong to other parts of the project and are loaded only when used,
@@ -72,6 +76,8 @@ async function startEmbedded(): Promise<EmbeddedDefault> {
     throw new Error(`${EMBEDDED_MODULE} exports no startEmbeddedDefault`);
   return mod.startEmbeddedDefault();
 }
+
+const STOP_SLACK_MS = 10_000;
 
 /** Runs until a stop signal; resolves with the process exit code. */
 export async function runServe(opts: ServeOptions): Promise<number> {
@@ -109,7 +115,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
 
   let startServer: StartServer;
   try {
-    startServer = await importStartServer();
+    startServer = opts.startServer ?? (await importStartServer());
   } catch (e) {
     err(`dns-eds: the control plane is not available in this build (${(e as Error).message})\n`);
     return EXIT_FAILURE;
@@ -194,6 +200,15 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           return;
         }
         stopping = true;
+        // Whatever happens while stopping (a drain or close that throws, a log write to a closed pipe),
+        // the process must still exit: a stop that never resolves leaves a half-closed replica behind.
+        const s0 = (app.reloads?.current() ?? running).shutdown;
+        const budgetMs = s0.drainDelayMs + s0.drainWindowMs + s0.graceMs + (opts.stopSlackMs ?? STOP_SLACK_MS);
+        const overdue = setTimeout(() => {
+          err(`dns-eds: stopping took longer than ${budgetMs} ms (drain delay + window + grace + slack); exiting\n`);
+          resolve(EXIT_FAILURE);
+        }, budgetMs);
+        overdue.unref();
         void (async () => {
           // SIGTERM (Kubernetes, docker stop) drains: not ready at once, serve on for the delay (load
           // balancers stop sending new clients here), then send clients away a few at a time over the
@@ -213,11 +228,21 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           } else {
             log.info({ signal }, "stopping");
           }
-          await closeAll();
-          signals.off("SIGTERM", onTerm);
-          signals.off("SIGINT", onInt);
-          resolve(EXIT_OK);
-        })();
+        })()
+          .then(
+            () => EXIT_OK,
+            (e: unknown) => {
+              err(`dns-eds: error while stopping: ${(e as Error)?.message ?? String(e)}\n`);
+              return EXIT_FAILURE;
+            },
+          )
+          .then(async (code) => {
+            await closeAll();
+            signals.off("SIGTERM", onTerm);
+            signals.off("SIGINT", onInt);
+            clearTimeout(overdue);
+            resolve(code);
+          });
       };
       const onTerm = () => stop("SIGTERM");
       const onInt = () => stop("SIGINT");
