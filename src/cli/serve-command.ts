@@ -203,9 +203,12 @@ export async function runServe(opts: ServeOptions): Promise<number> {
         // Whatever happens while stopping (a drain or close that throws, a log write to a closed pipe),
         // the process must still exit: a stop that never resolves leaves a half-closed replica behind.
         const s0 = (app.reloads?.current() ?? running).shutdown;
-        const budgetMs = s0.drainDelayMs + s0.drainWindowMs + s0.graceMs + (opts.stopSlackMs ?? STOP_SLACK_MS);
+        const budgetMs =
+          s0.drainDelayMs + s0.drainWindowMs + s0.graceMs + (opts.stopSlackMs ?? STOP_SLACK_MS);
         const overdue = setTimeout(() => {
-          err(`dns-eds: stopping took longer than ${budgetMs} ms (drain delay + window + grace + slack); exiting\n`);
+          err(
+            `dns-eds: stopping took longer than ${budgetMs} ms (drain delay + window + grace + slack); exiting\n`,
+          );
           resolve(EXIT_FAILURE);
         }, budgetMs);
         overdue.unref();

@@ -10,9 +10,9 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT_FAILURE, EXIT_OK } from "../../src/cli/exit-codes.js";
 import type { ControlPlaneHandle, StartServer } from "../../src/cli/serve-command.js";
 import { runServe } from "../../src/cli/serve-command.js";
-import { EXIT_FAILURE, EXIT_OK } from "../../src/cli/exit-codes.js";
 import { waitFor } from "../support/wait-for.js";
 
 let dir: string;
