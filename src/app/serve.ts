@@ -293,7 +293,9 @@ export async function startServer(
         firstResolutionReadiness(() =>
           pipeline
             .snapshot()
-            .filter((c) => !c.ready)
+            // Resolved, not merely published: a failed first lookup publishes an empty assignment, which
+            // must not count as ready (a balancer would send clients to a replica serving nothing).
+            .filter((c) => !c.resolved)
             .map((c) => c.name),
         ),
       ],

@@ -81,6 +81,11 @@ export interface ClusterSnapshot {
   name: string;
   /** Every source has had a first answer (or a failure), so an assignment has been published. */
   ready: boolean;
+  /**
+   * An assignment built from a DNS answer for each source (static ones need none) has been published.
+   * Unlike `ready`, a failed first lookup does not count: readiness waits on this.
+   */
+  resolved: boolean;
   endpoints: EndpointSnapshot[];
   lastBuildAt?: number;
   errors: string[];
@@ -100,9 +105,11 @@ interface ClusterState {
   lastBuildAt?: number;
   healthKeys: Set<string>;
   published: boolean;
+  /** See ClusterSnapshot.resolved. */
+  resolved: boolean;
   listenerPublished: boolean;
   /** What the batch being published carries; becomes claBytes/resourceBytes once publish succeeds. */
-  pending?: { claBytes: string; resourceBytes: string };
+  pending?: { claBytes: string; resourceBytes: string; answered: boolean };
 }
 
 interface LookupState {
@@ -198,6 +205,7 @@ export class EndpointPipeline {
         draining: new Map(),
         healthKeys: new Set(),
         published: false,
+        resolved: false,
         listenerPublished: false,
       };
       next.spec = spec;
@@ -288,6 +296,7 @@ export class EndpointPipeline {
       const snap: ClusterSnapshot = {
         name,
         ready: st.published,
+        resolved: st.resolved,
         endpoints,
         errors,
         holds: this.flap.holdsOf(name),
@@ -478,6 +487,17 @@ export class EndpointPipeline {
     });
   }
 
+  /** Every DNS/SRV source has an answer (not only a failure) for at least one of its own lookups. */
+  private isAnswered(st: ClusterState): boolean {
+    for (const s of st.spec.sources) {
+      if (s.kind === "static") continue;
+      const keys =
+        s.kind === "dns" ? families(st.spec).map((t) => lookupKey(s.name, t)) : [lookupKey(s.name, "SRV")];
+      if (!keys.some((k) => this.lookups.get(k)?.answer !== undefined)) return false;
+    }
+    return true;
+  }
+
   private isReady(st: ClusterState): boolean {
     for (const s of st.spec.sources) {
       if (s.kind === "static") continue;
@@ -576,7 +596,7 @@ export class EndpointPipeline {
         ...(variants.size > 0 ? { variants } : {}),
       });
     }
-    st.pending = { claBytes, resourceBytes };
+    st.pending = { claBytes, resourceBytes, answered: this.isAnswered(st) };
     return unit;
   }
 
@@ -674,6 +694,7 @@ export class EndpointPipeline {
       st.claBytes = st.pending.claBytes;
       st.resourceBytes = st.pending.resourceBytes;
       st.listenerPublished = st.spec.grpcListener;
+      if (st.pending.answered) st.resolved = true;
       delete st.pending;
     }
     st.published = true;

@@ -125,8 +125,8 @@ describe("/readyz of the real app", () => {
         ok: false,
         reason: "waiting for the first resolution of 1 cluster(s): web",
       });
-      // The lookup times out: the dns check now names the failures (the cluster is published empty,
-      // so first-resolution no longer holds readiness back; dns does).
+      // The lookup times out: the dns check now names the failures. The cluster is published empty,
+      // which is not a resolution: first-resolution still names it.
       const down = await waitFor("the failed lookup on /readyz", 30_000, async () => {
         const r = await p.readyz();
         const dns = r.body.checks?.find((c) => c.name === "dns");
@@ -134,9 +134,11 @@ describe("/readyz of the real app", () => {
       });
       expect(down.status).toBe(503);
       expect(down.body.checks?.find((c) => c.name === "dns")?.reason).toMatch(/lookups failed/);
+      expect(down.body.checks?.find((c) => c.name === "first-resolution")?.ok).toBe(false);
       // A DNS server takes the address: ready without a restart. A failed lookup is retried after the
       // cache's stale-refresh interval (30 s, src/cache/cache-policy.ts), so the bound is that interval
-      // plus 20 s for a loaded box.
+      // plus 20 s for a loaded box. 200 means the answer is published: the endpoint is there at once
+      // (a balancer sending clients to a 200 replica must not have them served an empty assignment).
       await new Promise<void>((r) => blackhole.close(() => r()));
       late = await startBindServer({ zones: [zone([H1])], port: dnsPort });
       await waitFor("/readyz 200", 50_000, async () =>

@@ -120,6 +120,22 @@ describe("endpoint pipeline", () => {
     expect(last).toContain("0 10.0.0.1:80 DRAINING");
   });
 
+  it("counts a cluster resolved (readiness) only once an assignment built from an answer is published, not after a failed first lookup", async () => {
+    const { clock, source, publisher, p } = setup();
+    source.fail("down.svc", "A");
+    p.setClusters([svc({ ipFamily: "V4_ONLY", sources: [dnsSource("down.svc", 80)] })]);
+    await clock.advance(200);
+    // The failure publishes an empty assignment (clients are not kept waiting) but is not a resolution.
+    expect(rows(publisher.lastCla("svc"))).toEqual([]);
+    expect(p.snapshot().map((c) => [c.ready, c.resolved])).toEqual([[true, false]]);
+    source.push(a("down.svc", "10.0.0.9"));
+    // The answer is in but not yet published (debounce): still not resolved.
+    expect(p.snapshot()[0]?.resolved).toBe(false);
+    await clock.advance(200);
+    expect(rows(publisher.lastCla("svc"))).toEqual(["0 10.0.0.9:80 UNKNOWN"]);
+    expect(p.snapshot()[0]?.resolved).toBe(true);
+  });
+
   it("lists endpoints that left DNS as DRAINING for the drain window, then removes them", async () => {
     const { clock, source, publisher, p } = setup();
     source.set(a("svc.example.com", "10.0.0.1", "10.0.0.2"));
