@@ -173,6 +173,10 @@ describe("resolver against BIND", () => {
   it("ignores out-of-bailiwick additional records: a caching resolver's SRV reply carries them, follow-ups still run", async () => {
     // A caching BIND in front of this one, warmed with host.other.test: it answers the SRV for
     // example.test with host.other.test's A and AAAA in the additional section (from its cache).
+    // Not a delegated zone's glue: BIND 9.18 as an authoritative server puts no glue into an SRV reply's
+    // additional section (tried with `minimal-responses no`: a target below a zone cut of the same zone,
+    // and one in another zone it serves with a delegation and glue — the reply carried neither), so a
+    // caching server is the real one that sends out-of-bailiwick addresses.
     const fwd = await startBindServer({
       zones: [],
       forwardZones: [
