@@ -141,6 +141,7 @@ pipeline.setClusters([
     lbPolicy: "ROUND_ROBIN",
     overprovisioningFactor: 140,
     drainMs: 0,
+    allowLoopback: false,
   },
 ]);
 for (let i = 0; i < 200 && !pipeline.snapshot()[0]?.ready; i++) await sleep(50);

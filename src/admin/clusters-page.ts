@@ -30,6 +30,8 @@ export interface ClusterView {
    * NXDOMAIN since …, serving the last set (2 records) until …" or "…: shrink held: seen once (…)".
    */
   notes?: readonly string[];
+  /** What was held back from DNS by the input screen (rebinding guard, size caps), and what was kept instead. */
+  inputNotes?: readonly string[];
   /** The same holds as data (JSON only): lookup, kind, since and until in unix ms, counts. */
   holds?: readonly HeldAnswerView[];
 }
@@ -93,6 +95,7 @@ export function renderClustersText(clusters: readonly ClusterView[]): string {
     for (const n of c.notes ?? []) out.push(`  held: ${n}`);
     for (const n of c.nacks ?? [])
       out.push(`  last NACK: ${n.type} version ${n.version} by ${n.node || "?"} at ${n.at}: ${n.detail}`);
+    for (const n of c.inputNotes ?? []) out.push(`  input: ${n}`);
     const rows = sortedEndpoints(c.endpoints).map(endpointCells);
     if (rows.length > 0) {
       const header = ENDPOINT_COLUMNS.map((h) => h.toUpperCase());
@@ -132,6 +135,7 @@ export function renderClustersHtml(clusters: readonly ClusterView[]): string {
       parts.push(
         `<p>last NACK: ${escapeHtml(`${n.type} version ${n.version} by ${n.node || "?"} at ${n.at}: ${n.detail}`)}</p>`,
       );
+    for (const n of c.inputNotes ?? []) parts.push(`<p class="input">input: ${escapeHtml(n)}</p>`);
     if (c.endpoints.length === 0) {
       parts.push("<p>no endpoints</p>");
       continue;

@@ -62,6 +62,8 @@ export interface AnswerHoldEvent {
 export interface ClusterHealthSource {
   name: string;
   endpoints: ReadonlyArray<{ health: string }>;
+  /** What the endpoints stage held back from DNS (rebinding guard, size caps); kinds are a fixed set. */
+  notes?: ReadonlyArray<{ kind: string; count: number }>;
 }
 
 /** Cumulative counts kept as plain integers by the cache tiers, read at scrape time. */
@@ -234,6 +236,21 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
           const counts: Partial<Record<string, number>> = {};
           for (const e of c.endpoints) counts[e.health] = (counts[e.health] ?? 0) + 1;
           for (const health of HEALTH_LABELS) endpoints.set({ cluster: c.name, health }, counts[health] ?? 0);
+        }
+      }
+    },
+  });
+  const heldBack: Gauge<"cluster" | "kind"> = new Gauge({
+    name: "dnseds_input_held_back",
+    help: "Addresses or records from DNS held back per cluster right now, by kind (rebinding_denied, rebinding_all_denied, ...).",
+    labelNames: ["cluster", "kind"],
+    registers,
+    collect: () => {
+      if (clusterSources.length === 0) return;
+      heldBack.reset();
+      for (const read of clusterSources) {
+        for (const c of read()) {
+          for (const n of c.notes ?? []) heldBack.inc({ cluster: c.name, kind: n.kind }, n.count);
         }
       }
     },

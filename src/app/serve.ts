@@ -127,7 +127,8 @@ export async function startServer(
       attempts: c.dns.attempts,
       backoff: { baseMs: c.dns.backoff.baseMs, maxMs: c.dns.backoff.maxMs },
       use0x20: c.dns.use0x20,
-      rebindingGuard: [...c.dns.rebindingGuard],
+      // No rebindingGuard here: the guard runs per cluster in the endpoints stage, where it also covers
+      // answers from etcd and keeps a source's last good set when it would deny every address.
       ...(metrics ? { metrics: metrics.dnsHooks() } : {}),
     });
     // Replaceable so a reload can apply new servers, timeouts and guards without dropping lookups.
@@ -221,10 +222,13 @@ export async function startServer(
     // that changes is named in the reload's log line as needing a restart, and the reload is partial.
     // Stages that learn to apply a key live register it here.
     reloads.register(
-      ["dns.servers", "dns.timeoutMs", "dns.attempts", "dns.backoff", "dns.use0x20", "dns.rebindingGuard"],
+      ["dns.servers", "dns.timeoutMs", "dns.attempts", "dns.backoff", "dns.use0x20"],
       (next) => dns.replace(createResolver(resolverOptions(next))),
     );
     reloads.register("clusters", (next) => pipeline.setClusters(next.clusters));
+    // The rebinding guard's settings are copied into every cluster at load time (the guard runs per
+    // cluster in the endpoints stage), so applying the clusters applies them.
+    reloads.register(["dns.allowLoopback", "dns.rebindingGuard"], (next) => pipeline.setClusters(next.clusters));
     // Each cluster's health check is merged over healthDefaults at load time, so the clusters carry it.
     reloads.register("healthDefaults", (next) => pipeline.setClusters(next.clusters));
     // Read from reloads.current() when SIGTERM comes; nothing to do now.
@@ -261,6 +265,7 @@ export async function startServer(
         ...(c.errors.length > 0 ? { error: c.errors[c.errors.length - 1] } : {}),
         ...(c.holds.length > 0 ? { notes: c.holds.map(describeHold), holds: c.holds } : {}),
         ...(nacks.forName(c.name).length > 0 ? { nacks: nacks.forName(c.name) } : {}),
+        ...(c.notes.length > 0 ? { inputNotes: c.notes.map((n) => n.message) } : {}),
         endpoints: c.endpoints.map((e) => ({
           address: e.address,
           port: e.port,

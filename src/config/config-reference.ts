@@ -89,7 +89,10 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "dns.shrinkHoldMs":
     "Longest hold of such an answer without a second sighting; 0 turns shrink damping off. Clusters may override it.",
   "dns.use0x20": "Randomize the case of query names and check the echo (DNS 0x20), with per-server fallback.",
-  "dns.rebindingGuard": "CIDR blocks whose addresses are dropped from answers (e.g. `10.0.0.0/8`).",
+  "dns.allowLoopback":
+    "Let DNS answers put loopback addresses (127.0.0.0/8, ::1) into clusters. The rebinding guard always denies unspecified, link-local, cloud metadata, multicast and broadcast addresses (also IPv4-mapped); loopback only unless this is true. For the demo, tests and deliberate local backends; a cluster's own `allowLoopback` wins.",
+  "dns.rebindingGuard":
+    "More CIDR blocks the rebinding guard denies in DNS answers, on top of its built-in set (e.g. `10.99.0.0/16`).",
   cache: "The answer cache: an in-process LRU, optionally over etcd shared by every replica.",
   "cache.localMaxEntries": "Entries kept by the in-process tier.",
   "cache.refreshAheadMaxLeadMs":
@@ -193,6 +196,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "clusters[].shrinkHoldMs": "This cluster's longest shrink hold (default `dns.shrinkHoldMs`).",
   "clusters[].staleAfterMs":
     "Envoy's `endpoint_stale_after` (0 = off): Envoy empties the cluster when no assignment arrived for this long; dns-eds re-sends it every third of the time. Off by default because a control-plane outage then empties clusters (docs/envoy.md). gRPC ignores it.",
+  "clusters[].allowLoopback":
+    "Rebinding-guard opt-out for this cluster: allow loopback addresses from DNS (default: `dns.allowLoopback`).",
 };
 
 export interface SchemaKey {

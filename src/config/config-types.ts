@@ -73,7 +73,9 @@ export interface DnsConfig {
   shrinkThreshold: number;
   shrinkHoldMs: number;
   use0x20: boolean;
-  /** CIDR blocks whose addresses are dropped from answers. */
+  /** Rebinding-guard opt-out for every cluster that does not say otherwise. */
+  allowLoopback: boolean;
+  /** CIDR blocks denied on top of the guard's built-in set. */
   rebindingGuard: readonly string[];
 }
 

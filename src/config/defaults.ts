@@ -67,7 +67,12 @@ export const DNS_DEFAULTS = {
   /** Normally a second sighting (the re-check after minTtl) decides first; this bounds the wait. */
   shrinkHoldMs: 30_000,
   use0x20: false,
-  /** Empty by default: tests and the embedded demo resolve to loopback. */
+  /**
+   * The rebinding guard is always on (loopback, link-local, metadata, multicast... are denied, see
+   * src/dns/address-guard.ts); this opt-out lets DNS answers be loopback, for the demo and tests.
+   */
+  allowLoopback: false,
+  /** More CIDR ranges the guard denies, on top of the built-in set. */
   rebindingGuard: [] as string[],
   /** What glibc falls back to when resolv.conf lists no nameserver. */
   fallbackServer: "127.0.0.1:53",

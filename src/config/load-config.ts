@@ -194,6 +194,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       shrinkThreshold: file.dns.shrinkThreshold,
       shrinkHoldMs: file.dns.shrinkHoldMs,
       use0x20: file.dns.use0x20,
+      allowLoopback: file.dns.allowLoopback,
       rebindingGuard: file.dns.rebindingGuard,
     },
     cache: {
@@ -255,8 +256,11 @@ function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields, dns: Confi
     overprovisioningFactor: c.overprovisioningFactor,
     drainMs: c.drainMs,
     flapGuard: toFlapGuard(c, dns),
+    // The cluster's own word wins over the global opt-out, either way.
+    allowLoopback: c.allowLoopback ?? dns.allowLoopback,
   };
   if (c.staleAfterMs > 0) spec.staleAfterMs = c.staleAfterMs;
+  if (dns.rebindingGuard.length > 0) spec.denyRanges = [...dns.rebindingGuard];
   if (c.selector !== undefined) spec.selector = { ...c.selector };
   if (c.subsetSelectors !== undefined) spec.subsetSelectors = c.subsetSelectors.map((keys) => [...keys]);
   if (c.healthCheck !== undefined) {

@@ -230,6 +230,7 @@ const dnsSection = z
     shrinkThreshold: flapGuardFields.shrinkThreshold.default(DNS_DEFAULTS.shrinkThreshold),
     shrinkHoldMs: flapGuardFields.shrinkHoldMs.default(DNS_DEFAULTS.shrinkHoldMs),
     use0x20: bool().default(DNS_DEFAULTS.use0x20),
+    allowLoopback: bool().default(DNS_DEFAULTS.allowLoopback),
     rebindingGuard: z
       .array(
         z.string({ error: "expected a CIDR block" }).superRefine((text, ctx) => {
@@ -433,6 +434,7 @@ const clusterEntry = z
     staleAfterMs: intIn(0, 86_400_000)
       .default(CLUSTER_DEFAULTS.staleAfterMs)
       .refine((v) => v === 0 || v >= 1_000, { error: "expected 0 (off) or 1000..86400000" }),
+    allowLoopback: bool().optional(),
   })
   .superRefine((c, ctx) => {
     exactlyOneKind("a cluster", ["sources"])(c, ctx);

@@ -51,7 +51,8 @@ export function defaultEmbeddedConfigObject(zonePort: number, opts: EmbeddedConf
     xds: { listen: opts.xdsListen ?? "127.0.0.1:18000" },
     admin: { listen: opts.adminListen ?? "127.0.0.1:19000" },
     // Short timeouts and TTL floor: the embedded server is on loopback and the demo changes records live.
-    dns: { servers: [server], timeoutMs: 300, attempts: 2, minTtl: 1 },
+    // The demo's backends are on loopback, so it opts out of the rebinding guard's loopback rule.
+    dns: { servers: [server], timeoutMs: 300, attempts: 2, minTtl: 1, allowLoopback: true },
     clusters: [
       {
         name: "echo",

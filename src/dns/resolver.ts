@@ -6,12 +6,13 @@
  * negative answers min(SOA TTL, SOA MINIMUM)); clamping, negative caps and serve-stale belong to the
  * cache tier. Nothing here caches.
  */
+
+import { AddressGuard } from "./address-guard.js";
 import { DnsError, isDnsError } from "./dns-error.js";
 import type { DnsMetrics, QueryOutcome } from "./dns-metrics.js";
 import type { RejectReason } from "./message-validator.js";
 import { normalizeName, randomizeCase } from "./name-validation.js";
 import { EDNS_UDP_PAYLOAD, encodeQuery, RECORD_TYPE_CODES } from "./query-encoder.js";
-import { createRebindingGuard, type RebindingGuard } from "./rebinding-guard.js";
 import {
   type ChainState,
   interpretReply,
@@ -65,7 +66,10 @@ export interface ResolverOptions {
   ednsUdpSize?: number;
   /** DNS 0x20 random case, checked case-sensitively over UDP, per-server fallback (default false). */
   use0x20?: boolean;
-  /** CIDR ranges whose addresses are dropped from answers (default none). */
+  /**
+   * CIDR ranges whose addresses are dropped from answers (default none). The built-in rebinding guard
+   * (loopback, link-local, metadata...) is applied per cluster by the endpoints stage, not here.
+   */
   rebindingGuard?: string[];
   /** CNAME links followed per lookup (default 12). */
   maxCnameLinks?: number;
@@ -135,7 +139,7 @@ class StubResolver implements DnsResolver {
   private readonly attempts: number;
   private readonly edns: number;
   private readonly use0x20: boolean;
-  private readonly guard: RebindingGuard | undefined;
+  private readonly guard: AddressGuard | undefined;
   private readonly maxLinks: number;
   private readonly now: () => number;
   private readonly metrics: DnsMetrics | undefined;
@@ -189,7 +193,8 @@ class StubResolver implements DnsResolver {
     this.tcp = opts.transports?.tcp ?? new TcpTransport(factory);
     this.edns = opts.ednsUdpSize ?? EDNS_UDP_PAYLOAD;
     this.use0x20 = opts.use0x20 ?? false;
-    this.guard = createRebindingGuard(opts.rebindingGuard ?? []);
+    const ranges = opts.rebindingGuard ?? [];
+    this.guard = ranges.length > 0 ? new AddressGuard({ builtIn: false, denyRanges: ranges }) : undefined;
     this.maxLinks = opts.maxCnameLinks ?? MAX_CNAME_LINKS;
     this.metrics = opts.metrics;
   }
@@ -278,7 +283,7 @@ class StubResolver implements DnsResolver {
     for (const r of wire) {
       const d = r.data;
       if (d.kind === "A" || d.kind === "AAAA") {
-        if (this.guard?.blocks(d.address, d.kind === "A" ? 4 : 6)) {
+        if (this.guard && !this.guard.allows(d.address)) {
           this.hook(() => this.metrics?.rejected?.("rebinding"));
           continue;
         }

@@ -68,4 +68,12 @@ export interface ClusterSpec {
    * Absent = off (specs built in code need not set it).
    */
   staleAfterMs?: number;
+  /**
+   * Rebinding-guard opt-out: let DNS answers (and etcd copies of them) put loopback addresses
+   * (127.0.0.0/8, ::1) into this cluster. Everything else the guard denies stays denied. Required so
+   * that every caller decides: the demo and tests say true, production configs leave it false.
+   */
+  allowLoopback: boolean;
+  /** More CIDR ranges the guard denies for this cluster (config `dns.rebindingGuard`). */
+  denyRanges?: readonly string[];
 }

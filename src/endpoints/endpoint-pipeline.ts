@@ -17,6 +17,7 @@ import type { EndpointHealth, HealthCheckSpec, HealthSink } from "../health/type
 import { versionAhead } from "../xds/encoded-resource.js";
 import { PUSH_ORDER } from "../xds/type-urls.js";
 import { buildAssignment, zoneKey } from "./assignment-builder.js";
+import { ClusterInputScreen, type ClusterNote } from "./cluster-input-screen.js";
 import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
 import type { ClusterSpec, LocalitySpec, SourceSpec } from "./cluster-spec.js";
 import { type EndpointCandidate, extractCandidates, type SourceResolution } from "./endpoint-candidates.js";
@@ -91,6 +92,8 @@ export interface ClusterSnapshot {
   errors: string[];
   /** Empty or shrunken answers this cluster is riding out, serving the last set instead. */
   holds: HoldView[];
+  /** What the input screen held back at the last build (rebinding guard, caps), for `/clusters` and metrics. */
+  notes: ClusterNote[];
 }
 
 interface ClusterState {
@@ -110,6 +113,8 @@ interface ClusterState {
   listenerPublished: boolean;
   /** What the batch being published carries; becomes claBytes/resourceBytes once publish succeeds. */
   pending?: { claBytes: string; resourceBytes: string; answered: boolean };
+  /** Rebinding guard and last-good bookkeeping of this cluster (cluster-input-screen.ts). */
+  screen: ClusterInputScreen;
 }
 
 interface LookupState {
@@ -207,6 +212,7 @@ export class EndpointPipeline {
         published: false,
         resolved: false,
         listenerPublished: false,
+        screen: new ClusterInputScreen(),
       };
       next.spec = spec;
       this.clusters.set(spec.name, next);
@@ -300,6 +306,7 @@ export class EndpointPipeline {
         endpoints,
         errors,
         holds: this.flap.holdsOf(name),
+        notes: [...st.screen.notes],
       };
       if (st.lastBuildAt !== undefined) snap.lastBuildAt = st.lastBuildAt;
       out.push(snap);
@@ -541,7 +548,8 @@ export class EndpointPipeline {
       if (answer) held.set(k, answer);
     }
     const answers = this.flap.decide(name, spec.flapGuard, held, now);
-    const candidates = extractCandidates(spec, this.resolutionsOf(spec, answers));
+    // Screened before anything else sees them: what the guard denies is neither published nor probed.
+    const candidates = st.screen.screen(spec, extractCandidates(spec, this.resolutionsOf(spec, answers)));
     const currentKeys = new Set(candidates.map((c) => c.key));
     // Endpoints that left DNS start draining; ones that came back stop; expired ones go.
     if (st.published && spec.drainMs > 0) {

@@ -51,7 +51,7 @@ beforeAll(async () => {
     {
       xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
       admin: { listen: "127.0.0.1:0" },
-      dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1 },
+      dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1, allowLoopback: true },
       clusters: [
         {
           name: "web",
@@ -178,7 +178,7 @@ describe("the wired control plane, in process", () => {
       parseConfigObject(
         {
           xds: { listen: "127.0.0.1:0" },
-          dns: { servers: [bind.server], minTtl: 1 },
+          dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
           clusters: [
             { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", grpcListener: true },
             ...(web2 ? [{ name: "web2", static: [{ address: HOSTS[2], port }], grpcListener: true }] : []),

@@ -58,7 +58,7 @@ async function startReplica(name: string): Promise<Replica> {
     [
       'admin: { listen: "127.0.0.1:0" }',
       'xds: { listen: "127.0.0.1:0" }',
-      `dns: { servers: ["${bind.server}"], timeoutMs: 300, minTtl: 1 }`,
+      `dns: { servers: ["${bind.server}"], timeoutMs: 300, minTtl: 1, allowLoopback: true }`,
       `cache: { etcd: { endpoints: ${JSON.stringify(etcd.endpoints)}, prefix: "/replicas-test/" } }`,
       "clusters:",
       `  - name: api`,

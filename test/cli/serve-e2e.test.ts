@@ -62,7 +62,7 @@ describe("dns-eds serve on the real control plane", () => {
       [
         'admin: { listen: "127.0.0.1:0" }',
         'xds: { listen: "127.0.0.1:0" }',
-        `dns: { servers: ["${zone.server}"], timeoutMs: 300, minTtl: 1 }`,
+        `dns: { servers: ["${zone.server}"], timeoutMs: 300, minTtl: 1, allowLoopback: true }`,
         "clusters:",
         "  - name: echo",
         "    dns: { name: echo.demo.dns-eds.test, port: 50051 }",

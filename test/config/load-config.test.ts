@@ -261,6 +261,7 @@ describe("defaults and mapping", () => {
           shrinkThreshold: DNS_DEFAULTS.shrinkThreshold,
           shrinkHoldMs: DNS_DEFAULTS.shrinkHoldMs,
         },
+        allowLoopback: false,
         healthCheck: {
           type: "grpc",
           intervalMs: 5000,
@@ -273,6 +274,30 @@ describe("defaults and mapping", () => {
         },
       },
     ]);
+  });
+
+  it("maps the rebinding-guard opt-out: global default, the cluster's own word wins, extra ranges on every cluster", () => {
+    const c = parseConfigText(
+      `dns: { allowLoopback: true, rebindingGuard: ["10.99.0.0/16"] }
+clusters:
+  - name: a
+    dns: { name: a.example.com, port: 80 }
+  - name: b
+    dns: { name: b.example.com, port: 80 }
+    allowLoopback: false
+`,
+      noResolvConf,
+    );
+    expect(c.clusters.map((x) => [x.name, x.allowLoopback, x.denyRanges])).toEqual([
+      ["a", true, ["10.99.0.0/16"]],
+      ["b", false, ["10.99.0.0/16"]],
+    ]);
+    const d = parseConfigText(
+      "clusters: [{ name: a, dns: { name: a.example.com, port: 80 } }]\n",
+      noResolvConf,
+    );
+    expect(d.clusters[0]?.allowLoopback).toBe(false);
+    expect(d.clusters[0]?.denyRanges).toBeUndefined();
   });
 
   it("maps srv, static and multi-source clusters with localities, weights and selectors", () => {

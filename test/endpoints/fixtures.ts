@@ -18,6 +18,8 @@ export function cluster(over: Partial<ClusterSpec> = {}): ClusterSpec {
     lbPolicy: "ROUND_ROBIN",
     overprovisioningFactor: 140,
     drainMs: 30_000,
+    // The product default: tests that resolve to loopback say `allowLoopback: true` themselves.
+    allowLoopback: false,
     ...over,
   };
 }

@@ -83,9 +83,11 @@ const records = (svcHosts: string[]) =>
     "zb 1 IN A 127.0.0.13",
   ].join("\n");
 
+// Every backend is on loopback: each cluster opts out of the rebinding guard's loopback rule.
 const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   cluster({
     name: "srvsvc",
+    allowLoopback: true,
     ipFamily: "V4_ONLY",
     grpcListener: true,
     healthCheck: hc,
@@ -94,6 +96,7 @@ const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   }),
   cluster({
     name: "v2only",
+    allowLoopback: true,
     ipFamily: "V4_ONLY",
     grpcListener: true,
     // gRPC clients NACK lb_policy LEAST_REQUEST; the cluster must still work for them.
@@ -116,6 +119,7 @@ const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   }),
   cluster({
     name: "zonal",
+    allowLoopback: true,
     ipFamily: "V4_ONLY",
     grpcListener: true,
     zoneAware: true,
@@ -128,6 +132,7 @@ const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   }),
   cluster({
     name: "svc",
+    allowLoopback: true,
     ipFamily: "V4_ONLY",
     grpcListener: true,
     healthCheck: hc,
@@ -136,6 +141,7 @@ const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   }),
   cluster({
     name: "dual",
+    allowLoopback: true,
     ipFamily: dualFamily,
     grpcListener: true,
     healthCheck: hc,

@@ -64,13 +64,20 @@ beforeAll(async () => {
     debounceMs: 50,
   });
   pipeline.setClusters([
+    // Backends are on loopback: both clusters opt out of the rebinding guard's loopback rule.
     cluster({
       name: "svc",
       ipFamily: "V4_ONLY",
       grpcListener: true,
+      allowLoopback: true,
       sources: [dnsSource(`svc.${ORIGIN}`, 8080)],
     }),
-    cluster({ name: "srv", ipFamily: "V4_ONLY", sources: [srvSource(`_h._tcp.svc.${ORIGIN}`)] }),
+    cluster({
+      name: "srv",
+      ipFamily: "V4_ONLY",
+      allowLoopback: true,
+      sources: [srvSource(`_h._tcp.svc.${ORIGIN}`)],
+    }),
   ]);
 }, 60_000);
 
