@@ -35,7 +35,7 @@ beforeAll(async () => {
     ],
   });
   cp = await startDnsEds({
-    dns: { servers: [bind.server], minTtl: 1 },
+    dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
     clusters: [{ name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "ALL" }],
   });
 }, 60_000);

@@ -38,7 +38,7 @@ beforeAll(async () => {
   backends = await startHttpWhos(HOSTS, port);
   bind = await startBindServer({ zones: [zone(HOSTS.slice(0, 2))] });
   cp = await startDnsEds({
-    dns: { servers: [bind.server], minTtl: 1 },
+    dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
     clusters: [{ name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", drainMs: DRAIN_MS }],
   });
 }, 60_000);

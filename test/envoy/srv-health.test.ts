@@ -64,7 +64,7 @@ beforeAll(async () => {
     ],
   });
   cp = await startDnsEds({
-    dns: { servers: [bind.server], minTtl: 1 },
+    dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
     clusters: [
       { name: "svc", srv: { name: `_http._tcp.svc.${ORIGIN}` }, ipFamily: "V4_ONLY", healthCheck },
       { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", healthCheck },

@@ -95,7 +95,7 @@ export async function startGoStack(opts: GoStackOptions): Promise<GoStack> {
         {
           xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
           admin: { listen: "127.0.0.1:0" },
-          dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1 },
+          dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1, allowLoopback: true },
           clusters,
         },
         { source: "grpc-go stack" },

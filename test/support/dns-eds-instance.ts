@@ -3,7 +3,7 @@
  * from src/app/serve.ts) plus its admin server, from a config object. Restartable on the same xDS port,
  * so a client (Envoy) configured with that port reconnects to the new process.
  *
- *   const cp = await startDnsEds({ dns: { servers: [bind.server], minTtl: 1 }, clusters: [...] });
+ *   const cp = await startDnsEds({ dns: { servers: [bind.server], minTtl: 1, allowLoopback: true }, clusters: [...] });
  *   cp.xdsPort; cp.adminUrl; await cp.adminJson("/clusters?format=json"); await cp.metric("dnseds_xds_nacks_total")
  *   await cp.stop(); await cp.start();   // control-plane loss and restart, same ports
  *
