@@ -221,14 +221,15 @@ export async function startServer(
     // What a reload applies in place (docs/operations.md, "What a reload applies"). Every other key
     // that changes is named in the reload's log line as needing a restart, and the reload is partial.
     // Stages that learn to apply a key live register it here.
-    reloads.register(
-      ["dns.servers", "dns.timeoutMs", "dns.attempts", "dns.backoff", "dns.use0x20"],
-      (next) => dns.replace(createResolver(resolverOptions(next))),
+    reloads.register(["dns.servers", "dns.timeoutMs", "dns.attempts", "dns.backoff", "dns.use0x20"], (next) =>
+      dns.replace(createResolver(resolverOptions(next))),
     );
     reloads.register("clusters", (next) => pipeline.setClusters(next.clusters));
     // The rebinding guard's settings are copied into every cluster at load time (the guard runs per
     // cluster in the endpoints stage), so applying the clusters applies them.
-    reloads.register(["dns.allowLoopback", "dns.rebindingGuard"], (next) => pipeline.setClusters(next.clusters));
+    reloads.register(["dns.allowLoopback", "dns.rebindingGuard"], (next) =>
+      pipeline.setClusters(next.clusters),
+    );
     // Each cluster's health check is merged over healthDefaults at load time, so the clusters carry it.
     reloads.register("healthDefaults", (next) => pipeline.setClusters(next.clusters));
     // Read from reloads.current() when SIGTERM comes; nothing to do now.

@@ -96,7 +96,10 @@ export class ClusterInputScreen {
         });
       }
       if (kept.length === 0 && denied.length > 0) {
-        const previous = (this.lastGood.get(id) ?? []).map((c) => ({ ...c, sourceIndex: index }));
+        // Re-checked: a reload may have tightened the guard since they were good.
+        const previous = (this.lastGood.get(id) ?? [])
+          .filter((c) => guard.allows(c.address))
+          .map((c) => ({ ...c, sourceIndex: index }));
         notes.push({
           kind: "rebinding_all_denied",
           source: sourceLabel(source),
@@ -115,6 +118,15 @@ export class ClusterInputScreen {
     for (const id of this.lastGood.keys()) if (!live.has(id)) this.lastGood.delete(id);
     this.notesValue = notes;
     return out;
+  }
+
+  /** Drops from `draining` the DNS-derived endpoints the cluster's guard denies. */
+  pruneDenied(spec: ClusterSpec, draining: Map<string, { c: EndpointCandidate }>): void {
+    const guard = this.guardFor(spec);
+    for (const [key, d] of draining) {
+      if (spec.sources[d.c.sourceIndex]?.kind !== "static" && !guard.allows(d.c.address))
+        draining.delete(key);
+    }
   }
 
   private guardFor(spec: ClusterSpec): AddressGuard {

@@ -558,6 +558,8 @@ export class EndpointPipeline {
           st.draining.set(c.key, { c, until: now + spec.drainMs });
     }
     for (const [k, d] of st.draining) if (currentKeys.has(k) || d.until <= now) st.draining.delete(k);
+    // What the guard denies now (a reload tightened it) does not linger as DRAINING either.
+    st.screen.pruneDenied(spec, st.draining);
     st.current = candidates;
     this.armDrainTimer();
 

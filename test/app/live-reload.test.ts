@@ -52,7 +52,7 @@ const configOf = (over: { dnsServer: string; healthIntervalMs: number; localMaxE
   parseConfigObject({
     xds: { listen: "127.0.0.1:0" },
     admin: { listen: "127.0.0.1:0" },
-    dns: { servers: [over.dnsServer], timeoutMs: 300, minTtl: 1 },
+    dns: { servers: [over.dnsServer], timeoutMs: 300, minTtl: 1, allowLoopback: true },
     cache: { localMaxEntries: over.localMaxEntries ?? 1000 },
     healthDefaults: {
       type: "tcp",

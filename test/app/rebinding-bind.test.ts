@@ -157,3 +157,38 @@ describe("a hostile zone answering loopback and metadata addresses", () => {
     expect(accepted.attacked).toBe(0);
   }, 40_000);
 });
+
+describe("the guard on reload", () => {
+  it("applies dns.allowLoopback live: loopback appears, and goes again when the opt-out is withdrawn", async () => {
+    const base = app.reloads.current();
+    const withLoopback = (allow: boolean) =>
+      parseConfigObject({
+        xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
+        admin: { listen: "127.0.0.1:0" },
+        dns: { servers: [bind.server], timeoutMs: 300, attempts: 2, minTtl: 1, allowLoopback: allow },
+        clusters: base.clusters.map((c) => ({
+          name: c.name,
+          ...(c.sources[0]?.kind === "dns"
+            ? { dns: { name: c.sources[0].name, port: c.sources[0].port } }
+            : { srv: { name: c.sources[0]?.kind === "srv" ? c.sources[0].name : "" } }),
+          ipFamily: c.ipFamily,
+          ...(c.name === "local" ? { allowLoopback: true } : {}),
+          healthCheck: hc,
+        })),
+      });
+    const report = await app.reload(withLoopback(true));
+    expect(report.applied).toContain("dns.allowLoopback");
+    expect(report.needsRestart).toEqual([]);
+    await waitFor("loopback published for evil", 10_000, async () => {
+      const evil = (await clusters()).find((c) => c.name === "evil");
+      const addrs = (evil?.endpoints ?? []).map((e) => e.address).sort();
+      return addrs.join(",") === "127.0.0.1,::1,::ffff:7f00:1" ? true : undefined;
+    });
+    const back = await app.reload(withLoopback(false));
+    expect(back.applied).toContain("dns.allowLoopback");
+    await waitFor("loopback withdrawn again", 10_000, async () => {
+      const evil = (await clusters()).find((c) => c.name === "evil");
+      return evil?.endpoints.length === 0 ? true : undefined;
+    });
+  }, 30_000);
+});
