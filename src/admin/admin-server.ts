@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { parseHostPort } from "../config/host-port.js";
+import { parseHostPort } from "../dns/host-port.js";
 import { type ClientRow, renderClientDetail, renderClientsHtml, renderClientsText } from "./clients-page.js";
 import { type ClusterView, renderClustersHtml, renderClustersText } from "./clusters-page.js";
 import { evaluateReadiness, type ReadinessCheck } from "./readiness.js";

@@ -2,19 +2,23 @@
  * The one spelling of a cache key, shared by the local tier, the etcd key layout, and ownership:
  * `${type}/${name}` with the name lower case and fully qualified.
  */
+import { nameProblem } from "../dns/name-validation.js";
 import type { RecordType } from "../dns/types.js";
 import { CacheError } from "./errors.js";
 
 const TYPES: ReadonlySet<string> = new Set(["A", "AAAA", "SRV", "TXT"]);
 
-/** Lower-cases and adds the trailing dot; rejects names that cannot be DNS names. */
+/**
+ * Lower-cases and adds the trailing dot; rejects names the resolver would not look up (the one
+ * validator, src/dns/name-validation.ts, with its `lookup` rules: the cache holds what DNS answered).
+ */
 export function normalizeName(name: string): string {
-  let n = name.toLowerCase();
-  if (!n.endsWith(".")) n += ".";
-  if (n.length > 254 || n === "." || n.includes("..") || n.includes("/")) {
-    throw new CacheError("ERR_CACHE_BAD_NAME", `not a DNS name: ${JSON.stringify(name)}`);
+  const problem = nameProblem(name, "lookup");
+  if (problem !== undefined) {
+    throw new CacheError("ERR_CACHE_BAD_NAME", `not a DNS name: ${JSON.stringify(name)} (${problem})`);
   }
-  return n;
+  const n = name.toLowerCase();
+  return n.endsWith(".") ? n : `${n}.`;
 }
 
 export function cacheKey(name: string, type: RecordType): string {

@@ -4,7 +4,9 @@
  * breaker (the default one refuses calls for 5 s after three failures, which would delay recovery);
  * the mirror's own backoff decides when to try again.
  */
+import { DelegateBackoff, handleWhen, noop, retry } from "cockatiel";
 import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
+import { backoffDelay } from "../dns/backoff.js";
 
 export interface EtcdClientOptions {
   endpoints: string[];
@@ -16,34 +18,19 @@ export interface EtcdClientOptions {
   auth?: IOptions["auth"];
 }
 
-type Policy = NonNullable<NonNullable<IOptions["faultHandling"]>["global"]>;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Pass-through policy: the etcd3 client only calls `execute`. */
-function passThrough(): Policy {
-  return {
-    execute: (fn: (ctx: unknown) => unknown) => Promise.resolve().then(() => fn({})),
-  } as unknown as Policy;
-}
+/** Delays between tries of one call: 50 ms doubling to 400 ms (a leader election takes about that). */
+const CALL_RETRY = { baseMs: 50, maxMs: 400 };
 
 /** Retries recoverable errors (member down, leader changed) a bounded number of times. */
-function retrying(attempts: number): Policy {
-  return {
-    execute: async (fn: (ctx: unknown) => Promise<unknown>) => {
-      let last: unknown;
-      for (let i = 0; i < attempts; i++) {
-        try {
-          return await fn({});
-        } catch (err) {
-          last = err;
-          if (!(err instanceof Error) || !isRecoverableError(err)) throw err;
-          await sleep(Math.min(50 * 2 ** i, 400));
-        }
-      }
-      throw last;
+function retrying(attempts: number) {
+  return retry(
+    handleWhen((err) => isRecoverableError(err)),
+    {
+      maxAttempts: Math.max(0, attempts - 1),
+      // cockatiel counts retries from 1.
+      backoff: new DelegateBackoff((ctx: { attempt: number }) => backoffDelay(ctx.attempt - 1, CALL_RETRY)),
     },
-  } as unknown as Policy;
+  );
 }
 
 export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
@@ -63,7 +50,7 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
       "grpc.max_reconnect_backoff_ms": 1000,
     },
     faultHandling: {
-      host: () => passThrough(),
+      host: () => noop,
       global: retrying(opts.attempts ?? opts.endpoints.length + 2),
     },
   });

@@ -7,6 +7,7 @@
  */
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import type { Logger } from "pino";
+import { backoffDelay } from "../dns/backoff.js";
 
 export type MirrorState = "connected" | "degraded";
 
@@ -168,8 +169,12 @@ export class EtcdMirror {
 
   private async loop(): Promise<void> {
     for (let attempt = 0; !this.closed && this.stateValue === "degraded"; attempt++) {
-      const cap = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(attempt, 16));
-      const delay = cap / 2 + (cap / 2) * this.random();
+      const delay = backoffDelay(attempt, {
+        baseMs: this.backoffBaseMs,
+        maxMs: this.backoffMaxMs,
+        jitter: 0.5,
+        random: this.random,
+      });
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.retryTimer = setTimeout(resolve, delay);

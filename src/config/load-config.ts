@@ -7,16 +7,16 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseDocument } from "yaml";
+import { formatHostPort, parseHostPort } from "../dns/host-port.js";
+import { parseResolvConf } from "../dns/resolv-conf.js";
 import type { ClusterSpec, FlapGuardSpec, SourceSpec } from "../endpoints/cluster-spec.js";
 import type { HealthCheckSpec } from "../health/types.js";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
 import type { DnsEdsConfig, EtcdConfig } from "./config-types.js";
 import { deepFreeze } from "./deep-freeze.js";
 import { DNS_DEFAULTS, SOURCE_DEFAULTS } from "./defaults.js";
-import { formatHostPort, parseHostPort } from "./host-port.js";
 import { issuesToProblems } from "./issue-format.js";
 import { type ClusterEntry, type ConfigFile, configFileSchema, type SourceEntry } from "./schema.js";
-import { nameserversFromResolvConf } from "./system-resolvers.js";
 
 export interface LoadConfigOptions {
   /** Label for errors and `DnsEdsConfig.source` (default: the file path, or "<inline>"). */
@@ -124,7 +124,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
     });
   } else {
     const text = (opts.readResolvConf ?? defaultReadResolvConf)();
-    servers = text === undefined ? [] : nameserversFromResolvConf(text);
+    servers = text === undefined ? [] : parseResolvConf(text).servers;
     if (servers.length === 0) servers = [DNS_DEFAULTS.fallbackServer];
   }
 

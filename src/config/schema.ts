@@ -5,6 +5,8 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { parseHostPort } from "../dns/host-port.js";
+import { nameProblem } from "../dns/name-validation.js";
 import { cidrProblem } from "./cidr.js";
 import {
   ADMIN_DEFAULTS,
@@ -16,8 +18,6 @@ import {
   SOURCE_DEFAULTS,
   XDS_DEFAULTS,
 } from "./defaults.js";
-import { dnsNameProblem } from "./dns-name.js";
-import { parseHostPort } from "./host-port.js";
 
 /** An integer in [min, max]; the message is what ConfigError prints before ", got ACTUAL". */
 const intIn = (min: number, max: number) => {
@@ -61,7 +61,7 @@ const dnsServer = z.string({ error: 'expected "ip:port"' }).superRefine((text, c
 
 const dnsName = (allowServiceLabels: boolean) =>
   z.string({ error: "expected a DNS name" }).superRefine((name, ctx) => {
-    const problem = dnsNameProblem(name, { allowServiceLabels });
+    const problem = nameProblem(name, allowServiceLabels ? "service" : "host");
     if (problem) ctx.addIssue({ code: "custom", message: `${problem} (in "${name}")` });
   });
 

@@ -1,12 +1,20 @@
 /**
- * Checks and normalises DNS names before they reach the wire or the config. dns-packet's encoder turns
- * `a..example` into junk, so nothing unchecked may be encoded. Rules: labels 1–63 octets, name ≤ 253
- * characters without the final dot, letters/digits/hyphen/underscore only (underscore for SRV owners).
+ * The one DNS-name validator of dns-eds: config, resolver, cache and the SRV-target check all call it,
+ * with one of three rule sets, so a name means the same everywhere. dns-packet's encoder turns
+ * `a..example` into junk, so nothing unchecked may reach the wire either. Common to all: labels 1–63
+ * octets, name ≤ 253 characters without the final dot (a single trailing dot is allowed).
+ *
+ * - `lookup` (what the resolver and the cache accept): letters, digits, `-` and `_` anywhere, because
+ *   SRV owners start with `_service._proto` and real zones do have `_` in host labels.
+ * - `host` (config `dns.name`, SRV targets): RFC 1123 host names: letters, digits and inner hyphens.
+ * - `service` (config `srv.name`): a host name that may start with `_label`s (RFC 2782 owners).
  */
 import { DnsError } from "./dns-error.js";
 
 export const MAX_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
+
+export type NameRules = "lookup" | "host" | "service";
 
 function isLabelChar(c: number): boolean {
   return (
@@ -18,9 +26,13 @@ function isLabelChar(c: number): boolean {
   );
 }
 
-/** Returns why `name` is invalid, or undefined when it is valid. A single trailing dot is allowed. */
-export function nameProblem(name: string): string | undefined {
+const LDH_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
+const SERVICE_LABEL = /^_[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
+
+/** Returns why `name` is invalid under `rules`, or undefined when it is valid. */
+export function nameProblem(name: string, rules: NameRules = "lookup"): string | undefined {
   if (typeof name !== "string") return "not a string";
+  if (rules !== "lookup") return hostNameProblem(name, rules === "service");
   // One pass over the characters: this runs on every lookup.
   const end = name.endsWith(".") ? name.length - 1 : name.length;
   if (end === 0) return "empty name";
@@ -40,8 +52,26 @@ export function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export function isValidName(name: string): boolean {
-  return nameProblem(name) === undefined;
+/** The `host` and `service` rules, worded for a config file (`expected …`). */
+function hostNameProblem(name: string, serviceLabels: boolean): string | undefined {
+  const bare = name.endsWith(".") ? name.slice(0, -1) : name;
+  if (bare.length === 0) return "expected a DNS name, got an empty name";
+  if (bare.length > MAX_NAME_LENGTH)
+    return `expected a DNS name of at most ${MAX_NAME_LENGTH} characters, got ${bare.length}`;
+  const labels = bare.split(".");
+  for (const [i, label] of labels.entries()) {
+    if (label.length === 0) return `expected no empty labels, label ${i + 1} is empty`;
+    if (label.length > MAX_LABEL_LENGTH)
+      return `expected labels of at most ${MAX_LABEL_LENGTH} characters, label ${i + 1} has ${label.length}`;
+    if (LDH_LABEL.test(label)) continue;
+    if (serviceLabels && SERVICE_LABEL.test(label)) continue;
+    return `expected letters, digits and inner hyphens in each label, label ${i + 1} is "${label}"`;
+  }
+  return undefined;
+}
+
+export function isValidName(name: string, rules: NameRules = "lookup"): boolean {
+  return nameProblem(name, rules) === undefined;
 }
 
 /** Lower-case, fully qualified (trailing dot). Throws DnsError ERR_DNS_BAD_NAME on an invalid name. */

@@ -1,7 +1,9 @@
 /**
- * Reads the default servers and retry policy from resolv.conf(5): `nameserver` lines (IPv4/IPv6, a
- * `%zone` suffix is dropped) and `options timeout:N attempts:N` (glibc clamps: timeout ≤ 30 s,
- * attempts ≤ 5). Unknown lines are ignored, as glibc does.
+ * The one resolv.conf(5) reader: the resolver's defaults and the config's `dns.servers` fallback both
+ * come from here. `nameserver` lines (IPv4/IPv6, at most 3 as glibc) and `options timeout:N
+ * attempts:N` (glibc clamps: timeout ≤ 30 s, attempts ≤ 5). A scoped address (`fe80::1%eth0`) is
+ * skipped: without its zone it would be sent out of the wrong interface, and an `ip:port` server
+ * cannot carry one. Unknown lines are ignored, as glibc does.
  */
 import { readFileSync } from "node:fs";
 import net from "node:net";
@@ -32,9 +34,9 @@ export function parseResolvConf(text: string): ResolvConf {
     if (line === "") continue;
     const [key, ...args] = line.split(/\s+/);
     if (key === "nameserver" && args[0] !== undefined) {
-      const host = (args[0].split("%")[0] ?? "").trim();
+      const host = args[0].trim();
       const fam = net.isIP(host);
-      if (fam === 0 || servers.length >= GLIBC_MAX_NAMESERVERS) continue;
+      if (fam === 0 || host.includes("%") || servers.length >= GLIBC_MAX_NAMESERVERS) continue;
       servers.push(fam === 6 ? `[${host}]:53` : `${host}:53`);
     } else if (key === "options") {
       for (const opt of args) {

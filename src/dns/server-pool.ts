@@ -5,6 +5,7 @@
  * it in its configured position (bounded probing), so a recovered primary is used again. When every
  * server is down they are still tried, soonest-recovering first: a total outage must not stop lookups.
  */
+import { backoffDelay } from "./backoff.js";
 import { InflightLimiter } from "./inflight-limiter.js";
 import type { ServerAddress } from "./server-address.js";
 
@@ -120,9 +121,14 @@ export class ServerPool {
 
   failed(s: ServerState): void {
     s.failures++;
-    const exp = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(s.failures - 1, 30));
-    const jittered = exp * (1 - DOWN_BACKOFF_JITTER * this.random());
-    s.downUntil = this.now() + jittered;
+    s.downUntil =
+      this.now() +
+      backoffDelay(s.failures - 1, {
+        baseMs: this.baseMs,
+        maxMs: this.maxMs,
+        jitter: DOWN_BACKOFF_JITTER,
+        random: this.random,
+      });
     s.probing = false;
   }
 }

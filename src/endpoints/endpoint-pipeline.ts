@@ -6,6 +6,7 @@
  * to the same bytes is not published again. Endpoints that leave DNS stay as DRAINING for the drain window.
  */
 import { recordAnswer } from "../dns/answer-history.js";
+import { backoffDelay } from "../dns/backoff.js";
 import type { Answer, RecordType } from "../dns/types.js";
 import {
   type ClusterLoadAssignment,
@@ -675,7 +676,7 @@ export class EndpointPipeline {
     for (const u of failed) if (u.st && this.clusters.get(u.name) === u.st) this.dirty.add(u.name);
     // Not recorded as published: retry with whatever is current then, backing off while it keeps failing.
     this.schedule(
-      Math.min(MAX_RETRY_MS, Math.max(this.debounceMs, 50) * 2 ** Math.min(this.publishFailures, 10)),
+      backoffDelay(this.publishFailures, { baseMs: Math.max(this.debounceMs, 50), maxMs: MAX_RETRY_MS }),
     );
   }
 

@@ -211,7 +211,8 @@ describe("config parsing", () => {
     const c = parseResolvConf(
       "# comment\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nsearch x\noptions ndots:2 timeout:3 attempts:4\nnameserver bogus\n",
     );
-    expect(c).toEqual({ servers: ["10.0.0.1:53", "[fe80::1]:53"], timeoutMs: 3000, attempts: 4 });
+    // The scoped link-local server is skipped: without its zone it is unusable.
+    expect(c).toEqual({ servers: ["10.0.0.1:53"], timeoutMs: 3000, attempts: 4 });
     expect(parseResolvConf("options timeout:99 attempts:0")).toMatchObject({
       timeoutMs: 30_000,
       attempts: 1,

@@ -1,6 +1,8 @@
 /**
- * Parses the `host:port` strings of the config (listen addresses, DNS servers). IPv6 is written in
- * brackets (`[::1]:53`) so the last colon is always the port separator.
+ * The one `host:port` parser: config listen addresses and DNS servers, the admin server, and the
+ * resolver's server list (`src/dns/server-address.ts`) all read addresses through it. IPv6 is written
+ * in brackets (`[::1]:53`) so the last colon is always the port separator; the resolver alone also
+ * takes a bare IPv6 address (no port), as its callers have always passed them.
  */
 import { isIP } from "node:net";
 
@@ -20,8 +22,11 @@ export function parseHostPort(
   text: string,
   opts: {
     defaultPort?: number;
-    requireIp?: boolean /** Listen addresses: 0 = any free port. */;
+    requireIp?: boolean;
+    /** Listen addresses: 0 = any free port. */
     allowPortZero?: boolean;
+    /** A bare IPv6 literal (`::1`, no brackets) is the address alone, with `defaultPort`. */
+    allowBareIpv6?: boolean;
   } = {},
 ): HostPortResult {
   const fail = (problem: string): HostPortResult => ({ ok: false, problem });
@@ -32,6 +37,9 @@ export function parseHostPort(
     host = bracketed[1] ?? "";
     portText = bracketed[2];
     if (isIP(host) !== 6) return fail(`expected an IPv6 address inside brackets, got "${text}"`);
+  } else if (opts.allowBareIpv6 && isIP(text) === 6) {
+    host = text;
+    portText = undefined;
   } else {
     const colon = text.lastIndexOf(":");
     if (colon >= 0 && text.indexOf(":") !== colon) {
