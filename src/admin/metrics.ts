@@ -23,6 +23,7 @@ export interface CacheMetricsHooks {
   upstream(type: string, outcome: "ok" | "error", ms: number): void;
   etcdState(state: "connected" | "degraded" | "disabled"): void;
   servedStale(type: string): void;
+  etcdRejected(kind: string, reason: string): void;
 }
 
 /** Same shape as XdsMetrics of src/xds. */
@@ -83,6 +84,8 @@ export interface DnsEdsMetrics {
   staleAnswer(type: string): void;
   cacheUpstream(type: string, outcome: "ok" | "error", ms: number): void;
   etcdState(state: "connected" | "degraded" | "disabled"): void;
+  /** A value in etcd failed its checks (kind: dns, health, owners, members; reason: a fixed set). */
+  etcdRejected(kind: string, reason: string): void;
   /** Reads the tiers' own counters at every scrape (the cached lookup path never calls into metrics). */
   observeCacheCounters(read: () => CacheCounterSnapshot): void;
   setClusterEndpoints(cluster: string, counts: Partial<Record<EndpointHealthLabel, number>>): void;
@@ -218,6 +221,13 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     name: "dnseds_cache_etcd_state",
     help: "1 for the current state of the etcd tier (connected, degraded, disabled), 0 for the others.",
     labelNames: ["state"],
+    registers,
+  });
+
+  const etcdRejected = new Counter({
+    name: "dnseds_etcd_rejected_values_total",
+    help: "Values read from etcd that failed their checks and were not applied, by kind (dns, health, owners, members) and reason.",
+    labelNames: ["kind", "reason"],
     registers,
   });
 
@@ -443,6 +453,9 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
       for (const s of ["connected", "degraded", "disabled"])
         etcdStateGauge.set({ state: s }, s === state ? 1 : 0);
     },
+    etcdRejected(kind, reason) {
+      etcdRejected.inc({ kind, reason });
+    },
     observeCacheCounters(read) {
       cacheSources.push(read);
     },
@@ -523,6 +536,7 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
       upstream: api.cacheUpstream,
       etcdState: api.etcdState,
       servedStale: api.staleAnswer,
+      etcdRejected: api.etcdRejected,
     }),
     xdsHooks: () => ({
       streamOpened: api.xdsStreamOpened,

@@ -77,10 +77,13 @@ function etcdOptions(etcd: EtcdConfig) {
     endpoints: [...etcd.endpoints],
     prefix: etcd.prefix,
     opTimeoutMs: etcd.dialTimeoutMs,
+    maxClockSkewMs: etcd.maxClockSkewMs,
     ...(etcd.tls
       ? {
           credentials: {
-            rootCertificate: etcd.tls.caFile ? readFileSync(etcd.tls.caFile) : Buffer.alloc(0),
+            // No caFile: the system roots. grpc-js takes them when the roots are absent (an empty
+            // buffer, as before, trusted nothing and no etcd certificate could verify).
+            rootCertificate: (etcd.tls.caFile ? readFileSync(etcd.tls.caFile) : undefined) as Buffer,
             ...(etcd.tls.certFile ? { certChain: readFileSync(etcd.tls.certFile) } : {}),
             ...(etcd.tls.keyFile ? { privateKey: readFileSync(etcd.tls.keyFile) } : {}),
           },

@@ -14,4 +14,6 @@ export interface CacheMetrics {
   etcdState?(state: EtcdTierState): void;
   /** A lookup was answered from a stale entry (RFC 8767). */
   servedStale?(type: RecordType): void;
+  /** A value in etcd failed its checks and was not applied (kind: dns, health, owners, members). */
+  etcdRejected?(kind: string, reason: string): void;
 }

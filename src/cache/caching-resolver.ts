@@ -21,6 +21,7 @@ import {
 import { CacheError } from "./errors.js";
 import { createEtcdClient, type EtcdClientOptions } from "./etcd-client.js";
 import { EtcdMirror, type MirrorStats } from "./etcd-mirror.js";
+import { EtcdRejections } from "./etcd-rejections.js";
 import { EtcdAnswerTier, type EtcdTierStats, entryFromAnswer } from "./etcd-tier.js";
 import { HealthStore } from "./health-store.js";
 import { LeaseBuckets } from "./lease-buckets.js";
@@ -51,6 +52,10 @@ export interface CachingResolverEtcdOptions {
   credentials?: EtcdClientOptions["credentials"];
   /** etcd user authentication. */
   auth?: EtcdClientOptions["auth"];
+  /** How far in the future an answer's `resolvedAt` in etcd may be, ms (default 5,000). */
+  maxClockSkewMs?: number;
+  /** Keys per Range request when listing the prefix (default 500). */
+  listPageKeys?: number;
 }
 
 export interface CachingResolverOptions {
@@ -92,6 +97,8 @@ export interface CacheStatus {
   inflight: number;
   upstreamQueries: number;
   upstreamFailures: number;
+  /** Values in etcd rejected by their checks, by `kind/reason`. */
+  etcdRejected: Record<string, number>;
 }
 
 export type UpdateListener = (name: string, type: RecordType, answer: Answer) => void;
@@ -178,6 +185,7 @@ class CachingResolverImpl implements CachingResolver {
   private readonly followerWaitMs: number;
   private readonly etcdReadWaitMs: number;
   private readonly closeClient: (() => void) | undefined;
+  private readonly rejections: EtcdRejections;
   private upstreamQueries = 0;
   private upstreamFailures = 0;
   private closed = false;
@@ -203,6 +211,11 @@ class CachingResolverImpl implements CachingResolver {
     this.followerGraceMs = opts.followerGraceMs ?? 2 * sessionTtl * 1000 + 2000;
     this.followerWaitMs = opts.followerWaitMs ?? 2000;
     this.etcdReadWaitMs = opts.etcdReadWaitMs ?? 300;
+    this.rejections = new EtcdRejections({
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      onReject: (kind, reason) => this.metrics?.etcdRejected?.(kind, reason),
+      now: this.now,
+    });
     if (opts.etcd) {
       const e = opts.etcd;
       const client = createEtcdClient({
@@ -219,6 +232,7 @@ class CachingResolverImpl implements CachingResolver {
         backoffMaxMs: e.backoffMaxMs,
         logger: opts.logger,
         random: this.random,
+        listPageKeys: e.listPageKeys,
       });
       this.leases = new LeaseBuckets({ client, bucketMs: (e.leaseBucketSeconds ?? 5) * 1000, now: this.now });
       this.etcdTier = new EtcdAnswerTier({
@@ -230,6 +244,9 @@ class CachingResolverImpl implements CachingResolver {
         now: this.now,
         logger: opts.logger,
         onRemote: (key, answer) => this.remoteUpdate(key, answer),
+        rejections: this.rejections,
+        maxClockSkewMs: e.maxClockSkewMs,
+        owns: (key) => this.owner.owns(key),
       });
       this.etcdOwnership = new EtcdNameOwnership({
         mirror: this.mirror,
@@ -237,9 +254,15 @@ class CachingResolverImpl implements CachingResolver {
         shards: e.shards,
         sessionTtlSeconds: sessionTtl,
         logger: opts.logger,
+        rejections: this.rejections,
       });
       this.owner = this.etcdOwnership;
-      this.health = new HealthStore({ mirror: this.mirror, logger: opts.logger });
+      this.health = new HealthStore({
+        mirror: this.mirror,
+        leases: this.etcdOwnership,
+        rejections: this.rejections,
+        logger: opts.logger,
+      });
       this.mirror.onState((s) => this.metrics?.etcdState?.(s));
     } else {
       this.owner = new SoleOwnership();
@@ -598,6 +621,7 @@ class CachingResolverImpl implements CachingResolver {
       inflight: this.inflight.size,
       upstreamQueries: this.upstreamQueries,
       upstreamFailures: this.upstreamFailures,
+      etcdRejected: this.rejections.snapshot(),
     };
   }
 }

@@ -1,28 +1,41 @@
 /**
- * Keeps this replica's view of everything under `${prefix}v1/` in step with etcd: one list, then one
- * watch from the listed revision, events dispatched to the sub-prefix handlers (dns/, health/, owners/,
- * members/). Any watch error (compaction cancels the watch and the etcd3 client only emits an error),
- * disconnect or failed write moves the mirror to "degraded"; a backoff loop then re-lists, hands each
- * handler a full snapshot to reconcile against, and re-watches from the new revision.
+ * Keeps this replica's view of everything under `${prefix}v1/` in step with etcd: one list (in pages,
+ * etcd-paged-list.ts), then one watch from the listed revision, events dispatched to the sub-prefix
+ * handlers (dns/, health/, owners/, members/) with each key's lease, so a handler can tell a value a
+ * live replica wrote from one somebody put by hand. Any watch error (compaction cancels the watch and
+ * the etcd3 client only emits an error), disconnect or failed write moves the mirror to "degraded"; a
+ * backoff loop then re-lists, hands each handler a full snapshot to reconcile against, and re-watches
+ * from the new revision.
  */
 import type { Etcd3, IKeyValue, Watcher } from "etcd3";
 import type { Logger } from "pino";
 import { backoffDelay } from "../dns/backoff.js";
+import { PagedLister } from "./etcd-paged-list.js";
 
 export type MirrorState = "connected" | "degraded";
 
+/** One key as a handler sees it: the value and the lease it is attached to ("0" = none). */
+export interface MirrorKv {
+  value: Buffer;
+  lease: string;
+}
+
 export interface MirrorHandler {
-  put(key: string, value: Buffer): void;
+  put(key: string, kv: MirrorKv): void;
   delete(key: string): void;
   /** Everything under the handler's sub-prefix after a (re)list, keys relative to it. */
-  snapshot(entries: Map<string, Buffer>): void;
+  snapshot(entries: Map<string, MirrorKv>): void;
 }
+
+const kvOf = (kv: IKeyValue): MirrorKv => ({ value: kv.value, lease: String(kv.lease ?? "0") });
 
 export interface MirrorStats {
   relists: number;
   watchErrors: number;
   failures: number;
   revision: number;
+  /** Range requests of the last listing. */
+  listPages: number;
 }
 
 export interface EtcdMirrorOptions {
@@ -33,6 +46,8 @@ export interface EtcdMirrorOptions {
   backoffMaxMs?: number;
   logger?: Logger;
   random?: () => number;
+  /** Keys per Range request when listing (default 500; halved while a page is over the size limit). */
+  listPageKeys?: number;
 }
 
 export class EtcdMirror {
@@ -53,7 +68,8 @@ export class EtcdMirror {
   private readonly backoffMaxMs: number;
   private readonly logger: Logger | undefined;
   private readonly random: () => number;
-  private readonly counters = { relists: 0, watchErrors: 0, failures: 0 };
+  private readonly counters = { relists: 0, watchErrors: 0, failures: 0, listPages: 0 };
+  private readonly lister: PagedLister;
 
   constructor(opts: EtcdMirrorOptions) {
     this.client = opts.client;
@@ -62,6 +78,7 @@ export class EtcdMirror {
     this.backoffMaxMs = opts.backoffMaxMs ?? 5000;
     this.logger = opts.logger;
     this.random = opts.random ?? Math.random;
+    this.lister = new PagedLister(opts.client, opts.listPageKeys);
   }
 
   /** Registers a handler for `${root}${sub}`; call before start(). */
@@ -188,17 +205,18 @@ export class EtcdMirror {
   /** List everything, hand out snapshots, watch from the listed revision. True when connected. */
   private async reconcile(): Promise<boolean> {
     try {
-      const res = await this.client.getAll().prefix(this.root).exec();
-      const rev = Number(res.header.revision);
-      const perHandler = new Map<string, Map<string, Buffer>>();
+      const res = await this.lister.list(this.root);
+      const rev = res.revision;
+      const perHandler = new Map<string, Map<string, MirrorKv>>();
       for (const sub of this.handlers.keys()) perHandler.set(sub, new Map());
       for (const kv of res.kvs) {
         const rel = kv.key.toString().slice(this.root.length);
         for (const [sub, m] of perHandler) {
-          if (rel.startsWith(sub)) m.set(rel.slice(sub.length), kv.value);
+          if (rel.startsWith(sub)) m.set(rel.slice(sub.length), kvOf(kv));
         }
       }
       this.counters.relists++;
+      this.counters.listPages = res.pages;
       this.revision = rev;
       for (const [sub, m] of perHandler) {
         try {
@@ -258,7 +276,7 @@ export class EtcdMirror {
     for (const [sub, h] of this.handlers) {
       if (!rel.startsWith(sub)) continue;
       try {
-        if (op === "put") h.put(rel.slice(sub.length), kv.value);
+        if (op === "put") h.put(rel.slice(sub.length), kvOf(kv));
         else h.delete(rel.slice(sub.length));
       } catch (err) {
         this.logger?.error({ err, key: rel }, "watch handler threw");

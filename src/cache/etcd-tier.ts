@@ -10,9 +10,10 @@ import type { Logger } from "pino";
 import { HISTORY_TYPES, recordAnswer } from "../dns/answer-history.js";
 import type { Answer } from "../dns/types.js";
 import { decodeAnswer, encodeAnswer } from "./answer-codec.js";
-import { cacheKey } from "./cache-key.js";
 import { type CachePolicy, expiresAt, staleUntil } from "./cache-policy.js";
+import { checkEtcdAnswer, DEFAULT_MAX_CLOCK_SKEW_MS } from "./etcd-answer-check.js";
 import type { EtcdMirror } from "./etcd-mirror.js";
+import type { EtcdRejections } from "./etcd-rejections.js";
 import type { LeaseBuckets } from "./lease-buckets.js";
 import type { LocalEntry, LocalTier } from "./local-tier.js";
 
@@ -30,6 +31,12 @@ export interface EtcdTierOptions {
   logger?: Logger;
   /** Puts in flight at most (default 32); the rest wait in the per-key coalescing queue. */
   maxInFlight?: number;
+  /** Where values that fail their checks are counted and logged. */
+  rejections?: EtcdRejections;
+  /** How far in the future an answer's `resolvedAt` may be, ms (default 5,000). */
+  maxClockSkewMs?: number;
+  /** Whether this replica resolves the key: it then writes its answer back over a rejected value. */
+  owns?: (key: string) => boolean;
 }
 
 export interface EtcdTierStats {
@@ -74,10 +81,10 @@ export class EtcdAnswerTier {
     this.maxInFlight = opts.maxInFlight ?? 32;
     this.root = `${opts.mirror.root}${DNS_SUBPREFIX}`;
     opts.mirror.subscribe(DNS_SUBPREFIX, {
-      put: (key, value) => this.apply(key, value),
+      put: (key, kv) => this.apply(key, kv.value),
       delete: () => undefined,
       snapshot: (entries) => {
-        for (const [key, value] of entries) this.apply(key, value);
+        for (const [key, kv] of entries) this.apply(key, kv.value);
       },
     });
     opts.mirror.onState((s) => {
@@ -177,6 +184,17 @@ export class EtcdAnswerTier {
     }
   }
 
+  /** A rejected put replaced the key: the owner of the name writes its own answer back. */
+  private restore(key: string): void {
+    const local = this.opts.local.peek(key);
+    if (local && this.opts.owns?.(key)) void this.put(key, local.answer);
+  }
+
+  private reject(reason: Parameters<EtcdRejections["reject"]>[1], key: string, detail: string): void {
+    if (this.opts.rejections) this.opts.rejections.reject("dns", reason, key, detail);
+    else this.opts.logger?.warn({ key, reason, detail }, "rejected a cached answer in etcd; not applied");
+  }
+
   private resumeAfterOutage(): void {
     // Leases may have expired or been revoked while we were away; start from fresh buckets.
     this.opts.leases.clear();
@@ -193,21 +211,29 @@ export class EtcdAnswerTier {
     this.pump();
   }
 
+  /** Decodes and checks a value from etcd; one that fails is counted, logged and never served. */
   private apply(key: string, value: Buffer, notify = true): void {
     let decoded: ReturnType<typeof decodeAnswer>;
     try {
       decoded = decodeAnswer(value);
     } catch (err) {
       this.counters.decodeErrors++;
-      this.opts.logger?.warn({ err, key }, "undecodable cached answer in etcd; ignored");
+      this.reject("decode", key, (err as Error).message);
+      this.restore(key);
       return;
     }
-    if (key !== cacheKey(decoded.answer.name, decoded.answer.type)) {
+    const checked = checkEtcdAnswer(key, decoded, {
+      now: this.opts.now(),
+      maxClockSkewMs: this.opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
+      policy: this.opts.policy,
+    });
+    if (!checked.ok) {
       this.counters.decodeErrors++;
-      this.opts.logger?.warn({ key }, "cached answer stored under a key that does not match it; ignored");
+      this.reject(checked.reason, key, checked.detail);
+      this.restore(key);
       return;
     }
-    const answer = decoded.answer;
+    const answer = checked.answer;
     if (!answer.history && HISTORY_TYPES.has(answer.type)) {
       // Written by a replica that predates answer histories (rolling upgrade): derive one from what
       // this replica held, so a grace still starts here; the start is the answer's own resolvedAt.

@@ -7,11 +7,22 @@
  * owner keys, the watch tells everyone, and the shards are re-claimed: takeover within the session
  * TTL plus the watch round trip. While etcd is unreachable every replica acts alone (owns everything),
  * because a name nobody refreshes is worse than a name refreshed twice.
+ *
+ * The keys are checked, since anyone who can write the prefix could otherwise take shards (a fake
+ * member that then resolves and health-checks nothing): a member key must name a valid replica id,
+ * hold a timestamp and sit on a lease; an owner key must name a shard, a member, and sit on that
+ * member's lease. Anything else is rejected, counted and ignored, and the shard's rightful owner
+ * takes over a key held that way.
  */
 import type { Etcd3, Lease } from "etcd3";
 import type { Logger } from "pino";
-import type { EtcdMirror } from "./etcd-mirror.js";
+import type { EtcdMirror, MirrorKv } from "./etcd-mirror.js";
+import type { EtcdRejections } from "./etcd-rejections.js";
 import { rendezvousOwner, shardOf } from "./shard-hash.js";
+
+/** What a replica id may look like in a key (printable, no '/' or spaces). */
+const REPLICA_ID = /^[A-Za-z0-9._:@-]{1,253}$/;
+export const isReplicaId = (id: string): boolean => REPLICA_ID.test(id);
 
 export interface NameOwnership {
   /** True when this replica should do the work for `key` (resolve, refresh, health-check). */
@@ -38,6 +49,8 @@ export interface EtcdOwnershipOptions {
   /** Session lease TTL, seconds (default 5): the bulk of the takeover time. */
   sessionTtlSeconds?: number;
   logger?: Logger;
+  /** Where rejected member and owner keys are counted and logged. */
+  rejections?: EtcdRejections;
 }
 
 export interface OwnershipStatus {
@@ -57,7 +70,12 @@ export class EtcdNameOwnership implements NameOwnership {
   private readonly ttl: number;
   private readonly logger: Logger | undefined;
   private readonly members = new Set<string>();
+  /** Lease of each member's key: owner keys (and health keys) must sit on one of these. */
+  private readonly memberLeases = new Map<string, string>();
   private readonly owners = new Map<number, string>();
+  /** Owner keys that failed their checks, with their lease: the shard's rightful owner replaces them. */
+  private readonly invalidOwners = new Map<number, string>();
+  private readonly rejections: EtcdRejections | undefined;
   private readonly listeners = new Set<() => void>();
   private session: Lease | undefined;
   private sessionId: string | undefined;
@@ -75,36 +93,42 @@ export class EtcdNameOwnership implements NameOwnership {
     this.shards = opts.shards ?? 64;
     this.ttl = opts.sessionTtlSeconds ?? 5;
     this.logger = opts.logger;
-    if (this.replicaId.includes("/")) throw new RangeError("replicaId must not contain '/'");
+    this.rejections = opts.rejections;
+    if (!isReplicaId(this.replicaId))
+      throw new RangeError("replicaId must be 1..253 letters, digits or . _ : @ - (no '/')");
     opts.mirror.subscribe("members/", {
-      put: (k) => {
-        this.members.add(k);
+      put: (k, kv) => {
+        this.applyMember(k, kv);
         this.scheduleRebalance();
       },
       delete: (k) => {
         this.members.delete(k);
+        this.memberLeases.delete(k);
         this.scheduleRebalance();
       },
       snapshot: (entries) => {
         this.members.clear();
-        for (const k of entries.keys()) this.members.add(k);
+        this.memberLeases.clear();
+        for (const [k, kv] of entries) this.applyMember(k, kv);
         this.scheduleRebalance();
       },
     });
     opts.mirror.subscribe("owners/", {
-      put: (k, v) => {
-        this.owners.set(Number(k), v.toString());
+      put: (k, kv) => {
+        this.applyOwner(k, kv);
         this.recompute();
         this.scheduleRebalance();
       },
       delete: (k) => {
         this.owners.delete(Number(k));
+        this.invalidOwners.delete(Number(k));
         this.recompute();
         this.scheduleRebalance();
       },
       snapshot: (entries) => {
         this.owners.clear();
-        for (const [k, v] of entries) this.owners.set(Number(k), v.toString());
+        this.invalidOwners.clear();
+        for (const [k, kv] of entries) this.applyOwner(k, kv);
         this.recompute();
         this.scheduleRebalance();
       },
@@ -113,6 +137,75 @@ export class EtcdNameOwnership implements NameOwnership {
       if (s === "connected") void this.ensureSession();
       this.recompute();
     });
+  }
+
+  /** True when `lease` is the session lease of a current (valid) member: what health keys must sit on. */
+  isMemberLease(lease: string): boolean {
+    if (lease === "0") return false;
+    for (const l of this.memberLeases.values()) if (l === lease) return true;
+    return false;
+  }
+
+  /** This replica's session lease id, when it has one. */
+  sessionLease(): string | undefined {
+    return this.sessionId;
+  }
+
+  private applyMember(id: string, kv: MirrorKv): void {
+    const value = kv.value.toString();
+    let why: Parameters<EtcdRejections["reject"]>[1] | undefined;
+    if (!isReplicaId(id)) why = "bad_key";
+    else if (!/^\d{1,16}$/.test(value)) why = "bad_value";
+    else if (kv.lease === "0") why = "no_lease";
+    if (why) {
+      this.reject(
+        "members",
+        why,
+        id,
+        `member ${JSON.stringify(id.slice(0, 64))} = ${JSON.stringify(value.slice(0, 64))}, lease ${kv.lease}`,
+      );
+      // A rejected put replaces whatever the key held before.
+      this.members.delete(id);
+      this.memberLeases.delete(id);
+      return;
+    }
+    this.members.add(id);
+    this.memberLeases.set(id, kv.lease);
+  }
+
+  private applyOwner(key: string, kv: MirrorKv): void {
+    const shard = /^\d{1,9}$/.test(key) ? Number(key) : Number.NaN;
+    const holder = kv.value.toString();
+    let why: Parameters<EtcdRejections["reject"]>[1] | undefined;
+    if (!(shard >= 0 && shard < this.shards)) why = "bad_key";
+    else if (!isReplicaId(holder)) why = "bad_value";
+    else if (kv.lease === "0") why = "no_lease";
+    else if (this.memberLeases.get(holder) !== kv.lease) why = "foreign_lease";
+    if (why) {
+      this.reject(
+        "owners",
+        why,
+        key,
+        `owner ${JSON.stringify(key.slice(0, 32))} = ${JSON.stringify(holder.slice(0, 64))}, lease ${kv.lease}`,
+      );
+      if (shard >= 0 && shard < this.shards) {
+        this.owners.delete(shard);
+        this.invalidOwners.set(shard, kv.lease);
+      }
+      return;
+    }
+    this.invalidOwners.delete(shard);
+    this.owners.set(shard, holder);
+  }
+
+  private reject(
+    kind: "members" | "owners",
+    reason: Parameters<EtcdRejections["reject"]>[1],
+    key: string,
+    detail: string,
+  ): void {
+    if (this.rejections) this.rejections.reject(kind, reason, key, detail);
+    else this.logger?.warn({ kind, reason, key, detail }, "rejected an ownership key in etcd");
   }
 
   owns(key: string): boolean {
@@ -260,7 +353,16 @@ export class EtcdNameOwnership implements NameOwnership {
       const desired = rendezvousOwner(shard, this.members);
       const holder = this.owners.get(shard);
       const key = `${this.mirror.root}owners/${shard}`;
-      if (desired === this.replicaId && holder === undefined) {
+      const invalidLease = this.invalidOwners.get(shard);
+      if (desired === this.replicaId && invalidLease !== undefined) {
+        // Somebody put a key we rejected here: take the shard over, as long as it still holds that.
+        ops.push(
+          this.client
+            .if(key, "Lease", "==", invalidLease)
+            .then(this.client.put(key).value(this.replicaId).lease(sessionId))
+            .commit(),
+        );
+      } else if (desired === this.replicaId && holder === undefined) {
         ops.push(
           this.client
             .if(key, "Create", "==", 0)

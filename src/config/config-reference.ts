@@ -105,11 +105,16 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cache.etcd.tls": "TLS to etcd.",
   "cache.etcd.tls.certFile": "PEM client certificate (with `keyFile`).",
   "cache.etcd.tls.keyFile": "PEM private key of `certFile`.",
-  "cache.etcd.tls.caFile": "PEM CA bundle that signed etcd's server certificate.",
+  "cache.etcd.tls.caFile":
+    "PEM CA bundle that signed etcd's server certificate. Absent: the system roots (Node's CA store, `NODE_EXTRA_CA_CERTS`).",
   "cache.etcd.auth": "etcd user authentication.",
   "cache.etcd.auth.username": "etcd user.",
   "cache.etcd.auth.password": "Password inline (prefer `passwordFile`). Exactly one of the two.",
   "cache.etcd.auth.passwordFile": "File holding the password.",
+  "cache.etcd.allowPlaintextPassword":
+    "Send `auth` over plaintext `http://` anyway. Without it a password needs TLS (https:// endpoints or `tls`).",
+  "cache.etcd.maxClockSkewMs":
+    "An answer in etcd whose `resolvedAt` lies further in the future than this is rejected (it would pin itself on every replica).",
   healthDefaults: "Defaults for every cluster's `healthCheck`.",
   "healthDefaults.type": "`tcp` connect, `http`/`https` GET, or `grpc` (grpc.health.v1.Health/Check).",
   "healthDefaults.intervalMs": "Time between checks of one endpoint.",

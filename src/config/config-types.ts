@@ -86,6 +86,8 @@ export interface EtcdConfig {
   dialTimeoutMs: number;
   tls?: TlsFiles;
   auth?: { username: string; password?: string; passwordFile?: string };
+  allowPlaintextPassword: boolean;
+  maxClockSkewMs: number;
 }
 
 export interface CacheConfig {

@@ -82,7 +82,14 @@ export const DNS_DEFAULTS = {
 export const CACHE_DEFAULTS = {
   localMaxEntries: 100_000,
   refreshAheadMaxLeadMs: 2_000,
-  etcd: { prefix: "/dns-eds/", dialTimeoutMs: 3_000 },
+  etcd: {
+    prefix: "/dns-eds/",
+    dialTimeoutMs: 3_000,
+    /** A password over plaintext http:// is refused unless this says otherwise. */
+    allowPlaintextPassword: false,
+    /** How far in the future an answer's `resolvedAt` in etcd may be (replica clock skew). */
+    maxClockSkewMs: 5_000,
+  },
 } as const;
 
 export const HEALTH_DEFAULTS = {

@@ -131,7 +131,13 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
   let etcd: EtcdConfig | undefined;
   const e = file.cache.etcd;
   if (e !== undefined) {
-    etcd = { endpoints: e.endpoints, prefix: e.prefix, dialTimeoutMs: e.dialTimeoutMs };
+    etcd = {
+      endpoints: e.endpoints,
+      prefix: e.prefix,
+      dialTimeoutMs: e.dialTimeoutMs,
+      allowPlaintextPassword: e.allowPlaintextPassword,
+      maxClockSkewMs: e.maxClockSkewMs,
+    };
     if (e.tls !== undefined) {
       etcd.tls = {};
       if (e.tls.caFile !== undefined) etcd.tls.caFile = fileAt("cache.etcd.tls.caFile", e.tls.caFile);

@@ -260,32 +260,46 @@ const etcdUrl = z.string({ error: "expected an etcd URL" }).superRefine((text, c
   if (!ok) ctx.addIssue({ code: "custom", message: `expected an http:// or https:// URL, got "${text}"` });
 });
 
-const etcdSection = z.strictObject({
-  endpoints: z.array(etcdUrl).min(1, { error: "expected at least one endpoint" }),
-  prefix: z
-    .string({ error: "expected a key prefix" })
-    .default(CACHE_DEFAULTS.etcd.prefix)
-    .superRefine((p, ctx) => {
-      if (!p.startsWith("/") || !p.endsWith("/") || p.length < 2)
-        ctx.addIssue({
-          code: "custom",
-          message: `expected a prefix starting and ending with "/", got "${p}"`,
-        });
-    }),
-  dialTimeoutMs: intIn(100, 60_000).default(CACHE_DEFAULTS.etcd.dialTimeoutMs),
-  tls: tlsFiles.optional(),
-  auth: z
-    .strictObject({
-      username: nonEmpty("a user name"),
-      password: z.string({ error: "expected a string" }).optional(),
-      passwordFile: filePath().optional(),
-    })
-    .superRefine((a, ctx) => {
-      if ((a.password === undefined) === (a.passwordFile === undefined))
-        ctx.addIssue({ code: "custom", message: "expected exactly one of password or passwordFile" });
-    })
-    .optional(),
-});
+const etcdSection = z
+  .strictObject({
+    endpoints: z.array(etcdUrl).min(1, { error: "expected at least one endpoint" }),
+    prefix: z
+      .string({ error: "expected a key prefix" })
+      .default(CACHE_DEFAULTS.etcd.prefix)
+      .superRefine((p, ctx) => {
+        if (!p.startsWith("/") || !p.endsWith("/") || p.length < 2)
+          ctx.addIssue({
+            code: "custom",
+            message: `expected a prefix starting and ending with "/", got "${p}"`,
+          });
+      }),
+    dialTimeoutMs: intIn(100, 60_000).default(CACHE_DEFAULTS.etcd.dialTimeoutMs),
+    tls: tlsFiles.optional(),
+    auth: z
+      .strictObject({
+        username: nonEmpty("a user name"),
+        password: z.string({ error: "expected a string" }).optional(),
+        passwordFile: filePath().optional(),
+      })
+      .superRefine((a, ctx) => {
+        if ((a.password === undefined) === (a.passwordFile === undefined))
+          ctx.addIssue({ code: "custom", message: "expected exactly one of password or passwordFile" });
+      })
+      .optional(),
+    allowPlaintextPassword: bool().default(CACHE_DEFAULTS.etcd.allowPlaintextPassword),
+    maxClockSkewMs: intIn(0, 600_000).default(CACHE_DEFAULTS.etcd.maxClockSkewMs),
+  })
+  .superRefine((e, ctx) => {
+    // etcd3 speaks TLS to every endpoint when a `tls` section is given or any URL is https://.
+    const plaintext = e.tls === undefined && e.endpoints.every((u) => u.startsWith("http://"));
+    if (e.auth !== undefined && plaintext && !e.allowPlaintextPassword)
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth"],
+        message:
+          "expected TLS to etcd (https:// endpoints or a tls section) when sending a password; set allowPlaintextPassword: true to send it in clear on purpose",
+      });
+  });
 
 const cacheSection = z.strictObject({
   localMaxEntries: intIn(1, 10_000_000).default(CACHE_DEFAULTS.localMaxEntries),

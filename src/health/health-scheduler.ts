@@ -147,6 +147,8 @@ export class HealthScheduler {
     this.ratePerMs = this.endpoints.size === 0 ? 0 : this.ratePerMs - meanRate(state.spec);
     state.gen++;
     this.probes.release?.(state.target);
+    // Health of an endpoint nobody lists any more is not kept (nor left in etcd) forever.
+    this.options.sink.forget?.(key);
   }
 
   has(key: string): boolean {

@@ -19,6 +19,10 @@ export class LocalHealthSink implements HealthSink {
     this.map.delete(key);
   }
 
+  forget(key: string): void {
+    this.map.delete(key);
+  }
+
   onChange(listener: (key: string, health: EndpointHealth) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -31,5 +31,7 @@ export interface HealthCheckSpec {
 export interface HealthSink {
   set(key: string, health: EndpointHealth): void;
   get(key: string): EndpointHealth | undefined;
+  /** The endpoint is no longer checked anywhere here: drop what is kept for it (a shared sink deletes its key). */
+  forget?(key: string): void;
   onChange(listener: (key: string, health: EndpointHealth) => void): () => void;
 }

@@ -388,6 +388,8 @@ clusters:
           endpoints: ["https://127.0.0.1:2379"],
           prefix: "/dns-eds/",
           dialTimeoutMs: 3000,
+          allowPlaintextPassword: false,
+          maxClockSkewMs: 5000,
           tls: { caFile: join(dir, "ca.pem") },
           auth: { username: "dns-eds", passwordFile: join(dir, "pw") },
         },
@@ -395,6 +397,23 @@ clusters:
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("refuses an etcd password over plaintext http:// unless allowPlaintextPassword says so", () => {
+    const etcd = (extra: string) =>
+      `cache:\n  etcd:\n    endpoints: [http://127.0.0.1:2379]\n    auth: { username: u, password: p }\n${extra}clusters: []\n`;
+    expect(() => parseConfigText(etcd(""), noResolvConf)).toThrow(
+      /cache\.etcd\.auth: expected TLS to etcd \(https:\/\/ endpoints or a tls section\) when sending a password/,
+    );
+    expect(
+      parseConfigText(etcd("    allowPlaintextPassword: true\n"), noResolvConf).cache.etcd?.auth,
+    ).toEqual({
+      username: "u",
+      password: "p",
+    });
+    // https:// endpoints (or a tls section) are fine without the flag.
+    const tls = parseConfigText(etcd("").replace("http://", "https://"), noResolvConf);
+    expect(tls.cache.etcd?.allowPlaintextPassword).toBe(false);
   });
 
   it("deep-freezes the result", () => {
