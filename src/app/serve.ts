@@ -15,6 +15,7 @@ import type { DnsEdsMetrics } from "../admin/metrics.js";
 import { NackLog } from "../admin/nack-log.js";
 import { dnsReadiness, etcdReadiness, firstResolutionReadiness } from "../admin/readiness.js";
 import { type CachingResolver, createCachingResolver } from "../cache/caching-resolver.js";
+import { systemRootCertificates } from "../cache/etcd-tls-roots.js";
 import type { DnsEdsConfig, EtcdConfig } from "../config/config-types.js";
 import { LiveReload, type ReloadReport } from "../config/live-reload.js";
 import { ReplaceableResolver } from "../dns/replaceable-resolver.js";
@@ -81,9 +82,8 @@ function etcdOptions(etcd: EtcdConfig) {
     ...(etcd.tls
       ? {
           credentials: {
-            // No caFile: the system roots. grpc-js takes them when the roots are absent (an empty
-            // buffer, as before, trusted nothing and no etcd certificate could verify).
-            rootCertificate: (etcd.tls.caFile ? readFileSync(etcd.tls.caFile) : undefined) as Buffer,
+            // No caFile: Node's default CA store (an empty buffer, as before, trusted nothing).
+            rootCertificate: etcd.tls.caFile ? readFileSync(etcd.tls.caFile) : systemRootCertificates(),
             ...(etcd.tls.certFile ? { certChain: readFileSync(etcd.tls.certFile) } : {}),
             ...(etcd.tls.keyFile ? { privateKey: readFileSync(etcd.tls.keyFile) } : {}),
           },

@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ReadinessCheck } from "../admin/readiness.js";
 import type { DnsEdsConfig } from "../config/config-types.js";
-import { parseHostPort } from "../config/host-port.js";
+import { parseHostPort } from "../dns/host-port.js";
 import { CertificateFiles } from "../xds/certificate-files.js";
 
 export interface XdsTransport {

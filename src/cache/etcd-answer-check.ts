@@ -32,7 +32,7 @@ export type AnswerCheck =
   | { ok: true; answer: Answer }
   | { ok: false; reason: EtcdRejectReason; detail: string };
 
-const fail = (reason: EtcdRejectReason, detail: string): AnswerCheck => ({ ok: false, reason, detail });
+const fail = (reason: EtcdRejectReason, detail: string): Fail => ({ ok: false, reason, detail });
 const PRINTABLE = /^[\x21-\x7e]*$/;
 
 function addressProblem(r: DnsRecord, want: "A" | "AAAA"): string | undefined {
@@ -53,8 +53,6 @@ export function checkEtcdAnswer(key: string, decoded: DecodedAnswer, o: AnswerCh
     return fail("key_mismatch", `stored under ${key}, holds ${a.type} ${a.name}`);
   if (a.rcode !== 0 && a.rcode !== 3) return fail("bad_rcode", `rcode ${a.rcode} is not an answer`);
   if (a.rcode === 3 && a.records.length > 0) return fail("bad_rcode", "NXDOMAIN with records");
-  if (a.records.length > MAX_ETCD_RECORDS) return fail("too_large", `${a.records.length} records`);
-  if ((a.targets?.size ?? 0) > MAX_ETCD_RECORDS) return fail("too_large", `${a.targets?.size} SRV targets`);
   if (
     !PRINTABLE.test(a.server) ||
     a.server.length > 300 ||
@@ -63,11 +61,50 @@ export function checkEtcdAnswer(key: string, decoded: DecodedAnswer, o: AnswerCh
   )
     return fail("bad_value", "server or resolvedBy is not short printable text");
 
+  const content = contentProblem(a.type, a.records, a.targets);
+  if (content) return content;
+  if (a.history) {
+    // The flap guard may serve a history's confirmed set during a grace: it is checked the same way.
+    const h = a.history;
+    for (const c of [h.confirmed, ...(h.pending ? [h.pending.content] : [])]) {
+      const p = contentProblem(a.type, c.records, c.targets);
+      if (p) return { ...p, detail: `history: ${p.detail}` };
+      if (!Number.isSafeInteger(c.resolvedAt) || c.resolvedAt < 0 || c.resolvedAt > o.now + o.maxClockSkewMs)
+        return fail("future_resolved_at", `history: resolvedAt ${c.resolvedAt}`);
+    }
+    for (const t of [h.emptySince, h.pending?.since]) {
+      if (t !== undefined && (!Number.isSafeInteger(t) || t < 0 || t > o.now + o.maxClockSkewMs))
+        return fail("future_resolved_at", `history: time ${t}`);
+    }
+  }
+
+  if (!Number.isSafeInteger(a.resolvedAt) || a.resolvedAt < 0)
+    return fail("bad_value", `resolvedAt ${a.resolvedAt}`);
+  if (a.resolvedAt > o.now + o.maxClockSkewMs)
+    return fail(
+      "future_resolved_at",
+      `resolvedAt is ${Math.round((a.resolvedAt - o.now) / 1000)} s in the future (more than ${o.maxClockSkewMs} ms of clock skew)`,
+    );
+  const ttl = cacheTtlSeconds(a, o.policy);
+  if (ttl <= 0) return fail("bad_ttl", `TTL ${a.ttl} cannot be cached`);
+  return { ok: true, answer: ttl === a.ttl ? a : { ...a, ttl } };
+}
+
+type Fail = { ok: false; reason: EtcdRejectReason; detail: string };
+
+/** Records (and SRV target addresses) as DNS could have sent them, or why not. */
+function contentProblem(
+  type: Answer["type"],
+  records: readonly DnsRecord[],
+  targets: Answer["targets"],
+): Fail | undefined {
+  if (records.length > MAX_ETCD_RECORDS) return fail("too_large", `${records.length} records`);
+  if ((targets?.size ?? 0) > MAX_ETCD_RECORDS) return fail("too_large", `${targets?.size} SRV targets`);
   let txtBytes = 0;
   const srvTargets = new Set<string>();
-  for (const r of a.records) {
-    if (a.type === "A" || a.type === "AAAA") {
-      const p = addressProblem(r, a.type);
+  for (const r of records) {
+    if (type === "A" || type === "AAAA") {
+      const p = addressProblem(r, type);
       if (p) return fail("bad_address", p);
     } else if (r.type === "SRV") {
       if (r.target !== "." && nameProblem(r.target, "lookup") !== undefined)
@@ -79,7 +116,7 @@ export function checkEtcdAnswer(key: string, decoded: DecodedAnswer, o: AnswerCh
         return fail("too_large", `more than ${MAX_ETCD_TXT_BYTES} TXT bytes`);
     }
   }
-  for (const [name, t] of a.targets ?? []) {
+  for (const [name, t] of targets ?? []) {
     if (!srvTargets.has(name))
       return fail(
         "bad_value",
@@ -97,14 +134,5 @@ export function checkEtcdAnswer(key: string, decoded: DecodedAnswer, o: AnswerCh
     }
   }
 
-  if (!Number.isSafeInteger(a.resolvedAt) || a.resolvedAt < 0)
-    return fail("bad_value", `resolvedAt ${a.resolvedAt}`);
-  if (a.resolvedAt > o.now + o.maxClockSkewMs)
-    return fail(
-      "future_resolved_at",
-      `resolvedAt is ${Math.round((a.resolvedAt - o.now) / 1000)} s in the future (more than ${o.maxClockSkewMs} ms of clock skew)`,
-    );
-  const ttl = cacheTtlSeconds(a, o.policy);
-  if (ttl <= 0) return fail("bad_ttl", `TTL ${a.ttl} cannot be cached`);
-  return { ok: true, answer: ttl === a.ttl ? a : { ...a, ttl } };
+  return undefined;
 }

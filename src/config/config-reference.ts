@@ -106,7 +106,7 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cache.etcd.tls.certFile": "PEM client certificate (with `keyFile`).",
   "cache.etcd.tls.keyFile": "PEM private key of `certFile`.",
   "cache.etcd.tls.caFile":
-    "PEM CA bundle that signed etcd's server certificate. Absent: the system roots (Node's CA store, `NODE_EXTRA_CA_CERTS`).",
+    "PEM CA bundle that signed etcd's server certificate. Absent: Node's default CA store (its bundled roots plus `NODE_EXTRA_CA_CERTS`).",
   "cache.etcd.auth": "etcd user authentication.",
   "cache.etcd.auth.username": "etcd user.",
   "cache.etcd.auth.password": "Password inline (prefer `passwordFile`). Exactly one of the two.",

@@ -9,7 +9,7 @@
 import type { ServerHttp2Session } from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
-import { parseHostPort } from "../config/host-port.js";
+import { parseHostPort } from "../dns/host-port.js";
 import {
   type AuthorizationRule,
   type CallIdentity,

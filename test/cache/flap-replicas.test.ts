@@ -105,7 +105,7 @@ async function startReplica(name: string): Promise<Replica> {
     [
       'admin: { listen: "127.0.0.1:0" }',
       'xds: { listen: "127.0.0.1:0" }',
-      `dns: { servers: ["${bind.server}"], timeoutMs: 300, minTtl: ${TTL_S} }`,
+      `dns: { servers: ["${bind.server}"], timeoutMs: 300, minTtl: ${TTL_S}, allowLoopback: true }`,
       `cache: { etcd: { endpoints: ${JSON.stringify(etcd.endpoints)}, prefix: "/flap-replicas/" } }`,
       "clusters:",
       "  - name: api",

@@ -62,7 +62,7 @@ beforeAll(async () => {
     zones: clusterNames.map((c) => zone(c, c.startsWith("five") ? HOSTS : [H1, H2])),
   });
   cp = await startDnsEds({
-    dns: { servers: [bind.server], timeoutMs: 300, minTtl: TTL_S },
+    dns: { servers: [bind.server], timeoutMs: 300, minTtl: TTL_S, allowLoopback: true },
     clusters: clusterNames.map((c) => ({
       name: c,
       dns: { name: `svc.${c}.flap-envoy.test`, port },

@@ -115,7 +115,7 @@ beforeAll(async () => {
   const dns = (c: string) => ({ name: `svc.${c}.flap.test`, port });
   const common = { ipFamily: "V4_ONLY", grpcListener: true };
   cp = await startDnsEds({
-    dns: { servers: [bind.server], timeoutMs: 300, minTtl: TTL_S },
+    dns: { servers: [bind.server], timeoutMs: 300, minTtl: TTL_S, allowLoopback: true },
     clusters: [
       // Default grace ("auto": 60 s here) and damping (0.5, 30 s).
       { name: "blip", dns: dns("blip"), ...common },

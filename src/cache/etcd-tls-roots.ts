@@ -1,0 +1,22 @@
+/**
+ * The CA certificates etcd's server certificate is checked against when the config names no
+ * `caFile`: Node's default store, as Node's own https client uses it — its bundled Mozilla roots plus
+ * the file in NODE_EXTRA_CA_CERTS. They are passed explicitly because the etcd3 client only takes a
+ * root buffer, and grpc-js' own default (no roots given) does not include NODE_EXTRA_CA_CERTS; an
+ * empty buffer, as passed before, trusted nothing, so no etcd certificate could ever verify.
+ */
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+
+export function systemRootCertificates(env: NodeJS.ProcessEnv = process.env): Buffer {
+  const pems: string[] = [...rootCertificates];
+  const extra = env.NODE_EXTRA_CA_CERTS;
+  if (extra) {
+    try {
+      pems.push(readFileSync(extra, "utf8"));
+    } catch {
+      // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; the bundled roots still apply.
+    }
+  }
+  return Buffer.from(pems.join("\n"));
+}
