@@ -235,15 +235,26 @@ describe("etcd values written by somebody else", () => {
       .put(`${ROOT}dns/A/${NAME}`)
       .value(
         Buffer.from(
-          encodeAnswer(answer({ records: [{ type: "A", address: "169.254.169.254", ttl: 300 }] }), "evil"),
+          encodeAnswer(
+            // The real address kept and the metadata address added: a set that only grows is taken at once.
+            answer({
+              records: [
+                { type: "A", address: "127.0.0.1", ttl: 300 },
+                { type: "A", address: "169.254.169.254", ttl: 300 },
+              ],
+            }),
+            "evil",
+          ),
         ),
       )
       .exec();
     const note = await waitFor("the guard's note on /clusters", 10_000, async () => {
       const page = (await (await fetch(`${admin.url}/clusters?format=json`)).json()) as {
-        clusters: Array<{ name: string; notes?: string[] }>;
+        clusters: Array<{ name: string; inputNotes?: string[] }>;
       };
-      return page.clusters.find((c) => c.name === "api")?.notes?.find((x) => x.includes("169.254.169.254"));
+      return page.clusters
+        .find((c) => c.name === "api")
+        ?.inputNotes?.find((x) => x.includes("169.254.169.254"));
     });
     expect(note).toContain("169.254.169.254 (metadata)");
     expect(await served()).toEqual(before);

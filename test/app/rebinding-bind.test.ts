@@ -100,7 +100,11 @@ afterAll(async () => {
 });
 
 interface ClustersJson {
-  clusters: Array<{ name: string; endpoints: Array<{ address: string; port: number }>; notes?: string[] }>;
+  clusters: Array<{
+    name: string;
+    endpoints: Array<{ address: string; port: number }>;
+    inputNotes?: string[];
+  }>;
 }
 const clusters = async () =>
   ((await (await fetch(`${admin.url}/clusters?format=json`)).json()) as ClustersJson).clusters;
@@ -143,15 +147,15 @@ describe("a hostile zone answering loopback and metadata addresses", () => {
     expect(outcomes.map((m) => m[1])).toEqual(["ok"]);
 
     // The page and the metric say what was held back, and why.
-    const evil = byName.get("evil")?.notes?.join("\n") ?? "";
+    const evil = byName.get("evil")?.inputNotes?.join("\n") ?? "";
     expect(evil).toContain("169.254.169.254 (metadata)");
     // The decoder prints IPv4-mapped AAAA records in hex; the note names the IPv4 address inside.
     expect(evil).toContain("::ffff:7f00:1 (loopback via 127.0.0.1)");
     expect(evil).toContain("::ffff:a9fe:a9fe (metadata via 169.254.169.254)");
     expect(evil).toContain("::1 (loopback)");
     expect(evil).toContain("every address from dns:evil.rebind.test. was denied");
-    expect(byName.get("evil-srv")?.notes?.join("\n")).toContain("127.0.0.1 (loopback)");
-    expect(byName.get("local")?.notes?.join("\n")).toContain("169.254.169.254 (metadata)");
+    expect(byName.get("evil-srv")?.inputNotes?.join("\n")).toContain("127.0.0.1 (loopback)");
+    expect(byName.get("local")?.inputNotes?.join("\n")).toContain("169.254.169.254 (metadata)");
     expect(text).toMatch(/dnseds_input_held_back\{cluster="evil",kind="rebinding_denied"\} 5/);
     expect(text).toMatch(/dnseds_input_held_back\{cluster="evil-srv",kind="rebinding_denied"\} 2/);
     expect(accepted.attacked).toBe(0);

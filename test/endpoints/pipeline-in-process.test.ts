@@ -109,6 +109,7 @@ const specs = (dualFamily: ClusterSpec["ipFamily"]): ClusterSpec[] => [
   }),
   cluster({
     name: "v3only",
+    allowLoopback: true,
     ipFamily: "V4_ONLY",
     grpcListener: true,
     selector: { version: "v3" },
