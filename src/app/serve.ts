@@ -230,7 +230,7 @@ export async function startServer(
     reloads.register("clusters", (next) => pipeline.setClusters(next.clusters));
     // The rebinding guard's settings are copied into every cluster at load time (the guard runs per
     // cluster in the endpoints stage), so applying the clusters applies them.
-    reloads.register(["dns.allowLoopback", "dns.rebindingGuard"], (next) =>
+    reloads.register(["dns.allowLoopback", "dns.rebindingGuard", "dns.limits"], (next) =>
       pipeline.setClusters(next.clusters),
     );
     // Each cluster's health check is merged over healthDefaults at load time, so the clusters carry it.

@@ -91,6 +91,16 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "dns.use0x20": "Randomize the case of query names and check the echo (DNS 0x20), with per-server fallback.",
   "dns.allowLoopback":
     "Let DNS answers put loopback addresses (127.0.0.0/8, ::1) into clusters. The rebinding guard always denies unspecified, link-local, cloud metadata, multicast and broadcast addresses (also IPv4-mapped); loopback only unless this is true. For the demo, tests and deliberate local backends; a cluster's own `allowLoopback` wins.",
+  "dns.limits":
+    "Caps on what a zone controls the size of. Going over one keeps the last good set, with a note on `/clusters` and `dnseds_input_held_back` (security.md).",
+  "dns.limits.maxSrvTargets":
+    "Distinct targets in one SRV answer; more and the source keeps its last good endpoints (and no new target is looked up).",
+  "dns.limits.maxEndpointsPerCluster":
+    "Distinct endpoints (address:port) of one cluster; more and the cluster keeps its last good set.",
+  "dns.limits.maxTxtKeysPerEndpoint":
+    "TXT metadata keys of one source; more and the source keeps its last good endpoints.",
+  "dns.limits.maxTxtBytesPerEndpoint":
+    "TXT metadata bytes (keys and values) of one source; more and the source keeps its last good endpoints.",
   "dns.rebindingGuard":
     "More CIDR blocks the rebinding guard denies in DNS answers, on top of its built-in set (e.g. `10.99.0.0/16`).",
   cache: "The answer cache: an in-process LRU, optionally over etcd shared by every replica.",

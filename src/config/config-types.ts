@@ -77,6 +77,13 @@ export interface DnsConfig {
   allowLoopback: boolean;
   /** CIDR blocks denied on top of the guard's built-in set. */
   rebindingGuard: readonly string[];
+  /** Caps on DNS-controlled size (copied into every cluster as `inputLimits`). */
+  limits: {
+    maxSrvTargets: number;
+    maxEndpointsPerCluster: number;
+    maxTxtKeysPerEndpoint: number;
+    maxTxtBytesPerEndpoint: number;
+  };
 }
 
 export interface EtcdConfig {

@@ -74,6 +74,12 @@ export const DNS_DEFAULTS = {
   allowLoopback: false,
   /** More CIDR ranges the guard denies, on top of the built-in set. */
   rebindingGuard: [] as string[],
+  /**
+   * Caps on what a zone controls the size of. 64 targets is what the resolver follows up per SRV
+   * answer; 10,000 endpoints is the largest assignment the benches build; TXT metadata rides in every
+   * EDS push of every endpoint of the source.
+   */
+  limits: { maxSrvTargets: 64, maxEndpoints: 10_000, maxTxtKeys: 32, maxTxtBytes: 4_096 },
   /** What glibc falls back to when resolv.conf lists no nameserver. */
   fallbackServer: "127.0.0.1:53",
   resolvConfPath: "/etc/resolv.conf",

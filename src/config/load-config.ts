@@ -202,6 +202,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       use0x20: file.dns.use0x20,
       allowLoopback: file.dns.allowLoopback,
       rebindingGuard: file.dns.rebindingGuard,
+      limits: { ...file.dns.limits },
     },
     cache: {
       localMaxEntries: file.cache.localMaxEntries,
@@ -267,6 +268,12 @@ function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields, dns: Confi
   };
   if (c.staleAfterMs > 0) spec.staleAfterMs = c.staleAfterMs;
   if (dns.rebindingGuard.length > 0) spec.denyRanges = [...dns.rebindingGuard];
+  spec.inputLimits = {
+    maxSrvTargets: dns.limits.maxSrvTargets,
+    maxEndpoints: dns.limits.maxEndpointsPerCluster,
+    maxTxtKeys: dns.limits.maxTxtKeysPerEndpoint,
+    maxTxtBytes: dns.limits.maxTxtBytesPerEndpoint,
+  };
   if (c.selector !== undefined) spec.selector = { ...c.selector };
   if (c.subsetSelectors !== undefined) spec.subsetSelectors = c.subsetSelectors.map((keys) => [...keys]);
   if (c.healthCheck !== undefined) {

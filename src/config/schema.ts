@@ -239,6 +239,14 @@ const dnsSection = z
         }),
       )
       .default([]),
+    limits: z
+      .strictObject({
+        maxSrvTargets: intIn(1, 4_096).default(DNS_DEFAULTS.limits.maxSrvTargets),
+        maxEndpointsPerCluster: intIn(1, 1_000_000).default(DNS_DEFAULTS.limits.maxEndpoints),
+        maxTxtKeysPerEndpoint: intIn(0, 1_024).default(DNS_DEFAULTS.limits.maxTxtKeys),
+        maxTxtBytesPerEndpoint: intIn(0, 65_535).default(DNS_DEFAULTS.limits.maxTxtBytes),
+      })
+      .prefault({}),
   })
   .superRefine((d, ctx) => {
     if (d.maxTtl < d.minTtl)

@@ -11,7 +11,7 @@ import { AddressGuard } from "./address-guard.js";
 import { DnsError, isDnsError } from "./dns-error.js";
 import type { DnsMetrics, QueryOutcome } from "./dns-metrics.js";
 import type { RejectReason } from "./message-validator.js";
-import { normalizeName, randomizeCase } from "./name-validation.js";
+import { nameProblem, normalizeName, randomizeCase } from "./name-validation.js";
 import { EDNS_UDP_PAYLOAD, encodeQuery, RECORD_TYPE_CODES } from "./query-encoder.js";
 import {
   type ChainState,
@@ -313,8 +313,16 @@ class StubResolver implements DnsResolver {
     const bailiwick = srvBailiwick(msg, srvName);
     const targets = new Map<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>();
     const followUps: string[] = [];
+    const errors = new Map<string, string>();
     for (const rec of answer.records) {
       if (rec.type !== "SRV" || rec.target === "." || targets.has(rec.target)) continue;
+      // A target must be a host name (RFC 2782): anything else is neither looked up nor used.
+      const bad = nameProblem(rec.target, "host");
+      if (bad !== undefined) {
+        targets.set(rec.target, { a: [], aaaa: [] });
+        errors.set(rec.target, `not a host name: ${bad}`);
+        continue;
+      }
       const extra = addressesFromAdditional(msg, rec.target, bailiwick);
       if (extra) {
         const entry = { a: this.toRecords(extra.a), aaaa: this.toRecords(extra.aaaa) };
@@ -325,19 +333,27 @@ class StubResolver implements DnsResolver {
         if (followUps.length < MAX_SRV_TARGET_LOOKUPS) followUps.push(rec.target);
       }
     }
-    // A failed follow-up fails the whole lookup: a partial target list would shrink the endpoint set,
-    // and a DNS failure must never empty endpoints (the cache serves the last good answer instead).
+    // One failed follow-up must not fail the SRV lookup: the cache would then keep serving the old SRV
+    // answer, freezing every target on stale data. The failed target is left without addresses and
+    // named in `targetErrors`; the endpoints stage tracks each target's own lookup, which keeps its
+    // last good addresses and reports the failure.
     await Promise.all(
       followUps.map(async (target) => {
-        const [a, aaaa] = await Promise.all([
-          this.flights.A.do(target, (s) => this.lookup(target, "A", s), signal),
-          this.flights.AAAA.do(target, (s) => this.lookup(target, "AAAA", s), signal),
-        ]);
-        targets.set(target, { a: a.records, aaaa: aaaa.records });
-        answer.ttl = Math.min(answer.ttl, a.ttl, aaaa.ttl);
+        try {
+          const [a, aaaa] = await Promise.all([
+            this.flights.A.do(target, (s) => this.lookup(target, "A", s), signal),
+            this.flights.AAAA.do(target, (s) => this.lookup(target, "AAAA", s), signal),
+          ]);
+          targets.set(target, { a: a.records, aaaa: aaaa.records });
+          answer.ttl = Math.min(answer.ttl, a.ttl, aaaa.ttl);
+        } catch (e) {
+          if (signal?.aborted || this.closed) throw e;
+          errors.set(target, `${(e as { code?: string }).code ?? "error"}: ${(e as Error).message}`);
+        }
       }),
     );
     answer.targets = targets;
+    if (errors.size > 0) answer.targetErrors = errors;
   }
 
   /** One question answered by some server: failover over the pool for `attempts` rounds. */

@@ -33,6 +33,11 @@ export interface Answer {
   /** For SRV answers: addresses of targets, keyed by lower-case target name with trailing dot. */
   targets?: ReadonlyMap<string, { a: DnsRecord[]; aaaa: DnsRecord[] }>;
   /**
+   * For SRV answers: targets whose follow-up lookup failed (or that are not host names), with why.
+   * They have no addresses in `targets`; the rest of the answer stands. Not shared through etcd.
+   */
+  targetErrors?: ReadonlyMap<string, string>;
+  /**
    * What this name's earlier answers said (A, AAAA and SRV; see answer-history.ts): recorded by the
    * cache where the answer was resolved and shared with it. Absent from the wire resolver's answers.
    */

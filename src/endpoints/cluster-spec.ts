@@ -40,6 +40,18 @@ export interface FlapGuardSpec {
   shrinkHoldMs: number;
 }
 
+/** Caps on DNS-controlled size, per cluster (cluster-input-screen.ts). */
+export interface InputLimits {
+  /** Distinct SRV targets per SRV answer. */
+  maxSrvTargets: number;
+  /** Distinct endpoints (address:port) per cluster. */
+  maxEndpoints: number;
+  /** TXT metadata keys per endpoint. */
+  maxTxtKeys: number;
+  /** TXT metadata bytes (keys + values) per endpoint. */
+  maxTxtBytes: number;
+}
+
 export interface ClusterSpec {
   name: string;
   sources: readonly SourceSpec[];
@@ -76,4 +88,6 @@ export interface ClusterSpec {
   allowLoopback: boolean;
   /** More CIDR ranges the guard denies for this cluster (config `dns.rebindingGuard`). */
   denyRanges?: readonly string[];
+  /** Caps on what DNS controls the size of (config `dns.limits`); absent: the config defaults. */
+  inputLimits?: InputLimits;
 }

@@ -18,7 +18,12 @@ import type { EndpointHealth, HealthCheckSpec, HealthSink } from "../health/type
 import { versionAhead } from "../xds/encoded-resource.js";
 import { PUSH_ORDER } from "../xds/type-urls.js";
 import { buildAssignment, zoneKey } from "./assignment-builder.js";
-import { ClusterInputScreen, type ClusterNote } from "./cluster-input-screen.js";
+import {
+  ClusterInputScreen,
+  type ClusterNote,
+  inputLimitsOf,
+  trackableSrvTargets,
+} from "./cluster-input-screen.js";
 import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
 import type { ClusterSpec, LocalitySpec, SourceSpec } from "./cluster-spec.js";
 import { type EndpointCandidate, extractCandidates, type SourceResolution } from "./endpoint-candidates.js";
@@ -365,9 +370,13 @@ export class EndpointPipeline {
         // Targets of a set held through a grace or a shrink stay tracked (and health-checked).
         const held = this.lookups.get(lookupKey(s.name, "SRV"))?.answer;
         const srv = held && guardAnswer(held, st.spec.flapGuard, this.clock.now()).answer;
-        for (const r of srv?.records ?? []) {
-          if (r.type !== "SRV" || fqdn(r.target) === ".") continue;
-          for (const t of families(st.spec)) add(r.target, t);
+        // Only host names, and nothing new from an answer over the SRV target cap: the cluster keeps
+        // tracking (and serving) the targets it had (cluster-input-screen.ts).
+        const targets = trackableSrvTargets(srv, inputLimitsOf(st.spec));
+        if (targets === "over-cap") {
+          for (const k of st.lookups) if (k.startsWith("A ") || k.startsWith("AAAA ")) want.add(k);
+        } else {
+          for (const target of targets) for (const t of families(st.spec)) add(target, t);
         }
       }
       if (s.txtMetadata) add(s.name, "TXT");
@@ -550,7 +559,8 @@ export class EndpointPipeline {
     }
     const answers = this.flap.decide(name, spec.flapGuard, held, now);
     // Screened before anything else sees them: what the guard denies is neither published nor probed.
-    const candidates = st.screen.screen(spec, extractCandidates(spec, this.resolutionsOf(spec, answers)));
+    const resolutions = this.resolutionsOf(spec, answers);
+    const candidates = st.screen.screen(spec, resolutions, extractCandidates(spec, resolutions));
     const currentKeys = new Set(candidates.map((c) => c.key));
     // Endpoints that left DNS start draining; ones that came back stop; expired ones go.
     if (st.published && spec.drainMs > 0) {

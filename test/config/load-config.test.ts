@@ -262,6 +262,7 @@ describe("defaults and mapping", () => {
           shrinkHoldMs: DNS_DEFAULTS.shrinkHoldMs,
         },
         allowLoopback: false,
+        inputLimits: { maxSrvTargets: 64, maxEndpoints: 10_000, maxTxtKeys: 32, maxTxtBytes: 4096 },
         healthCheck: {
           type: "grpc",
           intervalMs: 5000,
