@@ -15,7 +15,7 @@ import type { DnsEdsMetrics } from "../admin/metrics.js";
 import { NackLog } from "../admin/nack-log.js";
 import { dnsReadiness, etcdReadiness, firstResolutionReadiness } from "../admin/readiness.js";
 import { type CachingResolver, createCachingResolver } from "../cache/caching-resolver.js";
-import { systemRootCertificates } from "../cache/etcd-tls-roots.js";
+
 import type { DnsEdsConfig, EtcdConfig } from "../config/config-types.js";
 import { LiveReload, type ReloadReport } from "../config/live-reload.js";
 import { ReplaceableResolver } from "../dns/replaceable-resolver.js";
@@ -23,6 +23,7 @@ import { createResolver, type ResolverOptions } from "../dns/resolver.js";
 import { EndpointPipeline } from "../endpoints/endpoint-pipeline.js";
 import { describeHold, holdEventMessage } from "../endpoints/flap-guard.js";
 import { HealthScheduler } from "../health/health-scheduler.js";
+import { systemRootCertificates } from "../health/system-roots.js";
 import { clientConfigs } from "../xds/client-status.js";
 import { countClientStates } from "../xds/client-summary.js";
 import { envoyConfigDump } from "../xds/envoy-config-dump.js";

@@ -137,6 +137,15 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "healthDefaults.path": "HTTP(S) path checked.",
   "healthDefaults.expectedStatuses": "HTTP statuses that mean healthy (default 200..399).",
   "healthDefaults.grpcService": 'gRPC health service name ("" = the whole server).',
+  "healthDefaults.tls":
+    "TLS of `https` checks (always verified unless `insecureSkipVerify`), and for `grpc` checks: use TLS. Files are re-read within a minute of a change.",
+  "healthDefaults.tls.caFile":
+    "PEM CA bundle backends' certificates must chain to. Absent: Node's default CA store.",
+  "healthDefaults.tls.certFile": "PEM client certificate (with `keyFile`), for backends that require one.",
+  "healthDefaults.tls.keyFile": "PEM private key of `certFile`.",
+  "healthDefaults.tls.serverName":
+    "Name the backend's certificate must carry, also sent as SNI. Absent: the DNS name the endpoint came from, else its IP.",
+  "healthDefaults.tls.insecureSkipVerify": "Accept any certificate. Default false.",
   shutdown: "Stopping on SIGTERM: /readyz turns 503 at once, then streams are drained gradually.",
   "shutdown.drainDelayMs":
     "After SIGTERM, keep serving this long (with /readyz 503) so load balancers stop sending new clients here.",
@@ -200,6 +209,12 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "clusters[].healthCheck.path": "As `healthDefaults.path`.",
   "clusters[].healthCheck.expectedStatuses": "As `healthDefaults.expectedStatuses`.",
   "clusters[].healthCheck.grpcService": "As `healthDefaults.grpcService`.",
+  "clusters[].healthCheck.tls": "As `healthDefaults.tls` (replaces it as a whole).",
+  "clusters[].healthCheck.tls.caFile": "As `healthDefaults.tls.caFile`.",
+  "clusters[].healthCheck.tls.certFile": "As `healthDefaults.tls.certFile`.",
+  "clusters[].healthCheck.tls.keyFile": "As `healthDefaults.tls.keyFile`.",
+  "clusters[].healthCheck.tls.serverName": "As `healthDefaults.tls.serverName`.",
+  "clusters[].healthCheck.tls.insecureSkipVerify": "As `healthDefaults.tls.insecureSkipVerify`.",
   "clusters[].grpcListener":
     "Also publish an LDS API listener and RDS route named like the cluster, for `xds:///NAME`.",
   "clusters[].connectTimeoutMs": "Cluster connect timeout.",

@@ -162,6 +162,22 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
         path: `clusters[${i}].healthCheck.timeoutMs`,
         message: `expected ≤ intervalMs (${h.intervalMs}, with healthDefaults), got ${h.timeoutMs}`,
       });
+    const tls = h?.tls;
+    if (tls) {
+      const where = `clusters[${i}].healthCheck.tls`;
+      if (tls.caFile !== undefined) tls.caFile = fileAt(`${where}.caFile`, tls.caFile);
+      if (tls.certFile !== undefined) tls.certFile = fileAt(`${where}.certFile`, tls.certFile);
+      if (tls.keyFile !== undefined) tls.keyFile = fileAt(`${where}.keyFile`, tls.keyFile);
+    }
+  }
+  const defaultsTls = healthDefaults.tls;
+  if (defaultsTls) {
+    if (defaultsTls.caFile !== undefined)
+      defaultsTls.caFile = fileAt("healthDefaults.tls.caFile", defaultsTls.caFile);
+    if (defaultsTls.certFile !== undefined)
+      defaultsTls.certFile = fileAt("healthDefaults.tls.certFile", defaultsTls.certFile);
+    if (defaultsTls.keyFile !== undefined)
+      defaultsTls.keyFile = fileAt("healthDefaults.tls.keyFile", defaultsTls.keyFile);
   }
 
   if (problems.length > 0) throw new ConfigError(opts.source, problems);
@@ -238,6 +254,7 @@ function toHealthSpec(h: HealthFields): HealthCheckSpec {
     if (h.expectedStatuses !== undefined) spec.expectedStatuses = [...h.expectedStatuses];
   }
   if (h.type === "grpc") spec.grpcService = h.grpcService;
+  if ((h.type === "https" || h.type === "grpc") && h.tls !== undefined) spec.tls = { ...h.tls };
   return spec;
 }
 

@@ -332,6 +332,29 @@ const healthFields = {
     .startsWith("/", { error: 'expected a path starting with "/"' }),
   expectedStatuses: z.array(httpStatus).min(1, { error: "expected at least one status" }),
   grpcService: z.string({ error: "expected a gRPC service name" }),
+  tls: z
+    .strictObject({
+      caFile: filePath().optional(),
+      certFile: filePath().optional(),
+      keyFile: filePath().optional(),
+      serverName: nonEmpty("a host name"),
+      insecureSkipVerify: bool(),
+    })
+    .partial()
+    .superRefine((t, ctx) => {
+      if ((t.certFile === undefined) !== (t.keyFile === undefined))
+        ctx.addIssue({ code: "custom", message: "expected certFile and keyFile together" });
+    }),
+};
+
+/** TLS settings mean something for `https` checks and make a `grpc` check use TLS; elsewhere they are a mistake. */
+const tlsOnlyWhereUsed = (h: { type?: string; tls?: unknown }, ctx: z.RefinementCtx) => {
+  if (h.tls !== undefined && h.type !== undefined && h.type !== "https" && h.type !== "grpc")
+    ctx.addIssue({
+      code: "custom",
+      path: ["tls"],
+      message: `expected only with type https or grpc, got type ${h.type}`,
+    });
 };
 
 const timeoutWithinInterval = (h: { intervalMs?: number; timeoutMs?: number }, ctx: z.RefinementCtx) => {
@@ -355,8 +378,10 @@ const healthDefaultsSection = z
     path: healthFields.path.default(HEALTH_DEFAULTS.path),
     expectedStatuses: healthFields.expectedStatuses.optional(),
     grpcService: healthFields.grpcService.default(HEALTH_DEFAULTS.grpcService),
+    tls: healthFields.tls.optional(),
   })
-  .superRefine(timeoutWithinInterval);
+  .superRefine(timeoutWithinInterval)
+  .superRefine(tlsOnlyWhereUsed);
 
 const clusterHealthCheck = z
   .strictObject({
@@ -370,8 +395,10 @@ const clusterHealthCheck = z
     path: healthFields.path.optional(),
     expectedStatuses: healthFields.expectedStatuses.optional(),
     grpcService: healthFields.grpcService.optional(),
+    tls: healthFields.tls.optional(),
   })
-  .superRefine(timeoutWithinInterval);
+  .superRefine(timeoutWithinInterval)
+  .superRefine(tlsOnlyWhereUsed);
 
 const locality = z.strictObject({
   region: z.string({ error: "expected a string" }).default(SOURCE_DEFAULTS.locality.region),

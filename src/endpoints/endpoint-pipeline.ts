@@ -576,7 +576,10 @@ export class EndpointPipeline {
 
     if (spec.healthCheck && this.options.healthTracker) {
       for (const c of candidates)
-        this.options.healthTracker.track({ address: c.address, port: c.port }, spec.healthCheck);
+        this.options.healthTracker.track(
+          { address: c.address, port: c.port, ...(c.host ? { host: c.host } : {}) },
+          spec.healthCheck,
+        );
     }
     this.setHealthKeys(name, st, spec.healthCheck ? currentKeys : new Set());
 

@@ -13,6 +13,9 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import { fail, hostPort, type Probe, type ProbeResult, type ProbeTarget } from "./probe.js";
+import { expectedServerName, identityCheck, isTlsFailure, probeTlsMaterial } from "./probe-tls.js";
+import { systemRootCertificates } from "./system-roots.js";
+import type { HealthCheckSpec } from "./types.js";
 
 const METHOD = "/grpc.health.v1.Health/Check";
 
@@ -74,29 +77,49 @@ export interface GrpcProber {
 }
 
 export function createGrpcProber(options: { reconnectBackoffMs?: number } = {}): GrpcProber {
-  const clients = new Map<string, Client>();
+  /** One channel per endpoint, with the transport settings (plaintext or TLS material) it was made for. */
+  const clients = new Map<string, { transport: string; client: Client }>();
   const backoff = options.reconnectBackoffMs ?? 1000;
-  const clientFor = (target: ProbeTarget): Client => {
+  const clientFor = (target: ProbeTarget, spec: HealthCheckSpec): Client => {
     const key = hostPort(target);
-    let c = clients.get(key);
-    if (!c) {
-      // Short reconnect backoff: a restarted backend must be seen within about one interval, not after
-      // grpc-js's default backoff of up to two minutes.
-      const opts: ChannelOptions = {
-        "grpc.initial_reconnect_backoff_ms": backoff,
-        "grpc.max_reconnect_backoff_ms": backoff,
-        "grpc.enable_retries": 0,
-      };
-      c = new Client(key, credentials.createInsecure(), opts);
-      clients.set(key, c);
+    // Short reconnect backoff: a restarted backend must be seen within about one interval, not after
+    // grpc-js's default backoff of up to two minutes.
+    const opts: ChannelOptions = {
+      "grpc.initial_reconnect_backoff_ms": backoff,
+      "grpc.max_reconnect_backoff_ms": backoff,
+      "grpc.enable_retries": 0,
+    };
+    let transport = "plaintext";
+    let creds = credentials.createInsecure();
+    if (spec.tls) {
+      const m = probeTlsMaterial(spec.tls);
+      const name = expectedServerName(target, spec.tls);
+      transport = `${m.id}|${name}`;
+      const have = clients.get(key);
+      if (have?.transport === transport) return have.client;
+      creds = credentials.createSsl(m.ca ?? systemRootCertificates(), m.key ?? null, m.cert ?? null, {
+        ...(m.verify ? { checkServerIdentity: identityCheck(name) } : { rejectUnauthorized: false }),
+      });
+      // SNI carries host names only; an IP identity is checked by checkServerIdentity above.
+      if (!/^[0-9.]+$|:/.test(name)) opts["grpc.ssl_target_name_override"] = name;
     }
-    return c;
+    const have = clients.get(key);
+    if (have?.transport === transport) return have.client;
+    have?.client.close();
+    const client = new Client(key, creds, opts);
+    clients.set(key, { transport, client });
+    return client;
   };
 
   const probe: Probe = (target, spec, signal) =>
     new Promise<ProbeResult>((resolve) => {
       if (signal.aborted) return resolve(fail("ERR_HEALTH_ABORTED", "aborted before start"));
-      const client = clientFor(target);
+      let client: Client;
+      try {
+        client = clientFor(target, spec);
+      } catch (e) {
+        return resolve(fail("ERR_HEALTH_TLS", `cannot set up TLS for the check: ${(e as Error).message}`));
+      }
       let settled = false;
       const finish = (r: ProbeResult): void => {
         if (settled) return;
@@ -117,6 +140,8 @@ export function createGrpcProber(options: { reconnectBackoffMs?: number } = {}):
               return finish(fail("ERR_HEALTH_TIMEOUT", err.details));
             if (err.code === GrpcStatus.CANCELLED) return finish(fail("ERR_HEALTH_ABORTED", err.details));
             // UNAVAILABLE is a refused/reset connection; UNIMPLEMENTED/NOT_FOUND: the server answered "no".
+            if (err.code === GrpcStatus.UNAVAILABLE && spec.tls && isTlsFailure(err.details))
+              return finish(fail("ERR_HEALTH_TLS", err.details));
             if (err.code === GrpcStatus.UNAVAILABLE) return finish(fail("ERR_HEALTH_REFUSED", err.details));
             if (err.code === GrpcStatus.UNIMPLEMENTED || err.code === GrpcStatus.NOT_FOUND)
               return finish(fail("ERR_HEALTH_NOT_SERVING", `${GrpcStatus[err.code]}: ${err.details}`));
@@ -139,11 +164,11 @@ export function createGrpcProber(options: { reconnectBackoffMs?: number } = {}):
     probe,
     release(target) {
       const key = hostPort(target);
-      clients.get(key)?.close();
+      clients.get(key)?.client.close();
       clients.delete(key);
     },
     close() {
-      for (const c of clients.values()) c.close();
+      for (const c of clients.values()) c.client.close();
       clients.clear();
     },
   };

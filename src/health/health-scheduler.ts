@@ -373,6 +373,7 @@ function sameSpec(a: HealthCheckSpec, b: HealthCheckSpec): boolean {
     a.intervalJitter === b.intervalJitter &&
     a.path === b.path &&
     a.grpcService === b.grpcService &&
+    JSON.stringify(a.tls) === JSON.stringify(b.tls) &&
     String(a.expectedStatuses ?? "") === String(b.expectedStatuses ?? "")
   );
 }

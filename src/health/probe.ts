@@ -4,6 +4,7 @@
  * answered and said no, e.g. connection refused or a wrong status) so the scheduler can act at once,
  * or "soft" (timeout, reset) so it counts towards the unhealthy threshold.
  */
+import { isTlsFailure } from "./probe-tls.js";
 import type { HealthCheckSpec } from "./types.js";
 
 export type ProbeFailureCode =
@@ -13,6 +14,7 @@ export type ProbeFailureCode =
   | "ERR_HEALTH_STATUS"
   | "ERR_HEALTH_NOT_SERVING"
   | "ERR_HEALTH_PROTOCOL"
+  | "ERR_HEALTH_TLS"
   | "ERR_HEALTH_ABORTED";
 
 export type ProbeResult = { ok: true } | { ok: false; hard: boolean; code: ProbeFailureCode; detail: string };
@@ -20,6 +22,8 @@ export type ProbeResult = { ok: true } | { ok: false; hard: boolean; code: Probe
 export interface ProbeTarget {
   address: string;
   port: number;
+  /** DNS name the address came from, when known: the default name a TLS check verifies. */
+  host?: string;
 }
 
 /** Runs one check; must settle by `spec.timeoutMs` or when `signal` aborts, whichever is first. */
@@ -30,6 +34,8 @@ export const HARD_CODES: ReadonlySet<ProbeFailureCode> = new Set([
   "ERR_HEALTH_REFUSED",
   "ERR_HEALTH_STATUS",
   "ERR_HEALTH_NOT_SERVING",
+  // A certificate that does not verify will not verify on the next try either.
+  "ERR_HEALTH_TLS",
 ]);
 
 export const fail = (code: ProbeFailureCode, detail: string): ProbeResult => ({
@@ -42,6 +48,8 @@ export const fail = (code: ProbeFailureCode, detail: string): ProbeResult => ({
 /** Node socket errors → probe codes; a refused/reset connection is an answer, anything else is soft. */
 export function socketFailure(err: NodeJS.ErrnoException): ProbeResult {
   if (err.code === "ECONNREFUSED") return fail("ERR_HEALTH_REFUSED", err.message);
+  if (isTlsFailure(`${err.code ?? ""} ${err.message}`))
+    return fail("ERR_HEALTH_TLS", `${err.code ?? "tls"}: ${err.message}`);
   if (err.code === "ETIMEDOUT") return fail("ERR_HEALTH_TIMEOUT", err.message);
   return fail("ERR_HEALTH_CONNECT", `${err.code ?? "error"}: ${err.message}`);
 }

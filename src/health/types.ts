@@ -2,6 +2,7 @@
  * Health of one endpoint as the checker sees it and as the endpoints stage publishes it.
  * The checker (src/health) and the shared store (src/cache) talk through these types.
  */
+import type { ProbeTlsSpec } from "./probe-tls.js";
 
 /** Mirrors envoy.config.core.v3.HealthStatus values dns-eds uses. */
 export type EndpointHealth = "UNKNOWN" | "HEALTHY" | "UNHEALTHY" | "DRAINING";
@@ -25,6 +26,11 @@ export interface HealthCheckSpec {
   expectedStatuses?: number[];
   /** gRPC health service name ("" = whole server). */
   grpcService?: string;
+  /**
+   * TLS of an `https` check (verification on by default), or of a `grpc` check, which uses TLS only
+   * when this is given. See probe-tls.ts.
+   */
+  tls?: ProbeTlsSpec;
 }
 
 /** Where health results are published and read; local-only or shared through etcd. */

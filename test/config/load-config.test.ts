@@ -400,6 +400,21 @@ clusters:
     }
   });
 
+  it("maps health-check TLS (files resolved, verification on unless said) and refuses it on tcp/http checks", () => {
+    const c = parseConfigText(
+      "healthDefaults: { type: https, tls: { caFile: /etc/ca.pem, serverName: api.example.com } }\nclusters:\n  - name: a\n    static: [{ address: 10.0.0.1, port: 443 }]\n    healthCheck: {}\n  - name: b\n    static: [{ address: 10.0.0.2, port: 50051 }]\n    healthCheck: { type: grpc, tls: { insecureSkipVerify: true } }\n",
+      { ...noResolvConf, fileReadable: () => true },
+    );
+    expect(c.clusters[0]?.healthCheck?.tls).toEqual({ caFile: "/etc/ca.pem", serverName: "api.example.com" });
+    expect(c.clusters[1]?.healthCheck?.tls).toEqual({ insecureSkipVerify: true });
+    expect(() =>
+      parseConfigText(
+        "clusters:\n  - name: a\n    static: [{ address: 10.0.0.1, port: 80 }]\n    healthCheck: { type: tcp, tls: { caFile: x } }\n",
+        { ...noResolvConf, fileReadable: () => true },
+      ),
+    ).toThrow(/clusters\[0\]\.healthCheck\.tls: expected only with type https or grpc, got type tcp/);
+  });
+
   it("refuses an etcd password over plaintext http:// unless allowPlaintextPassword says so", () => {
     const etcd = (extra: string) =>
       `cache:\n  etcd:\n    endpoints: [http://127.0.0.1:2379]\n    auth: { username: u, password: p }\n${extra}clusters: []\n`;

@@ -152,12 +152,29 @@ describe("https check", () => {
     await close(server);
     rmSync(dir, { recursive: true, force: true });
   });
-  it("checks over TLS on ::1 with a self-signed certificate", async () => {
+  it("checks over TLS on ::1 with a self-signed certificate (verification off, as the check says)", async () => {
+    // Verification is on by default (test/health/tls-checks.test.ts): a self-signed certificate fails it.
     expect(
       code(await httpProbe({ address: "::1", port }, spec({ type: "https", path: "/ok" }), signal())),
+    ).toBe("ERR_HEALTH_TLS hard");
+    const insecure = { insecureSkipVerify: true };
+    expect(
+      code(
+        await httpProbe(
+          { address: "::1", port },
+          spec({ type: "https", path: "/ok", tls: insecure }),
+          signal(),
+        ),
+      ),
     ).toBe("ok");
     expect(
-      code(await httpProbe({ address: "::1", port }, spec({ type: "https", path: "/bad" }), signal())),
+      code(
+        await httpProbe(
+          { address: "::1", port },
+          spec({ type: "https", path: "/bad", tls: insecure }),
+          signal(),
+        ),
+      ),
     ).toBe("ERR_HEALTH_STATUS hard");
   });
 });

@@ -1,9 +1,9 @@
 /**
- * The CA certificates etcd's server certificate is checked against when the config names no
- * `caFile`: Node's default store, as Node's own https client uses it — its bundled Mozilla roots plus
- * the file in NODE_EXTRA_CA_CERTS. They are passed explicitly because the etcd3 client only takes a
- * root buffer, and grpc-js' own default (no roots given) does not include NODE_EXTRA_CA_CERTS; an
- * empty buffer, as passed before, trusted nothing, so no etcd certificate could ever verify.
+ * The CA certificates a server's certificate is checked against when the config names no `caFile`
+ * (etcd, gRPC health checks): Node's default store, as Node's own https client uses it — its bundled
+ * Mozilla roots plus the file in NODE_EXTRA_CA_CERTS. They are passed explicitly because the etcd3
+ * client only takes a root buffer, and grpc-js' own default (no roots given) does not include
+ * NODE_EXTRA_CA_CERTS (observed with grpc-js 1.14). An empty buffer, as etcd got before, trusts nothing.
  */
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
