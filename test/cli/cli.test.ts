@@ -216,7 +216,7 @@ describe("dns-eds serve with the real control plane", () => {
 
   it("starts admin and xDS, reloads on change, counts a bad reload and an unchanged SIGHUP, stops on SIGTERM", async () => {
     const clusterYaml = (names: string[]) =>
-      `admin: { listen: "127.0.0.1:0" }\nxds: { listen: "127.0.0.1:0" }\ndns: { servers: ["${bind.server}"], minTtl: 1 }\nclusters:\n${names
+      `admin: { listen: "127.0.0.1:0" }\nxds: { listen: "127.0.0.1:0" }\ndns: { servers: ["${bind.server}"], minTtl: 1, allowLoopback: true }\nclusters:\n${names
         .map((n) => `  - name: ${n}\n    dns: { name: ${n}.cli.test, port: 80 }\n`)
         .join("")}`;
     const file = write("serve.yaml", clusterYaml(["a"]));

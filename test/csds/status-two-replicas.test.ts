@@ -64,7 +64,7 @@ beforeAll(async () => {
     }),
   ]);
   const config = {
-    dns: { servers: [bind.server] },
+    dns: { servers: [bind.server], allowLoopback: true },
     cache: { etcd: { endpoints: etcd.endpoints, prefix: "/csds-replicas/" } },
     clusters: [{ name: "web", dns: { name: `web.${ORIGIN}`, port: 8080 } }],
   };

@@ -65,7 +65,7 @@ async function startDnsEdsProcess(): Promise<DnsEdsProcess> {
       admin: { listen: "127.0.0.1:0" },
       // A fixed port: Envoy's bootstrap names it, and a restarted dns-eds must come back on it.
       xds: { listen: `127.0.0.1:${xdsPort}`, limits: { debounceMs: 20 } },
-      dns: { servers: [bind.server], timeoutMs: 500, attempts: 2, minTtl: 1 },
+      dns: { servers: [bind.server], timeoutMs: 500, attempts: 2, minTtl: 1, allowLoopback: true },
       shutdown: { drainDelayMs: 0, drainWindowMs: 200, graceMs: 200 },
       clusters: [
         { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", healthCheck, drainMs: 0 },

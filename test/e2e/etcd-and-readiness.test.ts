@@ -35,7 +35,7 @@ function replicaConfig(dnsServer: string, withEtcd: boolean) {
   return {
     admin: { listen: "127.0.0.1:0" },
     xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
-    dns: { servers: [dnsServer], timeoutMs: 300, attempts: 1, minTtl: 1 },
+    dns: { servers: [dnsServer], timeoutMs: 300, attempts: 1, minTtl: 1, allowLoopback: true },
     ...(withEtcd
       ? { cache: { etcd: { endpoints: etcd.endpoints, prefix: "/e2e-fleet/", dialTimeoutMs: 1000 } } }
       : {}),
@@ -70,7 +70,7 @@ beforeAll(async () => {
     config: (bind, port) => ({
       admin: { listen: "127.0.0.1:0" },
       xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
-      dns: { servers: [bind.server], timeoutMs: 300, attempts: 1, minTtl: 1 },
+      dns: { servers: [bind.server], timeoutMs: 300, attempts: 1, minTtl: 1, allowLoopback: true },
       cache: { etcd: { endpoints: etcd.endpoints, prefix: "/e2e-fleet/", dialTimeoutMs: 1000 } },
       clusters: [
         {

@@ -104,7 +104,7 @@ const goClients: GrpcGoClient[] = [];
 const config = (dualFamily = "V6_PREFERRED") => ({
   admin: { listen: "127.0.0.1:0" },
   xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
-  dns: { servers: [stack.bind.server], timeoutMs: 500, attempts: 2, minTtl: 1 },
+  dns: { servers: [stack.bind.server], timeoutMs: 500, attempts: 2, minTtl: 1, allowLoopback: true },
   clusters: clustersConfig(stack.port, dualFamily),
 });
 
@@ -116,7 +116,7 @@ beforeAll(async () => {
     config: (bind, port) => ({
       admin: { listen: "127.0.0.1:0" },
       xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
-      dns: { servers: [bind.server], timeoutMs: 500, attempts: 2, minTtl: 1 },
+      dns: { servers: [bind.server], timeoutMs: 500, attempts: 2, minTtl: 1, allowLoopback: true },
       clusters: clustersConfig(port, "V6_PREFERRED"),
     }),
   });

@@ -48,7 +48,13 @@ interface Shape {
 const config = (s: Shape = {}) => ({
   admin: { listen: "127.0.0.1:0" },
   xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
-  dns: { servers: s.servers ?? [stack.bind.server], timeoutMs: 500, attempts: 2, minTtl: 1 },
+  dns: {
+    servers: s.servers ?? [stack.bind.server],
+    timeoutMs: 500,
+    attempts: 2,
+    minTtl: 1,
+    allowLoopback: true,
+  },
   ...(s.localMaxEntries ? { cache: { localMaxEntries: s.localMaxEntries } } : {}),
   ...(s.shutdown ? { shutdown: s.shutdown } : {}),
   clusters: (s.clusters ?? ["web"]).map(cluster),
@@ -64,7 +70,7 @@ beforeAll(async () => {
       config: (bind, port) => ({
         admin: { listen: "127.0.0.1:0" },
         xds: { listen: "127.0.0.1:0", limits: { debounceMs: 20 } },
-        dns: { servers: [bind.server], timeoutMs: 500, attempts: 2, minTtl: 1 },
+        dns: { servers: [bind.server], timeoutMs: 500, attempts: 2, minTtl: 1, allowLoopback: true },
         clusters: [
           {
             name: "web",
