@@ -9,9 +9,11 @@
  * `/metrics` while the rest of the process is still starting, and `/readyz` says so.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { parseHostPort } from "../dns/host-port.js";
+import { bearerMatches, OPEN_PATHS } from "./admin-access.js";
 import { type ClientRow, renderClientDetail, renderClientsHtml, renderClientsText } from "./clients-page.js";
 import { type ClusterView, renderClustersHtml, renderClustersText } from "./clusters-page.js";
 import { evaluateReadiness, type ReadinessCheck } from "./readiness.js";
@@ -43,6 +45,14 @@ export interface AdminLogger {
 export interface AdminServerOptions extends AdminProviders {
   /** `host:port`; port 0 picks a free one. */
   listen: string;
+  /** Bearer token every request must carry (admin-access.ts); `/healthz` and `/readyz`'s status stay open. */
+  token?: string;
+  /** Serve HTTPS; with `ca`, clients must present a certificate it signed (mTLS). */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** Connections at once at most (default 64); more are closed at accept. */
+  maxConnections?: number;
+  /** Called for each request refused for want of the token. */
+  onUnauthorized?: (path: string) => void;
   registry: Registry;
   logger?: AdminLogger;
   /** Bound on each readiness check (default 2 s). */
@@ -114,6 +124,16 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
       return;
     }
     const url = new URL(req.url ?? "/", "http://admin.invalid");
+    const authorized = opts.token === undefined || bearerMatches(req.headers.authorization, opts.token);
+    if (!authorized && !OPEN_PATHS.has(url.pathname)) {
+      opts.onUnauthorized?.(url.pathname);
+      res.setHeader("www-authenticate", 'Bearer realm="dns-eds admin"');
+      send(res, 401, "text/plain; charset=utf-8", "unauthorized: this admin port needs a bearer token\n");
+      return;
+    }
+    // Without the token, /readyz says ready or not and nothing more (no cluster names, no etcd state).
+    const redact = <T extends { ready: boolean }>(body: T): T | { ready: boolean } =>
+      authorized ? body : { ready: body.ready };
     switch (url.pathname) {
       case "/":
         send(res, 200, "text/plain; charset=utf-8", INDEX);
@@ -123,21 +143,23 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
         return;
       case "/readyz": {
         if (drainingReason !== undefined) {
-          sendJson(res, 503, {
-            ready: false,
-            checks: [{ name: "shutdown", ok: false, reason: drainingReason }],
-          });
+          sendJson(
+            res,
+            503,
+            redact({ ready: false, checks: [{ name: "shutdown", ok: false, reason: drainingReason }] }),
+          );
           return;
         }
         if (!started) {
-          sendJson(res, 503, {
-            ready: false,
-            checks: [{ name: "startup", ok: false, reason: "still starting" }],
-          });
+          sendJson(
+            res,
+            503,
+            redact({ ready: false, checks: [{ name: "startup", ok: false, reason: "still starting" }] }),
+          );
           return;
         }
         const report = await evaluateReadiness(providers.readiness ?? [], opts.readinessTimeoutMs);
-        sendJson(res, report.ready ? 200 : 503, report);
+        sendJson(res, report.ready ? 200 : 503, redact(report));
         return;
       }
       case "/metrics":
@@ -207,13 +229,27 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       opts.logger?.error({ err, path: req.url }, "admin request failed");
       if (!res.headersSent) sendJson(res, 500, { error: (err as Error)?.message ?? String(err) });
       else res.destroy();
     });
-  });
+  };
+  const tls = opts.tls;
+  const server: Server = tls
+    ? createHttpsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          // With a CA, the handshake itself refuses clients without a certificate it signed.
+          ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        onRequest,
+      )
+    : createServer(onRequest);
+  // A bound on sockets: a client opening connections in a loop cannot exhaust descriptors here.
+  server.maxConnections = opts.maxConnections ?? 64;
   // Admin requests are small; slow or idle clients must not pin sockets.
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
@@ -233,7 +269,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 
   return {
     port,
-    url: `http://${host}:${port}`,
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
     setProviders(next) {
       providers = { ...providers, ...next };
       if (next.readiness !== undefined) started = true;

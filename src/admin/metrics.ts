@@ -86,6 +86,8 @@ export interface DnsEdsMetrics {
   etcdState(state: "connected" | "degraded" | "disabled"): void;
   /** A value in etcd failed its checks (kind: dns, health, owners, members; reason: a fixed set). */
   etcdRejected(kind: string, reason: string): void;
+  /** An admin request refused for want of the bearer token. */
+  adminUnauthorized(): void;
   /** Reads the tiers' own counters at every scrape (the cached lookup path never calls into metrics). */
   observeCacheCounters(read: () => CacheCounterSnapshot): void;
   setClusterEndpoints(cluster: string, counts: Partial<Record<EndpointHealthLabel, number>>): void;
@@ -228,6 +230,12 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     name: "dnseds_etcd_rejected_values_total",
     help: "Values read from etcd that failed their checks and were not applied, by kind (dns, health, owners, members) and reason.",
     labelNames: ["kind", "reason"],
+    registers,
+  });
+
+  const adminUnauthorized = new Counter({
+    name: "dnseds_admin_unauthorized_total",
+    help: "Admin requests refused with 401 for want of the bearer token.",
     registers,
   });
 
@@ -455,6 +463,9 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     },
     etcdRejected(kind, reason) {
       etcdRejected.inc({ kind, reason });
+    },
+    adminUnauthorized() {
+      adminUnauthorized.inc();
     },
     observeCacheCounters(read) {
       cacheSources.push(read);

@@ -4,8 +4,14 @@
  * applied and what needs a restart), and stops cleanly on SIGTERM/SIGINT. A missing or bad config exits
  * 2 before anything is bound.
  */
+import { readFileSync } from "node:fs";
 import type { Registry } from "prom-client";
-import { type AdminProviders, type AdminServer, startAdminServer } from "../admin/admin-server.js";
+import {
+  type AdminProviders,
+  type AdminServer,
+  type AdminServerOptions,
+  startAdminServer,
+} from "../admin/admin-server.js";
 import { componentLogger, createLogger, type Logger, type LogLevel } from "../admin/logger.js";
 import { createMetrics, type DnsEdsMetrics } from "../admin/metrics.js";
 import { ConfigError } from "../config/config-error.js";
@@ -148,6 +154,8 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       listen: running.admin.listen,
       registry: metrics.registry,
       logger: componentLogger(root, "admin"),
+      ...adminAccess(running.admin),
+      onUnauthorized: () => metrics.adminUnauthorized(),
     });
     toClose.push(() => admin.close());
     log.info({ url: admin.url }, "admin listening");
@@ -263,4 +271,24 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     await closeAll();
     return EXIT_FAILURE;
   }
+}
+
+/** The admin port's token and TLS material, read from the files the config names. */
+function adminAccess(a: DnsEdsConfig["admin"]): Pick<AdminServerOptions, "token" | "tls" | "maxConnections"> {
+  const token = a.tokenFile !== undefined ? readFileSync(a.tokenFile, "utf8").trim() : undefined;
+  if (token !== undefined && token.length < 16)
+    throw new Error(`admin.tokenFile ${a.tokenFile}: expected a token of at least 16 characters`);
+  return {
+    maxConnections: a.maxConnections,
+    ...(token !== undefined ? { token } : {}),
+    ...(a.tls
+      ? {
+          tls: {
+            cert: readFileSync(a.tls.certFile),
+            key: readFileSync(a.tls.keyFile),
+            ...(a.tls.caFile ? { ca: readFileSync(a.tls.caFile) } : {}),
+          },
+        }
+      : {}),
+  };
 }

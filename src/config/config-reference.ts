@@ -67,7 +67,15 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   admin:
     "The admin HTTP server (`/healthz`, `/readyz`, `/metrics`, `/config_dump`, `/clusters`, `/clients`).",
   "admin.listen":
-    "Address the admin server binds. It has no authentication: keep it on loopback or a private network.",
+    "Address the admin server binds. Anything but loopback needs `tokenFile`, `tls.caFile` or `allowUnauthenticated: true`.",
+  "admin.tokenFile":
+    "File holding a bearer token every request must carry (`Authorization: Bearer …`); `/healthz` and the status of `/readyz` stay open.",
+  "admin.tls": "Serve the admin port over HTTPS.",
+  "admin.tls.certFile": "PEM server certificate (with `keyFile`).",
+  "admin.tls.keyFile": "PEM private key of `certFile`.",
+  "admin.tls.caFile": "PEM CA bundle; when set, clients must present a certificate signed by it (mTLS).",
+  "admin.allowUnauthenticated": "Bind a non-loopback address without a token or mTLS, on purpose.",
+  "admin.maxConnections": "Connections to the admin port at once; more are closed at accept.",
   dns: "How names are resolved.",
   "dns.servers":
     "DNS servers `ip:port` in order of preference (port defaults to 53, IPv6 as `[fd00::2]:53`). Omitted: the `nameserver` lines of /etc/resolv.conf, else 127.0.0.1:53.",

@@ -115,12 +115,22 @@ export interface ShutdownConfig {
   graceMs: number;
 }
 
+export interface AdminConfig {
+  listen: string;
+  /** File holding the bearer token (absolute path). */
+  tokenFile?: string;
+  /** HTTPS; with caFile, clients need a certificate it signed (mTLS). Absolute paths. */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+  allowUnauthenticated: boolean;
+  maxConnections: number;
+}
+
 export interface DnsEdsConfig {
   /** Where it came from: a file path, or a label such as "<embedded>". */
   source: string;
   xds: XdsConfig;
   /** `host:port` of the admin HTTP server. */
-  admin: { listen: string };
+  admin: AdminConfig;
   dns: DnsConfig;
   cache: CacheConfig;
   healthDefaults: HealthCheckSpec;

@@ -46,8 +46,15 @@ export const XDS_DEFAULTS = {
   tls: { reloadIntervalMs: 10_000 },
 } as const;
 
-/** Loopback by default: the admin port exposes config and metrics and has no authentication. */
-export const ADMIN_DEFAULTS = { listen: "127.0.0.1:19000" } as const;
+/**
+ * Loopback by default: the admin port exposes config and metrics. Anywhere else it needs a token or
+ * mTLS, or `allowUnauthenticated` said on purpose. The connection cap bounds sockets from one client.
+ */
+export const ADMIN_DEFAULTS = {
+  listen: "127.0.0.1:19000",
+  allowUnauthenticated: false,
+  maxConnections: 64,
+} as const;
 
 export const DNS_DEFAULTS = {
   timeoutMs: 500,

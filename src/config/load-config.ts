@@ -180,6 +180,18 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       defaultsTls.keyFile = fileAt("healthDefaults.tls.keyFile", defaultsTls.keyFile);
   }
 
+  const adminToken =
+    file.admin.tokenFile !== undefined ? fileAt("admin.tokenFile", file.admin.tokenFile) : undefined;
+  const a = file.admin.tls;
+  const adminTls =
+    a?.certFile !== undefined && a.keyFile !== undefined
+      ? {
+          certFile: fileAt("admin.tls.certFile", a.certFile),
+          keyFile: fileAt("admin.tls.keyFile", a.keyFile),
+          ...(a.caFile !== undefined ? { caFile: fileAt("admin.tls.caFile", a.caFile) } : {}),
+        }
+      : undefined;
+
   if (problems.length > 0) throw new ConfigError(opts.source, problems);
   return {
     source: opts.source,
@@ -201,7 +213,13 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
           }
         : {}),
     },
-    admin: { listen: normalizeListen(file.admin.listen) },
+    admin: {
+      listen: normalizeListen(file.admin.listen),
+      ...(adminToken !== undefined ? { tokenFile: adminToken } : {}),
+      ...(adminTls ? { tls: adminTls } : {}),
+      allowUnauthenticated: file.admin.allowUnauthenticated,
+      maxConnections: file.admin.maxConnections,
+    },
     dns: {
       servers,
       serversFromSystem,

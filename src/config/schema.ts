@@ -5,6 +5,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { isLoopbackHost } from "../admin/admin-access.js";
 import { parseHostPort } from "../dns/host-port.js";
 import { nameProblem } from "../dns/name-validation.js";
 import { cidrProblem } from "./cidr.js";
@@ -192,7 +193,29 @@ const xdsSection = z
       });
   });
 
-const adminSection = z.strictObject({ listen: listenAddress().default(ADMIN_DEFAULTS.listen) });
+const adminSection = z
+  .strictObject({
+    listen: listenAddress().default(ADMIN_DEFAULTS.listen),
+    tokenFile: filePath().optional(),
+    tls: tlsFiles
+      .superRefine((tls, ctx) => {
+        if (tls.certFile === undefined)
+          ctx.addIssue({ code: "custom", message: "expected certFile and keyFile" });
+      })
+      .optional(),
+    allowUnauthenticated: bool().default(ADMIN_DEFAULTS.allowUnauthenticated),
+    maxConnections: intIn(1, 100_000).default(ADMIN_DEFAULTS.maxConnections),
+  })
+  .superRefine((a, ctx) => {
+    const r = parseHostPort(a.listen, { allowPortZero: true });
+    const authenticated = a.tokenFile !== undefined || a.tls?.caFile !== undefined;
+    if (r.ok && !isLoopbackHost(r.value.host) && !authenticated && !a.allowUnauthenticated)
+      ctx.addIssue({
+        code: "custom",
+        path: ["listen"],
+        message: `expected a loopback address, a token (admin.tokenFile) or mTLS (admin.tls.caFile) for "${a.listen}"; set admin.allowUnauthenticated: true to expose it without`,
+      });
+  });
 
 const shutdownSection = z.strictObject({
   drainDelayMs: intIn(0, 600_000).default(SHUTDOWN_DEFAULTS.drainDelayMs),

@@ -44,7 +44,9 @@ Secret files are relative to the config's folder (/etc/dns-eds/config), where dn
 {{- $_ := set $xds "tls" $tls -}}
 {{- end -}}
 {{- $_ := set $cfg "xds" $xds -}}
-{{- $_ := set $cfg "admin" (dict "listen" (printf "0.0.0.0:%v" .Values.admin.port)) -}}
+{{- /* The pod's probes and the in-cluster scrape reach the admin port on the pod IP, which dns-eds only
+allows when told so: the Service stays ClusterIP (values.yaml, admin). */ -}}
+{{- $_ := set $cfg "admin" (dict "listen" (printf "0.0.0.0:%v" .Values.admin.port) "allowUnauthenticated" true) -}}
 {{- $_ := set $cfg "shutdown" (dict "drainDelayMs" (int .Values.drain.delayMs) "drainWindowMs" (int .Values.drain.windowMs) "graceMs" (int .Values.drain.graceMs)) -}}
 {{- $cache := deepCopy (default dict (get $cfg "cache")) -}}
 {{- if .Values.etcd.endpoints -}}
