@@ -88,6 +88,8 @@ export interface DnsEdsMetrics {
   etcdRejected(kind: string, reason: string): void;
   /** An admin request refused for want of the bearer token. */
   adminUnauthorized(): void;
+  /** An error nothing caught: `unhandled_rejection` (serving continues) or `uncaught_exception` (exit). */
+  processError(kind: string): void;
   /** Reads the tiers' own counters at every scrape (the cached lookup path never calls into metrics). */
   observeCacheCounters(read: () => CacheCounterSnapshot): void;
   setClusterEndpoints(cluster: string, counts: Partial<Record<EndpointHealthLabel, number>>): void;
@@ -233,6 +235,12 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     registers,
   });
 
+  const processErrors = new Counter({
+    name: "dnseds_process_errors_total",
+    help: "Errors nothing caught: unhandled_rejection (logged, serving continues) or uncaught_exception (logged, the process exits 1).",
+    labelNames: ["kind"],
+    registers,
+  });
   const adminUnauthorized = new Counter({
     name: "dnseds_admin_unauthorized_total",
     help: "Admin requests refused with 401 for want of the bearer token.",
@@ -466,6 +474,9 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     },
     adminUnauthorized() {
       adminUnauthorized.inc();
+    },
+    processError(kind) {
+      processErrors.inc({ kind });
     },
     observeCacheCounters(read) {
       cacheSources.push(read);

@@ -21,6 +21,7 @@ import { describeReload, type ReloadReport } from "../config/live-reload.js";
 import { loadConfigFile } from "../config/load-config.js";
 import { loadConfigFileOffThread } from "../config/load-config-off-thread.js";
 import { EXIT_BAD_CONFIG, EXIT_FAILURE, EXIT_OK } from "./exit-codes.js";
+import { installProcessErrorPolicy } from "./process-error-policy.js";
 import { packageVersion } from "./version.js";
 
 /** What `startServer` of src/app/serve.ts returns. */
@@ -150,6 +151,13 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     const running: DnsEdsConfig = config;
 
     const metrics = createMetrics({ version: packageVersion() });
+    // Errors nothing caught: a rejection is logged and counted, an exception ends the process (why:
+    // process-error-policy.ts). Removed again when serve returns.
+    const removeErrorPolicy = installProcessErrorPolicy({
+      logger: componentLogger(root, "process"),
+      count: (k) => metrics.processError(k),
+    });
+    toClose.push(async () => removeErrorPolicy());
     const admin = await startAdminServer({
       listen: running.admin.listen,
       registry: metrics.registry,
