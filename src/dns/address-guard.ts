@@ -29,24 +29,34 @@ export interface AddressGuardOptions {
   builtIn?: boolean;
 }
 
-/** Cloud metadata services outside 169.254/16 (inside it, they are link-local anyway). */
-const METADATA_V4 = new Set(["169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192"]);
+/** Cloud metadata services (169.254.x.x ones are link-local anyway, but named for what they are). */
+const METADATA_V4_TEXT = ["169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192"];
 /** AWS IMDS over IPv6 (inside fc00::/7, which stays allowed otherwise). */
 const METADATA_V6 = new Set(["fd00:ec2:0:0:0:0:0:254"]);
 
-/** IPv4 dotted quad → 32-bit number, or undefined. */
+/** IPv4 dotted quad → 32-bit number, or undefined. One pass, no allocation: it runs per endpoint. */
 function v4Number(address: string): number | undefined {
-  const parts = address.split(".");
-  if (parts.length !== 4) return undefined;
   let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const b = Number(p);
-    if (b > 255) return undefined;
-    n = n * 256 + b;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= address.length; i++) {
+    const c = i === address.length ? 0x2e : address.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part > 255) return undefined;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
+      part = part * 10 + (c - 0x30);
+      digits++;
+    } else return undefined;
   }
-  return n;
+  return dots === 4 ? n : undefined;
 }
+
+const METADATA_V4 = new Set(METADATA_V4_TEXT.map((t) => v4Number(t) as number));
 
 const v4Text = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 
@@ -110,7 +120,7 @@ export function embeddedIpv4Text(address: string): string | undefined {
 
 function v4Category(n: number, allowLoopback: boolean): GuardCategory | undefined {
   const a = n >>> 24;
-  if (METADATA_V4.has(v4Text(n))) return "metadata";
+  if (METADATA_V4.has(n)) return "metadata";
   if (a === 0) return "unspecified";
   if (a === 127) return allowLoopback ? undefined : "loopback";
   if (a === 169 && ((n >>> 16) & 255) === 254) return "link-local";
@@ -132,7 +142,11 @@ function v6Category(words: readonly number[], allowLoopback: boolean): GuardCate
   return v4 === undefined ? undefined : v4Category(v4, allowLoopback);
 }
 
+/** Addresses remembered per guard: a cluster is screened on every rebuild, mostly with the same addresses. */
+const MEMO_LIMIT = 100_000;
+
 export class AddressGuard {
+  private readonly memo = new Map<string, GuardCategory | null>();
   private readonly allowLoopback: boolean;
   private readonly builtIn: boolean;
   private readonly ranges: net.BlockList | undefined;
@@ -158,6 +172,15 @@ export class AddressGuard {
 
   /** Why `address` must not be used, or undefined when it may. Anything not an IP literal is denied. */
   check(address: string): GuardCategory | undefined {
+    const hit = this.memo.get(address);
+    if (hit !== undefined) return hit ?? undefined;
+    const c = this.classify(address);
+    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+    this.memo.set(address, c ?? null);
+    return c;
+  }
+
+  private classify(address: string): GuardCategory | undefined {
     const fam = net.isIP(address);
     if (fam === 4) {
       const n = v4Number(address);
