@@ -60,12 +60,13 @@ beforeAll(async () => {
         name: "api",
         dns: { name: `api.${ORIGIN}`, port },
         ipFamily: "V4_ONLY",
+        // Generous timeout and threshold: a loaded box must not flip the health this test compares.
         healthCheck: {
           type: "tcp",
-          intervalMs: 200,
-          timeoutMs: 150,
+          intervalMs: 300,
+          timeoutMs: 300,
           healthyThreshold: 1,
-          unhealthyThreshold: 1,
+          unhealthyThreshold: 5,
         },
       },
     ],
