@@ -41,7 +41,9 @@ export function formatAnswer(a: Answer, elapsedMs: number): string {
     for (const [target, addrs] of a.targets) {
       lines.push(`;; target ${target}`);
       for (const r of [...addrs.a, ...addrs.aaaa]) lines.push(recordText(target, r));
-      if (addrs.a.length + addrs.aaaa.length === 0) lines.push(";;   (no addresses)");
+      const failed = a.targetErrors?.get(target);
+      if (failed) lines.push(`;;   (lookup failed: ${failed})`);
+      else if (addrs.a.length + addrs.aaaa.length === 0) lines.push(";;   (no addresses)");
     }
   }
   return `${lines.join("\n")}\n`;
@@ -51,6 +53,7 @@ function answerJson(a: Answer): unknown {
   return {
     ...a,
     ...(a.targets ? { targets: Object.fromEntries(a.targets) } : {}),
+    ...(a.targetErrors ? { targetErrors: Object.fromEntries(a.targetErrors) } : {}),
   };
 }
 
