@@ -47,7 +47,7 @@ beforeAll(async () => {
   bind = await startBindServer({ zones: [zone(HOSTS.slice(0, 2))] });
   etcd = await startEtcd();
   const config = {
-    dns: { servers: [bind.server], minTtl: 1 },
+    dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
     cache: { etcd: { endpoints: etcd.endpoints, prefix: "/envoy-cp/" } },
     clusters: [
       { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", drainMs: 0 },

@@ -45,7 +45,7 @@ beforeAll(async () => {
   });
   const dns = { name: `web.${ORIGIN}`, port };
   cp = await startDnsEds({
-    dns: { servers: [bind.server], minTtl: 1 },
+    dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
     clusters: [
       ...POLICIES.map((p) => ({ name: clusterName(p), dns, ipFamily: p })),
       {

@@ -53,7 +53,7 @@ beforeAll(async () => {
     ],
   });
   cp = await startDnsEds({
-    dns: { servers: [bind.server], minTtl: 1 },
+    dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
     clusters: [
       {
         name: "web",

@@ -74,7 +74,7 @@ beforeAll(async () => {
   bind = await startBindServer({ zones: [zone(HOSTS.slice(0, 2), HOSTS.slice(0, 1))] });
   cp = await startDnsEds(
     {
-      dns: { servers: [bind.server], minTtl: 1 },
+      dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
       clusters: [
         { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "V4_ONLY", drainMs: 0 },
         { name: "other", dns: { name: `other.${ORIGIN}`, port }, ipFamily: "V4_ONLY", drainMs: 0 },
