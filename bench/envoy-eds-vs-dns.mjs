@@ -144,7 +144,7 @@ async function startDnsEds(dir, dnsPort) {
     JSON.stringify({
       xds: { listen: `127.0.0.1:${xdsPort}` },
       admin: { listen: `127.0.0.1:${adminPort}` },
-      dns: { servers: [`127.0.0.1:${dnsPort}`] },
+      dns: { servers: [`127.0.0.1:${dnsPort}`], allowLoopback: true },
       clusters: Array.from({ length: CLUSTERS }, (_, c) => ({
         name: `c${c}`,
         dns: { name: `c${c}.${ORIGIN}`, port: PORT },

@@ -83,7 +83,7 @@ try {
         named: zone,
         tmpDir: tmp,
         config: {
-          dns: { rebindingGuard: [] },
+          dns: { allowLoopback: true },
           clusters: Array.from({ length: CLUSTERS }, (_, i) => ({
             name: clusterName(i),
             dns: { name: `${clusterName(i)}.churn.test`, port: PORT },

@@ -97,7 +97,7 @@ try {
       named: zone,
       tmpDir: tmp,
       config: {
-        dns: { rebindingGuard: [] },
+        dns: { allowLoopback: true },
         clusters: names.map((n) => ({
           name: n,
           dns: { name: `${n}.connect.test`, port: PORT },

@@ -88,7 +88,7 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       cpus: layout.server,
       named: zone,
       tmpDir: tmp,
-      config: { clusters, dns: { rebindingGuard: [] } },
+      config: { clusters, dns: { allowLoopback: true } },
       nodeArgs: profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
     });
   await run("floor", () => startFloor({ cpus: layout.server }));

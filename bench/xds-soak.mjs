@@ -58,7 +58,7 @@ try {
   });
   stops.push(() => zone.named.stop());
   const config = {
-    dns: { rebindingGuard: [] },
+    dns: { allowLoopback: true },
     cache: { etcd: { endpoints: [etcd.url], prefix: PREFIX } },
     clusters: Array.from({ length: CLUSTERS }, (_, i) => ({
       name: clusterName(i),
