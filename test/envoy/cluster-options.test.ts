@@ -100,7 +100,10 @@ beforeAll(async () => {
       },
     ],
   });
-  cp = await startDnsEds({ dns: { servers: [bind.server], minTtl: 1, allowLoopback: true }, clusters: clusters() });
+  cp = await startDnsEds({
+    dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
+    clusters: clusters(),
+  });
 }, 60_000);
 
 afterAll(async () => {
