@@ -115,7 +115,13 @@ describe("/readyz of the real app", () => {
     let late: BindServer | undefined;
     const p = await replica("no-dns", {
       ...replicaConfig(`127.0.0.1:${dnsPort}`, false),
-      dns: { servers: [`127.0.0.1:${dnsPort}`], timeoutMs: 10_000, attempts: 1, minTtl: 1 },
+      dns: {
+        servers: [`127.0.0.1:${dnsPort}`],
+        timeoutMs: 10_000,
+        attempts: 1,
+        minTtl: 1,
+        allowLoopback: true,
+      },
     });
     try {
       const before = await p.readyz();
