@@ -206,11 +206,12 @@ describe("etcd values written by somebody else", () => {
       10_000,
       "owners/no_lease counted",
     );
-    await waitFor("owners/0 back with replica-a", 10_000, async () => {
+    // The replica's own view follows its write back (through its watch), so both are awaited.
+    await waitFor("owners/0 back with replica-a, and owned again", 10_000, async () => {
       const kv = await client.get(`${ROOT}owners/0`).exec();
-      return kv.kvs[0]?.value.toString() === "replica-a" && kv.kvs[0]?.lease !== "0" ? true : undefined;
+      const back = kv.kvs[0]?.value.toString() === "replica-a" && kv.kvs[0]?.lease !== "0";
+      return back && app.cache.status().ownership?.ownedShards.length === 64 ? true : undefined;
     });
-    expect(app.cache.status().ownership?.ownedShards).toHaveLength(64);
     expect(await served()).toEqual(before);
   });
 
