@@ -94,6 +94,30 @@ afterAll(async () => {
 });
 
 /** What a proxy would get, and what /clusters shows: the assignment's version and the endpoint's health. */
+/**
+ * Samples what is served every 25 ms while `event` runs (a positive event that comes after the replica
+ * has processed the forgery: etcd's watch delivers in order), so a forged value applied even for a moment
+ * is caught, and the check ends on an event instead of a fixed sleep.
+ */
+async function servedWhile<T>(event: () => Promise<T>): Promise<Array<Awaited<ReturnType<typeof served>>>> {
+  const seen: Array<Awaited<ReturnType<typeof served>>> = [];
+  let done = false;
+  const sampling = (async () => {
+    for (let i = 0; i < 2_000 && !done; i++) {
+      seen.push(await served());
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  try {
+    await event();
+  } finally {
+    done = true;
+    await sampling;
+  }
+  seen.push(await served());
+  return seen;
+}
+
 async function served(): Promise<{ version: string; endpoints: string[] }> {
   const cla = app.store.get(TYPE_URLS.endpoint, "api");
   const page = (await (await fetch(`${admin.url}/clusters?format=json`)).json()) as {
@@ -167,17 +191,18 @@ describe("etcd values written by somebody else", () => {
       expect(
         logLines.some((l) => l.reason === reason && l.kind === kind && /not applied/.test(l.msg ?? "")),
       ).toBe(true);
-      // Give a wrongly applied value the time to reach the assignment, then compare.
-      await new Promise((r) => setTimeout(r, 300));
-      expect(await served()).toEqual(before);
-      // The owner of the name writes its own answer back over the forgery.
-      await waitFor("the real answer back in etcd", 10_000, async () => {
-        const kv = await client.get(`${ROOT}dns/A/${NAME}`).exec();
-        const v = kv.kvs[0]?.value;
-        return v && decodeAnswer(v).answer.records.some((r) => r.type === "A" && r.address === "127.0.0.1")
-          ? true
-          : undefined;
-      });
+      // The owner of the name writes its own answer back over the forgery; until then (and after) what
+      // is served never changed.
+      const seen = await servedWhile(() =>
+        waitFor("the real answer back in etcd", 10_000, async () => {
+          const kv = await client.get(`${ROOT}dns/A/${NAME}`).exec();
+          const v = kv.kvs[0]?.value;
+          return v && decodeAnswer(v).answer.records.some((r) => r.type === "A" && r.address === "127.0.0.1")
+            ? true
+            : undefined;
+        }),
+      );
+      for (const s of seen) expect(s).toEqual(before);
     },
   );
 
@@ -190,7 +215,14 @@ describe("etcd values written by somebody else", () => {
       10_000,
       "members/no_lease counted",
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // A second forgery after the first, awaited the same way: etcd's watch delivers in order, so once it
+    // is counted the replica has finished with the first (instead of a fixed sleep).
+    await client.put(`${ROOT}members/evil-2`).value(String(Date.now())).exec();
+    await until(
+      async () => (await rejected("members", "no_lease")) === n + 2,
+      10_000,
+      "the second members/no_lease counted",
+    );
     const after = app.cache.status().ownership;
     expect(after?.members).toEqual(["replica-a"]);
     expect(after?.ownedShards).toEqual(own?.ownedShards);
@@ -223,13 +255,15 @@ describe("etcd values written by somebody else", () => {
       10_000,
       "health/no_lease counted",
     );
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await served()).toEqual(before);
-    // The checker writes its result back on its lease, so a replica starting now reads the truth.
-    await waitFor("the real health key back", 10_000, async () => {
-      const kv = await client.get(`${ROOT}health/127.0.0.1|${port}`).exec();
-      return kv.kvs[0]?.value.toString() === "HEALTHY" && kv.kvs[0]?.lease !== "0" ? true : undefined;
-    });
+    // The checker writes its result back on its lease, so a replica starting now reads the truth; until
+    // then (and after) the endpoint stays HEALTHY in what is served.
+    const seen = await servedWhile(() =>
+      waitFor("the real health key back", 10_000, async () => {
+        const kv = await client.get(`${ROOT}health/127.0.0.1|${port}`).exec();
+        return kv.kvs[0]?.value.toString() === "HEALTHY" && kv.kvs[0]?.lease !== "0" ? true : undefined;
+      }),
+    );
+    for (const s of seen) expect(s).toEqual(before);
   });
 
   it("a well-formed answer pointing at the metadata service passes etcd's checks and is stopped by the guard", async () => {
