@@ -62,66 +62,76 @@ export function extractCandidates(
   resolutions: ReadonlyArray<SourceResolution | undefined>,
 ): EndpointCandidate[] {
   const out: EndpointCandidate[] = [];
-  spec.sources.forEach((source, sourceIndex) => {
-    const res = resolutions[sourceIndex];
-    const metadata = sourceMetadata(source, res);
-    const push = (
-      host: string,
-      address: string,
-      port: number,
-      srvPriority: number,
-      weight: number,
-      expiresAt: number | undefined,
-    ): void => {
-      const fam = isIP(address);
-      if (fam !== 4 && fam !== 6) return;
-      if (!wantsFamily(spec, fam)) return;
-      if (!Number.isInteger(port) || port < 1 || port > 65535) return;
-      const c: EndpointCandidate = {
-        key: endpointKey(address, port),
-        sourceIndex,
-        host,
-        address,
-        port,
-        family: fam,
-        srvPriority,
-        weight: Math.max(1, weight),
-        metadata,
-      };
-      if (expiresAt !== undefined) c.expiresAt = expiresAt;
-      out.push(c);
-    };
-    switch (source.kind) {
-      case "static":
-        for (const a of source.addresses) push("", a.address, a.port, 0, 1, undefined);
-        break;
-      case "dns":
-        for (const answer of [res?.a, res?.aaaa]) {
-          if (!answer) continue;
-          for (const r of answer.records) {
-            if (r.type === "A" || r.type === "AAAA") {
-              push(fqdn(source.name), r.address, source.port, 0, 1, expiry(answer, r));
-            }
-          }
-        }
-        break;
-      case "srv": {
-        const answer = res?.srv;
-        if (!answer) break;
-        for (const r of answer.records) {
-          if (r.type !== "SRV") continue;
-          const target = fqdn(r.target);
-          if (target === ".") continue; // RFC 2782: "service decidedly not available"
-          const addrs = answer.targets?.get(target);
-          if (!addrs) continue;
-          for (const rec of [...addrs.a, ...addrs.aaaa]) {
-            if (rec.type !== "A" && rec.type !== "AAAA") continue;
-            push(target, rec.address, r.port, r.priority, r.weight, expiry(answer, r));
-          }
-        }
-        break;
-      }
-    }
-  });
+  for (let i = 0; i < spec.sources.length; i++) extractSource(spec, i, resolutions[i], out);
   return out;
+}
+
+/** Appends the candidates of `spec.sources[sourceIndex]` to `out`, in the order its answers list them. */
+export function extractSource(
+  spec: ClusterSpec,
+  sourceIndex: number,
+  res: SourceResolution | undefined,
+  out: EndpointCandidate[],
+): void {
+  const source = spec.sources[sourceIndex];
+  if (!source) return;
+  const metadata = sourceMetadata(source, res);
+  const push = (
+    host: string,
+    address: string,
+    port: number,
+    srvPriority: number,
+    weight: number,
+    expiresAt: number | undefined,
+  ): void => {
+    const fam = isIP(address);
+    if (fam !== 4 && fam !== 6) return;
+    if (!wantsFamily(spec, fam)) return;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return;
+    const c: EndpointCandidate = {
+      key: endpointKey(address, port),
+      sourceIndex,
+      host,
+      address,
+      port,
+      family: fam,
+      srvPriority,
+      weight: Math.max(1, weight),
+      metadata,
+    };
+    if (expiresAt !== undefined) c.expiresAt = expiresAt;
+    out.push(c);
+  };
+  switch (source.kind) {
+    case "static":
+      for (const a of source.addresses) push("", a.address, a.port, 0, 1, undefined);
+      break;
+    case "dns": {
+      const host = fqdn(source.name);
+      for (const answer of [res?.a, res?.aaaa]) {
+        if (!answer) continue;
+        for (const r of answer.records) {
+          if (r.type === "A" || r.type === "AAAA")
+            push(host, r.address, source.port, 0, 1, expiry(answer, r));
+        }
+      }
+      break;
+    }
+    case "srv": {
+      const answer = res?.srv;
+      if (!answer) break;
+      for (const r of answer.records) {
+        if (r.type !== "SRV") continue;
+        const target = fqdn(r.target);
+        if (target === ".") continue; // RFC 2782: "service decidedly not available"
+        const addrs = answer.targets?.get(target);
+        if (!addrs) continue;
+        for (const rec of [...addrs.a, ...addrs.aaaa]) {
+          if (rec.type !== "A" && rec.type !== "AAAA") continue;
+          push(target, rec.address, r.port, r.priority, r.weight, expiry(answer, r));
+        }
+      }
+      break;
+    }
+  }
 }

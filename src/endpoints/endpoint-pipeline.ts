@@ -18,6 +18,7 @@ import type { EndpointHealth, HealthCheckSpec, HealthSink } from "../health/type
 import { versionAhead } from "../xds/encoded-resource.js";
 import { PUSH_ORDER } from "../xds/type-urls.js";
 import { buildAssignment, zoneKey } from "./assignment-builder.js";
+import { CandidateMemo } from "./candidate-memo.js";
 import {
   ClusterInputScreen,
   type ClusterNote,
@@ -26,7 +27,7 @@ import {
 } from "./cluster-input-screen.js";
 import { clusterResources, clusterResourcesKey } from "./cluster-resources.js";
 import type { ClusterSpec, LocalitySpec, SourceSpec } from "./cluster-spec.js";
-import { type EndpointCandidate, extractCandidates, type SourceResolution } from "./endpoint-candidates.js";
+import type { EndpointCandidate, SourceResolution } from "./endpoint-candidates.js";
 import { type EndpointSource, fqdn, lookupKey } from "./endpoint-source.js";
 import { FlapGuard, guardAnswer, type HoldEvent, type HoldView } from "./flap-guard.js";
 import {
@@ -107,6 +108,8 @@ interface ClusterState {
   /** Lookup keys this cluster depends on (own names plus SRV targets). */
   lookups: Set<string>;
   current: EndpointCandidate[];
+  /** The candidates of each source, kept while its answers stay the same. */
+  extracted: CandidateMemo;
   draining: Map<string, { c: EndpointCandidate; until: number }>;
   lastCla?: ClusterLoadAssignment;
   claBytes?: string;
@@ -213,6 +216,7 @@ export class EndpointPipeline {
         spec,
         lookups: new Set(),
         current: [],
+        extracted: new CandidateMemo(),
         draining: new Map(),
         healthKeys: new Set(),
         published: false,
@@ -559,16 +563,22 @@ export class EndpointPipeline {
     }
     const answers = this.flap.decide(name, spec.flapGuard, held, now);
     // Screened before anything else sees them: what the guard denies is neither published nor probed.
+    // The memo only spares re-extracting unchanged sources; the screen judges every build afresh.
     const resolutions = this.resolutionsOf(spec, answers);
-    const candidates = st.screen.screen(spec, resolutions, extractCandidates(spec, resolutions));
-    const currentKeys = new Set(candidates.map((c) => c.key));
+    const candidates = st.screen.screen(spec, resolutions, st.extracted.extract(spec, resolutions));
+    // Made only when needed: a 10,000-endpoint cluster without drain or health checks never needs it.
+    let keys: Set<string> | undefined;
+    const currentKeys = (): Set<string> => {
+      keys ??= new Set(candidates.map((c) => c.key));
+      return keys;
+    };
     // Endpoints that left DNS start draining; ones that came back stop; expired ones go.
-    if (st.published && spec.drainMs > 0) {
+    if (st.published && spec.drainMs > 0 && !sameCandidates(st.current, candidates)) {
       for (const c of st.current)
-        if (!currentKeys.has(c.key) && !st.draining.has(c.key))
+        if (!currentKeys().has(c.key) && !st.draining.has(c.key))
           st.draining.set(c.key, { c, until: now + spec.drainMs });
     }
-    for (const [k, d] of st.draining) if (currentKeys.has(k) || d.until <= now) st.draining.delete(k);
+    for (const [k, d] of st.draining) if (currentKeys().has(k) || d.until <= now) st.draining.delete(k);
     // What the guard denies now (a reload tightened it) does not linger as DRAINING either.
     st.screen.pruneDenied(spec, st.draining);
     st.current = candidates;
@@ -581,7 +591,7 @@ export class EndpointPipeline {
           spec.healthCheck,
         );
     }
-    this.setHealthKeys(name, st, spec.healthCheck ? currentKeys : new Set());
+    this.setHealthKeys(name, st, spec.healthCheck ? currentKeys() : new Set());
 
     const sink = this.options.healthSink;
     const health = sink ? (k: string) => sink.get(k) : undefined;
@@ -723,6 +733,13 @@ export class EndpointPipeline {
     }
     st.published = true;
   }
+}
+
+/** Same candidate objects in the same order (unchanged answers keep their candidates). */
+function sameCandidates(a: readonly EndpointCandidate[], b: readonly EndpointCandidate[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function describeSource(source: SourceSpec | undefined, c: EndpointCandidate): string {
