@@ -54,7 +54,7 @@ export interface BuildInput {
 /** One LbEndpoint-to-be: a primary address and, with happy eyeballs, the other family's address. */
 interface Unit {
   primary: EndpointCandidate;
-  additional?: EndpointCandidate;
+  additional: EndpointCandidate | undefined;
   health: EndpointHealth;
   tier: number;
 }
@@ -114,45 +114,69 @@ function preferredFamily(spec: ClusterSpec): 4 | 6 {
   return spec.ipFamily === "V6_PREFERRED" || spec.ipFamily === "V6_ONLY" ? 6 : 4;
 }
 
-/** Stable order of candidates for dedup: current before draining, then source order, then SRV priority. */
-function dedup(current: readonly EndpointCandidate[], draining: readonly EndpointCandidate[]) {
-  const seen = new Map<string, { c: EndpointCandidate; draining: boolean }>();
+const dedupOrder = (x: EndpointCandidate, y: EndpointCandidate): number =>
+  x.sourceIndex - y.sourceIndex || x.srvPriority - y.srvPriority || y.weight - x.weight;
+
+/** The list in dedup order; the list itself when it is already in that order (the common case). */
+function inDedupOrder(list: readonly EndpointCandidate[]): readonly EndpointCandidate[] {
+  for (let i = 1; i < list.length; i++) {
+    if (dedupOrder(list[i - 1] as EndpointCandidate, list[i] as EndpointCandidate) > 0) {
+      return [...list].sort(dedupOrder);
+    }
+  }
+  return list;
+}
+
+/**
+ * One entry per endpoint key, in a stable order: current before draining, then source order, then SRV
+ * priority; each with its health.
+ */
+function dedup(
+  current: readonly EndpointCandidate[],
+  draining: readonly EndpointCandidate[],
+  healthOf: (c: EndpointCandidate) => EndpointHealth,
+): Entry[] {
+  const seen = new Set<string>();
+  const out: Entry[] = [];
   const take = (list: readonly EndpointCandidate[], isDraining: boolean): void => {
-    const sorted = [...list].sort(
-      (x, y) => x.sourceIndex - y.sourceIndex || x.srvPriority - y.srvPriority || y.weight - x.weight,
-    );
-    for (const c of sorted) if (!seen.has(c.key)) seen.set(c.key, { c, draining: isDraining });
+    for (const c of inDedupOrder(list)) {
+      const before = seen.size;
+      seen.add(c.key);
+      if (seen.size === before) continue;
+      out.push({ c, health: isDraining ? "DRAINING" : healthOf(c) });
+    }
   };
   take(current, false);
   take(draining, true);
-  return [...seen.values()];
+  return out;
 }
 
-function pairUnits(
-  spec: ClusterSpec,
-  entries: Array<{ c: EndpointCandidate; health: EndpointHealth }>,
-): Unit[] {
+interface Entry {
+  c: EndpointCandidate;
+  health: EndpointHealth;
+}
+
+function pairUnits(spec: ClusterSpec, entries: Entry[]): Unit[] {
   const units: Unit[] = [];
   const pairing =
     spec.happyEyeballs &&
     (spec.ipFamily === "V4_PREFERRED" || spec.ipFamily === "V6_PREFERRED" || spec.ipFamily === "ALL");
   if (!pairing) {
-    for (const e of entries) units.push({ primary: e.c, health: e.health, tier: 0 });
+    for (const e of entries) units.push({ primary: e.c, additional: undefined, health: e.health, tier: 0 });
     return units;
   }
   // Same host name, port, source and SRV priority (and same drain state) = one dual-stack host.
-  const groups = new Map<string, Array<{ c: EndpointCandidate; health: EndpointHealth }>>();
+  const groups = new Map<string, Entry[]>();
   for (const e of entries) {
     if (e.c.host === "") {
-      units.push({ primary: e.c, health: e.health, tier: 0 });
+      units.push({ primary: e.c, additional: undefined, health: e.health, tier: 0 });
       continue;
     }
     const g = `${e.c.sourceIndex}|${e.c.host}|${e.c.port}|${e.c.srvPriority}|${e.health === "DRAINING"}`;
     groupOf(groups, g, () => []).push(e);
   }
   const pref = preferredFamily(spec);
-  const byAddr = (x: { c: EndpointCandidate }, y: { c: EndpointCandidate }): number =>
-    compareStr(x.c.address, y.c.address);
+  const byAddr = (x: Entry, y: Entry): number => compareStr(x.c.address, y.c.address);
   for (const list of groups.values()) {
     const first = list.filter((e) => e.c.family === pref).sort(byAddr);
     const second = list.filter((e) => e.c.family !== pref).sort(byAddr);
@@ -162,8 +186,8 @@ function pairUnits(
       const s = second[i];
       if (p && s) {
         units.push({ primary: p.c, additional: s.c, health: combineHealth(p.health, s.health), tier: 0 });
-      } else if (p) units.push({ primary: p.c, health: p.health, tier: 0 });
-      else if (s) units.push({ primary: s.c, health: s.health, tier: 0 });
+      } else if (p) units.push({ primary: p.c, additional: undefined, health: p.health, tier: 0 });
+      else if (s) units.push({ primary: s.c, additional: undefined, health: s.health, tier: 0 });
     }
   }
   return units;
@@ -177,6 +201,22 @@ function fitUint32(weights: number[]): number[] {
   // Reserve 1 per entry, scale the rest; floor keeps the sum at or below the limit.
   const room = UINT32_MAX - capped.length;
   return capped.map((w) => 1 + Math.floor(((w - 1) * room) / (sum - capped.length)));
+}
+
+/** The endpoints' weights as fitUint32 gives them, without copying when they already fit (the usual case). */
+function unitWeights(units: readonly Unit[]): (i: number) => number {
+  let sum = 0;
+  for (const u of units) {
+    const w = u.primary.weight;
+    if (!Number.isInteger(w) || w < 1 || w > UINT32_MAX) {
+      sum = Number.POSITIVE_INFINITY;
+      break;
+    }
+    sum += w;
+  }
+  if (sum <= UINT32_MAX) return (i) => (units[i] as Unit).primary.weight;
+  const fitted = fitUint32(units.map((u) => u.primary.weight));
+  return (i) => fitted[i] ?? 1;
 }
 
 // Messages are written as typed literals rather than through create(): the compiler checks that every
@@ -194,7 +234,68 @@ function addressOf(c: EndpointCandidate): Address {
   return { $typeName: "envoy.config.core.v3.Address", address: { case: "socketAddress", value: socket } };
 }
 
+/**
+ * The last LbEndpoint built for each primary candidate, with what else went into it. Candidates of
+ * unchanged answers are the same objects from one rebuild to the next (candidate-memo.ts), so a rebuild
+ * of a large cluster reuses the messages of every endpoint that did not change instead of making them
+ * again. Messages handed to the store are never changed, so sharing one between assignments is safe.
+ */
+const builtFor = new WeakMap<
+  EndpointCandidate,
+  { additional: EndpointCandidate | undefined; health: HealthStatus; weight: number; lb: LbEndpoint }
+>();
+
 function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint {
+  const healthStatus = u.health === "DRAINING" || healthChecked ? toStatus[u.health] : HealthStatus.UNKNOWN;
+  const prev = builtFor.get(u.primary);
+  if (
+    prev !== undefined &&
+    prev.additional === u.additional &&
+    prev.health === healthStatus &&
+    prev.weight === weight
+  ) {
+    return prev.lb;
+  }
+  const lb = freezeLbEndpoint(newLbEndpoint(u, healthStatus, weight));
+  builtFor.set(u.primary, { additional: u.additional, health: healthStatus, weight, lb });
+  return lb;
+}
+
+/**
+ * Freezes the message all the way down. A shared message must never change, and a frozen one lets the
+ * store keep what it checked about it (resource-types/endpoint.ts) instead of checking it again.
+ */
+function freezeLbEndpoint(lb: LbEndpoint): LbEndpoint {
+  const freezeAddress = (a: Address | undefined): void => {
+    if (a === undefined) return;
+    if (a.address.case === "socketAddress") {
+      Object.freeze(a.address.value.portSpecifier);
+      Object.freeze(a.address.value);
+    }
+    Object.freeze(a.address);
+    Object.freeze(a);
+  };
+  if (lb.hostIdentifier.case === "endpoint") {
+    const ep = lb.hostIdentifier.value;
+    freezeAddress(ep.address);
+    for (const extra of ep.additionalAddresses) {
+      freezeAddress(extra.address);
+      Object.freeze(extra);
+    }
+    Object.freeze(ep.additionalAddresses);
+    Object.freeze(ep);
+  }
+  Object.freeze(lb.hostIdentifier);
+  if (lb.metadata) {
+    for (const struct of Object.values(lb.metadata.filterMetadata)) Object.freeze(struct);
+    Object.freeze(lb.metadata.filterMetadata);
+    Object.freeze(lb.metadata.typedFilterMetadata);
+    Object.freeze(lb.metadata);
+  }
+  return Object.freeze(lb);
+}
+
+function newLbEndpoint(u: Unit, healthStatus: HealthStatus, weight: number): LbEndpoint {
   const md = u.primary.metadata;
   const host = u.primary.host;
   const endpoint: Endpoint = {
@@ -213,7 +314,7 @@ function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint
   const lb: LbEndpoint = {
     $typeName: "envoy.config.endpoint.v3.LbEndpoint",
     hostIdentifier: { case: "endpoint", value: endpoint },
-    healthStatus: u.health === "DRAINING" || healthChecked ? toStatus[u.health] : HealthStatus.UNKNOWN,
+    healthStatus,
     loadBalancingWeight: weight,
   };
   const keys = Object.keys(md);
@@ -236,22 +337,22 @@ function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint
 export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
   const { spec } = input;
   const healthChecked = spec.healthCheck !== undefined;
-  const current = input.candidates.filter((c) => matchesSelector(c, spec.selector));
-  const currentKeys = new Set(current.map((c) => c.key));
-  const draining = (input.draining ?? []).filter(
-    (c) => !currentKeys.has(c.key) && matchesSelector(c, spec.selector),
+  const selector = spec.selector;
+  const current = selector ? input.candidates.filter((c) => matchesSelector(c, selector)) : input.candidates;
+  let draining: readonly EndpointCandidate[] = [];
+  if (input.draining !== undefined && input.draining.length > 0) {
+    const currentKeys = new Set<string>();
+    for (const c of current) currentKeys.add(c.key);
+    draining = input.draining.filter((c) => !currentKeys.has(c.key) && matchesSelector(c, selector));
+  }
+  const health = input.health;
+  const entries = dedup(current, draining, (c) =>
+    healthChecked ? (health?.(c.key) ?? "UNKNOWN") : "UNKNOWN",
   );
-  const entries = dedup(current, draining).map(({ c, draining: isDraining }) => ({
-    c,
-    health: isDraining
-      ? ("DRAINING" as const)
-      : healthChecked
-        ? (input.health?.(c.key) ?? "UNKNOWN")
-        : ("UNKNOWN" as const),
-  }));
   const units = pairUnits(spec, entries);
 
   const zoneAware = spec.zoneAware && input.clientZone !== undefined;
+  const tierSet = new Set<number>();
   for (const u of units) {
     const loc = spec.sources[u.primary.sourceIndex]?.locality;
     const cz = input.clientZone;
@@ -263,28 +364,30 @@ export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
         (cz.region === "" || loc.region === cz.region));
     // SRV priority < 2^16 and family tier < 2 fit below the zone bit without overlap.
     u.tier = (inZone ? 0 : 1) * 2 ** 20 + u.primary.srvPriority * 2 + familyTier(spec, u.primary.family);
+    tierSet.add(u.tier);
   }
   // Dense rank of the tiers actually present keeps priorities contiguous from 0.
-  const tiers = [...new Set(units.map((u) => u.tier))].sort((a, b) => a - b);
+  const tiers = [...tierSet].sort((a, b) => a - b);
   const rank = new Map(tiers.map((t, i) => [t, Math.min(i, MAX_PRIORITY)]));
 
-  const groups = new Map<
-    string,
-    { priority: number; locality: LocalitySpec; weight: number; units: Unit[] }
-  >();
+  type Group = { priority: number; locality: LocalitySpec; weight: number; units: Unit[] };
+  const groups = new Map<string, Group>();
+  // (priority, source) → its group: the string key is made once per pair, not once per endpoint.
+  const bySource = new Map<number, Group>();
+  const nSources = spec.sources.length;
   for (const u of units) {
-    const source = spec.sources[u.primary.sourceIndex];
+    const si = u.primary.sourceIndex;
+    const source = spec.sources[si];
     if (!source) continue;
     const priority = rank.get(u.tier) ?? 0;
-    const g = `${priority}|${localityKey(source.locality)}`;
-    const group = groupOf(groups, g, () => ({
-      priority,
-      locality: source.locality,
-      weight: 0,
-      units: [] as Unit[],
-    }));
-    // Sources sharing a locality share one entry; its weight is the largest of theirs.
-    group.weight = Math.max(group.weight, source.weight);
+    let group = bySource.get(priority * nSources + si);
+    if (group === undefined) {
+      const g = `${priority}|${localityKey(source.locality)}`;
+      group = groupOf(groups, g, () => ({ priority, locality: source.locality, weight: 0, units: [] }));
+      // Sources sharing a locality share one entry; its weight is the largest of theirs.
+      group.weight = Math.max(group.weight, source.weight);
+      bySource.set(priority * nSources + si, group);
+    }
     group.units.push(u);
   }
   const ordered = [...groups.values()].sort(
@@ -306,10 +409,13 @@ export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
     g.units.sort(
       (a, b) => compareStr(a.primary.address, b.primary.address) || a.primary.port - b.primary.port,
     );
-    const weights = fitUint32(g.units.map((u) => u.primary.weight));
+    const weightOf = unitWeights(g.units);
+    const lbEndpoints: LbEndpoint[] = new Array(g.units.length);
+    for (let i = 0; i < g.units.length; i++)
+      lbEndpoints[i] = lbEndpoint(g.units[i] as Unit, healthChecked, weightOf(i));
     return create(LocalityLbEndpointsSchema, {
       locality: { region: g.locality.region, zone: g.locality.zone, subZone: g.locality.subZone },
-      lbEndpoints: g.units.map((u, i) => lbEndpoint(u, healthChecked, weights[i] ?? 1)),
+      lbEndpoints,
       loadBalancingWeight: localityWeights.get(g) ?? 1,
       priority: g.priority,
     });
