@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { isMessage, type Message } from "@bufbuild/protobuf";
 import type { Address } from "../../gen/envoy/config/core/v3/address_pb.js";
+import type { LbEndpoint } from "../../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
 import {
   type ClusterLoadAssignment,
   ClusterLoadAssignmentSchema,
@@ -54,22 +55,47 @@ export class EndpointResourceType implements ResourceType {
         throw invalidResource(T, name, `${f}.load_balancing_weight`, "priority weight sum overflows uint32");
       priorities.set(loc.priority, sum);
       let endpointWeights = 0;
-      loc.lbEndpoints.forEach((lb, j) => {
-        const g = `${f}.lb_endpoints[${j}]`;
+      const lbs = loc.lbEndpoints;
+      for (let j = 0; j < lbs.length; j++) {
+        const lb = lbs[j] as LbEndpoint;
+        // Field paths are spelled out only for an error: this loop runs once per endpoint.
         if (lb.hostIdentifier.case !== "endpoint")
-          throw invalidResource(T, name, `${g}.endpoint`, "is required");
+          throw invalidResource(T, name, `${lbField(i, j)}.endpoint`, "is required");
         const ep = lb.hostIdentifier.value;
-        checkAddress(name, `${g}.endpoint.address`, ep.address, seenAddress);
-        ep.additionalAddresses.forEach((a, k) => {
-          checkAddress(name, `${g}.endpoint.additional_addresses[${k}].address`, a.address, seenAddress);
-        });
+        const known = checkedAddresses.get(lb);
+        if (known !== undefined) {
+          // Checked before and unchangeable since: only uniqueness within this assignment is new.
+          for (let k = 0; k < known.length; k++) {
+            const key = known[k] as string;
+            const before = seenAddress.size;
+            seenAddress.add(key);
+            if (seenAddress.size === before)
+              throw invalidResource(
+                T,
+                name,
+                addressField(i, j, k - 1),
+                `duplicate address ${key.replace("|", ":")}`,
+              );
+          }
+        } else {
+          const keys = [checkAddress(name, i, j, -1, ep.address, seenAddress)];
+          ep.additionalAddresses.forEach((a, k) => {
+            keys.push(checkAddress(name, i, j, k, a.address, seenAddress));
+          });
+          if (isFrozenEndpoint(lb)) checkedAddresses.set(lb, keys);
+        }
         const ew = lb.loadBalancingWeight;
         if (ew !== undefined && ew < 1)
-          throw invalidResource(T, name, `${g}.load_balancing_weight`, "must be ≥ 1");
+          throw invalidResource(T, name, `${lbField(i, j)}.load_balancing_weight`, "must be ≥ 1");
         endpointWeights += ew ?? 1;
         if (endpointWeights > UINT32_MAX)
-          throw invalidResource(T, name, `${g}.load_balancing_weight`, "weight sum overflows uint32");
-      });
+          throw invalidResource(
+            T,
+            name,
+            `${lbField(i, j)}.load_balancing_weight`,
+            "weight sum overflows uint32",
+          );
+      }
     });
     for (let p = 0; p < priorities.size; p++) {
       if (!priorities.has(p))
@@ -87,19 +113,72 @@ export class EndpointResourceType implements ResourceType {
   }
 }
 
-function checkAddress(name: string, field: string, addr: Address | undefined, seen: Set<string>): void {
+/**
+ * The address keys (`address|port`) of LbEndpoints that passed checkAddress and cannot change since:
+ * every object on the path to their addresses is frozen (the assignment builder freezes what it makes,
+ * and reuses those messages from one rebuild to the next). A 10,000-endpoint assignment rebuilt for one
+ * changed name then re-checks only the endpoints that are new.
+ */
+const checkedAddresses = new WeakMap<LbEndpoint, readonly string[]>();
+
+function isFrozenEndpoint(lb: LbEndpoint): boolean {
+  if (!Object.isFrozen(lb) || !Object.isFrozen(lb.hostIdentifier)) return false;
+  if (lb.hostIdentifier.case !== "endpoint") return false;
+  const ep = lb.hostIdentifier.value;
+  if (!Object.isFrozen(ep) || !Object.isFrozen(ep.additionalAddresses)) return false;
+  const frozenAddress = (a: Address | undefined): boolean =>
+    a !== undefined &&
+    Object.isFrozen(a) &&
+    Object.isFrozen(a.address) &&
+    a.address.case === "socketAddress" &&
+    Object.isFrozen(a.address.value) &&
+    Object.isFrozen(a.address.value.portSpecifier);
+  if (!frozenAddress(ep.address)) return false;
+  for (const extra of ep.additionalAddresses)
+    if (!Object.isFrozen(extra) || !frozenAddress(extra.address)) return false;
+  return true;
+}
+
+const lbField = (i: number, j: number): string => `endpoints[${i}].lb_endpoints[${j}]`;
+
+/** The path of an LbEndpoint's address (k = -1) or of its k-th additional address. */
+const addressField = (i: number, j: number, k: number): string =>
+  k < 0
+    ? `${lbField(i, j)}.endpoint.address`
+    : `${lbField(i, j)}.endpoint.additional_addresses[${k}].address`;
+
+/** Checks one socket address (see addressField for i, j, k), adds its key to `seen` and returns it. */
+function checkAddress(
+  name: string,
+  i: number,
+  j: number,
+  k: number,
+  addr: Address | undefined,
+  seen: Set<string>,
+): string {
   if (addr?.address.case !== "socketAddress")
-    throw invalidResource(T, name, field, "must be a socket_address");
+    throw invalidResource(T, name, addressField(i, j, k), "must be a socket_address");
   const sa = addr.address.value;
   if (!isIPv4Fast(sa.address) && isIP(sa.address) === 0)
-    throw invalidResource(T, name, `${field}.address`, `"${sa.address}" is not an IP literal`);
+    throw invalidResource(
+      T,
+      name,
+      `${addressField(i, j, k)}.address`,
+      `"${sa.address}" is not an IP literal`,
+    );
   if (sa.portSpecifier.case !== "portValue" || sa.portSpecifier.value < 1 || sa.portSpecifier.value > 65535) {
-    throw invalidResource(T, name, `${field}.port_value`, "must be a port in 1..65535");
+    throw invalidResource(T, name, `${addressField(i, j, k)}.port_value`, "must be a port in 1..65535");
   }
   const key = `${sa.address}|${sa.portSpecifier.value}`;
   if (seen.has(key))
-    throw invalidResource(T, name, field, `duplicate address ${sa.address}:${sa.portSpecifier.value}`);
+    throw invalidResource(
+      T,
+      name,
+      addressField(i, j, k),
+      `duplicate address ${sa.address}:${sa.portSpecifier.value}`,
+    );
   seen.add(key);
+  return key;
 }
 
 /** Dotted-quad check without a regex: validation of 10k-endpoint CLAs spends most of its time here. */
