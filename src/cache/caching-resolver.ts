@@ -32,6 +32,7 @@ import {
   type OwnershipStatus,
   SoleOwnership,
 } from "./name-ownership.js";
+import { NotifiedAnswer } from "./notified-answer.js";
 
 export interface CachingResolverEtcdOptions {
   endpoints: string[];
@@ -131,6 +132,8 @@ interface Tracked {
   type: RecordType;
   timer: NodeJS.Timeout | undefined;
   fingerprint: string | undefined;
+  /** The answer behind `fingerprint`, for the one-pass check of an unchanged refresh. */
+  notified: NotifiedAnswer;
   /** Resolvers waiting for the owner's answer to arrive through etcd. */
   waiters: (() => void)[];
   /** Unix ms of the last refresh attempt by the timer (0 = none) and whether it brought nothing new. */
@@ -482,9 +485,11 @@ class CachingResolverImpl implements CachingResolver {
   }
 
   private notify(t: Tracked, answer: Answer): void {
+    if (t.notified.sameAs(answer)) return;
     const fp = fingerprint(answer);
     if (fp === t.fingerprint) return;
     t.fingerprint = fp;
+    t.notified.remember(answer);
     for (const cb of this.listeners) {
       try {
         cb(t.name, t.type, answer);
@@ -503,6 +508,7 @@ class CachingResolverImpl implements CachingResolver {
       type,
       timer: undefined,
       fingerprint: undefined,
+      notified: new NotifiedAnswer(),
       waiters: [],
       lastAttempt: 0,
       lastFailed: false,
