@@ -7,6 +7,8 @@
 // - go-control-plane v0.14 (bench/peers/go-control-plane), LinearCache and snapshot cache.
 // W2: a 10,000-endpoint assignment (ten names of 1,000 records, one locality) to 100 streams.
 // Flags: --rounds 20 --streams 1000 --w2streams 100 --clients 1 --only w1|w2 --cpu-prof DIR
+//   --servers floor,dnsEdsSotw,dnsEdsDelta,goLinearSotw,goSnapshotSotw,goLinearDelta (development runs:
+//   only these; the table rows need all of them, so they are printed only for a full run)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +33,7 @@ const layout = coreLayout();
 const CLIENTS = Number(flag("clients", Math.max(1, layout.clientCpus.length)));
 const ONLY = flag("only", "");
 const CPU_PROF = flag("cpu-prof", undefined);
+const SERVERS = flag("servers", undefined)?.split(",");
 
 pinSelf(layout);
 startReport("xds-process-fanout", layout);
@@ -54,6 +57,7 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
     mkdirSync(prof, { recursive: true });
   }
   const run = async (id, start, delta = false) => {
+    if (SERVERS && !SERVERS.includes(id) && id !== "dnsEdsSotwProfiled") return;
     await zone.apply(content(0));
     const server = await start();
     try {
@@ -176,8 +180,8 @@ try {
         { name: "svc", dns: { name: "svc.bench.test", port: PORT }, ipFamily: "V4_ONLY", drainMs: 0 },
       ],
     });
-    report("w1", { streams: STREAMS, endpoints: 1000, rounds: ROUNDS, ...ratios(w1) });
-    rows("W1", `1,000-endpoint CLA to ${STREAMS.toLocaleString("en-US")} streams`, w1);
+    if (!SERVERS) report("w1", { streams: STREAMS, endpoints: 1000, rounds: ROUNDS, ...ratios(w1) });
+    if (!SERVERS) rows("W1", `1,000-endpoint CLA to ${STREAMS.toLocaleString("en-US")} streams`, w1);
   }
   if (ONLY === "" || ONLY === "w2") {
     const w2 = await workload({
@@ -199,8 +203,8 @@ try {
         },
       ],
     });
-    report("w2", { streams: W2_STREAMS, endpoints: 10_000, rounds: ROUNDS, ...ratios(w2) });
-    rows("W2", `10,000-endpoint CLA to ${W2_STREAMS.toLocaleString("en-US")} streams`, w2);
+    if (!SERVERS) report("w2", { streams: W2_STREAMS, endpoints: 10_000, rounds: ROUNDS, ...ratios(w2) });
+    if (!SERVERS) rows("W2", `10,000-endpoint CLA to ${W2_STREAMS.toLocaleString("en-US")} streams`, w2);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
