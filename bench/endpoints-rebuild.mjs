@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// W2's build path in process (issue 12): a cluster of ten names with 1,000 A records each, published into
+// the real ResourceStore (validation, encode) by the real EndpointPipeline, rebuilt when ONE name changes
+// (one record swapped). Baseline in the same run: a new pipeline's first build of the same 10,000
+// endpoints, i.e. everything made and checked from scratch (what every rebuild cost before candidates,
+// endpoint messages and address checks were kept for unchanged names). CPU per build from
+// process.cpuUsage(), p50/p90 over ROUNDS after WARMUP. The whole-process W2 figure is xds-process-fanout's.
+import { EndpointPipeline } from "../dist/endpoints/endpoint-pipeline.js";
+import { ResourceStore } from "../dist/xds/resource-store.js";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
+const WARMUP = 20;
+const NAMES = 10;
+const PER = 1000;
+const T0 = Date.now();
+
+const answer = (name, ips) => ({
+  name,
+  type: "A",
+  rcode: 0,
+  records: ips.map((address) => ({ type: "A", address, ttl: 30 })),
+  ttl: 30,
+  server: "bench",
+  resolvedAt: T0,
+  stale: false,
+});
+const names = Array.from({ length: NAMES }, (_, i) => `n${i}.bench.test.`);
+/** Name i's records in round r: 999 fixed ones and one marker that changes every round. */
+const ips = (i, r) => [
+  `127.200.${(r >> 8) & 255}.${r & 255}`,
+  ...Array.from({ length: PER - 1 }, (_, k) => `127.${10 + i}.${(k + 1) >> 8}.${(k + 1) & 255}`),
+];
+const spec = {
+  name: "svc",
+  sources: names.map((name) => ({
+    kind: "dns",
+    name,
+    port: 8080,
+    locality: { region: "r1", zone: "z1", subZone: "" },
+    weight: 1,
+    metadata: {},
+    txtMetadata: false,
+  })),
+  ipFamily: "V4_ONLY",
+  happyEyeballs: false,
+  zoneAware: false,
+  grpcListener: false,
+  connectTimeoutMs: 1000,
+  lbPolicy: "ROUND_ROBIN",
+  overprovisioningFactor: 140,
+  drainMs: 0,
+};
+
+/** A pipeline over a scripted source; `change(i, r)` tells it name i now has round r's records. */
+function pipeline(round) {
+  const answers = new Map(names.map((n, i) => [n, answer(n, ips(i, round))]));
+  const listeners = new Set();
+  const source = {
+    track() {},
+    untrack() {},
+    onUpdate(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
+    resolve: async (name) => answers.get(name) ?? answer(name, []),
+  };
+  const store = new ResourceStore();
+  // Builds happen on flush(), never on the debounce timer.
+  const p = new EndpointPipeline({ source, publisher: store, debounceMs: 3_600_000 });
+  const claCount = () =>
+    store.entries("type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment").length;
+  /** Flushes until the first assignment is out (the first lookups settle a few turns later). */
+  const firstBuild = async () => {
+    for (let i = 0; i < 100 && claCount() === 0; i++) {
+      await new Promise((r) => setImmediate(r));
+      await p.flush();
+    }
+    if (claCount() !== 1) throw new Error("the pipeline published no assignment");
+  };
+  const change = (i, r) => {
+    const a = answer(names[i], ips(i, r));
+    answers.set(names[i], a);
+    for (const l of listeners) l(names[i], "A", a);
+  };
+  return { p, firstBuild, change };
+}
+
+const cpuMs = (f) => async () => {
+  const t = process.cpuUsage();
+  await f();
+  const d = process.cpuUsage(t);
+  return (d.user + d.system) / 1000;
+};
+const pct = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+const incremental = [];
+const full = [];
+const live = pipeline(0);
+live.p.setClusters([spec]);
+await live.firstBuild();
+for (let r = 1; r <= WARMUP + ROUNDS; r++) {
+  // Rebuild after one name changed.
+  const inc = await cpuMs(async () => {
+    live.change(r % NAMES, r);
+    await live.p.flush();
+  })();
+  // The same content built by a pipeline that has kept nothing.
+  const fresh = pipeline(r);
+  const first = await cpuMs(async () => {
+    fresh.p.setClusters([spec]);
+    await fresh.firstBuild();
+  })();
+  fresh.p.close();
+  if (r > WARMUP) {
+    incremental.push(inc);
+    full.push(first);
+  }
+}
+live.p.close();
+const out = {
+  rebuildOneOfTenNamesP50Ms: +pct(incremental, 0.5).toFixed(2),
+  rebuildP90Ms: +pct(incremental, 0.9).toFixed(2),
+  firstBuildP50Ms: +pct(full, 0.5).toFixed(2),
+  firstBuildP90Ms: +pct(full, 0.9).toFixed(2),
+  ratio: +(pct(incremental, 0.5) / pct(full, 0.5)).toFixed(2),
+  rounds: ROUNDS,
+};
+console.log(JSON.stringify({ "endpoints-rebuild": out }));
+console.log(
+  `W2 rebuild (10 × 1,000 A records, one name changed, pipeline + store): p50 ${out.rebuildOneOfTenNamesP50Ms} ms vs first build ${out.firstBuildP50Ms} ms → ${out.ratio}×`,
+);
+process.exit(0);
