@@ -25,9 +25,9 @@ const answer = (name, ips) => ({
   stale: false,
 });
 const names = Array.from({ length: NAMES }, (_, i) => `n${i}.bench.test.`);
-/** Name i's records in round r: 999 fixed ones and one marker that changes every round. */
+/** Name i's records in round r: 999 fixed ones and a marker of its own that changes every round. */
 const ips = (i, r) => [
-  `127.200.${(r >> 8) & 255}.${r & 255}`,
+  `127.${200 + i}.${(r >> 8) & 255}.${r & 255}`,
   ...Array.from({ length: PER - 1 }, (_, k) => `127.${10 + i}.${(k + 1) >> 8}.${(k + 1) & 255}`),
 ];
 const spec = {
@@ -65,8 +65,17 @@ function pipeline(round) {
     resolve: async (name) => answers.get(name) ?? answer(name, []),
   };
   const store = new ResourceStore();
+  let endpoints = 0;
+  const publisher = {
+    publish(batch) {
+      for (const u of batch.upsert ?? [])
+        if (u.typeUrl.endsWith("ClusterLoadAssignment"))
+          endpoints = u.resource.endpoints.reduce((n, le) => n + le.lbEndpoints.length, 0);
+      return store.publish(batch);
+    },
+  };
   // Builds happen on flush(), never on the debounce timer.
-  const p = new EndpointPipeline({ source, publisher: store, debounceMs: 3_600_000 });
+  const p = new EndpointPipeline({ source, publisher, debounceMs: 3_600_000 });
   const claCount = () =>
     store.entries("type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment").length;
   /** Flushes until the first assignment is out (the first lookups settle a few turns later). */
@@ -75,7 +84,9 @@ function pipeline(round) {
       await new Promise((r) => setImmediate(r));
       await p.flush();
     }
-    if (claCount() !== 1) throw new Error("the pipeline published no assignment");
+    // Every endpoint must be in it: a filter (a guard, a cap) dropping them would time an empty build.
+    if (claCount() !== 1 || endpoints !== NAMES * PER)
+      throw new Error(`the pipeline published ${endpoints} endpoints, not ${NAMES * PER}`);
   };
   const change = (i, r) => {
     const a = answer(names[i], ips(i, r));
