@@ -101,6 +101,22 @@ describe("reused candidates and endpoint messages never serve a stale assignment
     expect(bytes(publisher)).toBe(await fresh(twoNames({ ipFamily: "V6_ONLY" }), answers));
   });
 
+  it("a reload tightening the rebinding guard drops the denied addresses though every source's candidates are kept", async () => {
+    const { clock, source, publisher, p } = setup();
+    const answers = [v4("one.svc", ...ips("10.1.0", 2)), v4("two.svc", ...ips("10.2.0", 2))];
+    for (const ans of answers) source.set(ans);
+    // The same source objects and answers: the memo hands back the same candidates, the guard judges anew.
+    const sources = twoNames().sources;
+    p.setClusters([twoNames({ sources })]);
+    await clock.advance(200);
+    expect(rows(publisher.lastCla("svc"))).toHaveLength(4);
+    p.setClusters([twoNames({ sources, denyRanges: ["10.2.0.0/16"] })]);
+    await clock.advance(200);
+    expect(rows(publisher.lastCla("svc"))).toEqual(["0 10.1.0.1:8080 UNKNOWN", "0 10.1.0.2:8080 UNKNOWN"]);
+    expect(p.snapshot()[0]?.notes.map((n) => n.kind)).toContain("rebinding_all_denied");
+    expect(bytes(publisher)).toBe(await fresh(twoNames({ denyRanges: ["10.2.0.0/16"] }), answers));
+  });
+
   it("a reload changing only a source's metadata puts the new metadata on its endpoints", async () => {
     const { clock, source, publisher, p } = setup();
     const answers = [v4("one.svc", ...ips("10.1.0", 2)), v4("two.svc", ...ips("10.2.0", 2))];
