@@ -42,6 +42,8 @@ const spec = {
     txtMetadata: false,
   })),
   ipFamily: "V4_ONLY",
+  // The bench's addresses are 127.x: the rebinding guard's loopback rule would drop every one.
+  allowLoopback: true,
   happyEyeballs: false,
   zoneAware: false,
   grpcListener: false,
