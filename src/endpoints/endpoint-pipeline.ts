@@ -582,7 +582,7 @@ export class EndpointPipeline {
     // What the guard denies now (a reload tightened it) does not linger as DRAINING either.
     st.screen.pruneDenied(spec, st.draining);
     st.current = candidates;
-    this.armDrainTimer();
+    this.armDrainTimer(now);
 
     if (spec.healthCheck && this.options.healthTracker) {
       for (const c of candidates)
@@ -634,10 +634,14 @@ export class EndpointPipeline {
     return unit;
   }
 
-  private armDrainTimer(): void {
-    const now = this.clock.now();
+  /**
+   * Arms the drain timer for the earliest drain ending after `now`. `now` is the reading the caller
+   * pruned or marked expired entries with, never a later one: an entry ending between two readings
+   * would otherwise be neither marked nor armed for, and stay DRAINING until some unrelated rebuild.
+   */
+  private armDrainTimer(now: number): void {
     let next = Number.POSITIVE_INFINITY;
-    // Expired entries are already marked dirty; the rebuild drops them and re-arms for the rest.
+    // Entries ending at or before `now` are already marked dirty; the rebuild drops them.
     for (const st of this.clusters.values())
       for (const d of st.draining.values()) if (d.until > now) next = Math.min(next, d.until);
     if (next === Number.POSITIVE_INFINITY || next >= this.drainTimerAt) return;
@@ -650,7 +654,7 @@ export class EndpointPipeline {
         const now = this.clock.now();
         for (const [name, st] of this.clusters)
           for (const d of st.draining.values()) if (d.until <= now) this.markDirty(name);
-        this.armDrainTimer();
+        this.armDrainTimer(now);
       },
       Math.max(0, next - this.clock.now()),
     );

@@ -145,6 +145,8 @@ interface Held {
   hold: Hold;
   /** Records of the held (pending) answer, to tell a confirmation from a withdrawal. */
   pending?: AnswerContent;
+  /** Its end was reported (onWake); the cluster's rebuild ends it. */
+  woken?: boolean;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -241,12 +243,16 @@ export class FlapGuard {
     }
   }
 
-  /** Wakes at the earliest hold still to run out; those already due wait for their cluster's rebuild. */
+  /**
+   * Wakes at the earliest end not yet reported, even one already past: the time a decision was made at,
+   * the time the timer is armed at and the time it fires at are different readings of the clock, and an
+   * end that falls between two of them must still wake its cluster (a name that keeps giving the same
+   * answer triggers no other rebuild). A hold is reported once; its cluster's rebuild ends it.
+   */
   private arm(): void {
-    const now = this.opts.clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const held of this.holds.values())
-      for (const h of held.values()) if (h.hold.until > now) next = Math.min(next, h.hold.until);
+      for (const h of held.values()) if (!h.woken) next = Math.min(next, h.hold.until);
     if (next === this.timerAt) return;
     if (this.timer !== undefined) this.opts.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -256,10 +262,15 @@ export class FlapGuard {
       () => {
         this.timer = undefined;
         this.timerAt = Number.POSITIVE_INFINITY;
+        // One reading for every hold: what is not due at it is armed again (a timer may fire early).
         const now = this.opts.clock.now();
         const due = new Set<string>();
         for (const [cluster, held] of this.holds)
-          for (const h of held.values()) if (h.hold.until <= now) due.add(cluster);
+          for (const h of held.values())
+            if (!h.woken && h.hold.until <= now) {
+              h.woken = true;
+              due.add(cluster);
+            }
         this.arm();
         for (const cluster of due) this.opts.onWake(cluster);
       },

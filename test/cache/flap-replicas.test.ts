@@ -17,8 +17,11 @@
  * LOOKUP_MS + the takeover delay apart (≈ 8 s), and the kill still leaves the takeover 15 s of grace.
  * (Before, the kill came ≈ 150 ms into the grace and the drain had a fixed 3 s after the inherited end,
  * which timed out once in a loaded full run. Nothing in the survivor waits on etcd or ownership at the
- * grace's end — a timer in the pipeline's flap guard fires at `until`, then the debounce — so the
- * lateness was the loaded box's scheduling; on failure the survivor's state and log lines are shown.)
+ * grace's end — a timer in the pipeline's flap guard fires at `until`, then the debounce. It still failed
+ * at load ~8 with the survivor holding 8 s past the end: that timer, firing under a ms early against
+ * Date.now(), re-armed only for ends still ahead at a second reading of the clock and so dropped the end
+ * in between; fixed in src/endpoints/flap-guard.ts, regression cases in test/endpoints/flap-timers.test.ts.
+ * On failure the survivor's state and log lines are shown.)
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
