@@ -3,29 +3,15 @@
 // connection, ACKs every response without decoding resources (a tiny top-level wire scan finds the nonce),
 // and reports to the parent over IPC when every stream has received its k-th response.
 import * as grpc from "@grpc/grpc-js";
+import { ADS_DELTA as DELTA, ADS_SOTW as SOTW, str } from "./lib/protobuf-wire.mjs";
 
 if (!process.send) {
   console.log("xds-load-client: helper of the xds benchmarks; nothing to do when run alone");
   process.exit(0);
 }
 
-const SOTW = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-const DELTA = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 const now = () => performance.timeOrigin + performance.now();
 
-function varint(n) {
-  const out = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-function str(field, s) {
-  const b = Buffer.from(s);
-  return Buffer.concat([varint((field << 3) | 2), varint(b.length), b]);
-}
 /** Top-level length-delimited string fields of a message (skips others by length). */
 function scan(buf, wanted) {
   const out = {};

@@ -9,6 +9,7 @@
 // IPC out: { port }, { committed }, { mem }.
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { ADS_SOTW, lengthDelimited } from "./protobuf-wire.mjs";
 
 if (!process.send) {
   console.log("floor-server: helper of the whole-process xDS benchmarks; run by them");
@@ -22,18 +23,6 @@ const { ClusterLoadAssignmentSchema } = await import(
 const { clusterLoadAssignment } = await import(new URL("xds/resource-builders.js", dist).href);
 
 const TYPE_EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-const ADS_SOTW = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-
-function varint(n) {
-  const out = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-const field = (f, bytes) => Buffer.concat([varint((f << 3) | 2), varint(bytes.length), bytes]);
 
 /** The names (field 3) of a DiscoveryRequest. */
 function requestedNames(buf) {
@@ -74,12 +63,20 @@ function anyField(name, endpoints) {
     },
   ]);
   const value = toBinary(ClusterLoadAssignmentSchema, create(ClusterLoadAssignmentSchema, cla));
-  return field(2, Buffer.concat([field(1, Buffer.from(TYPE_EDS)), field(2, Buffer.from(value))]));
+  return lengthDelimited(
+    2,
+    Buffer.concat([lengthDelimited(1, Buffer.from(TYPE_EDS)), lengthDelimited(2, Buffer.from(value))]),
+  );
 }
 
 function response(anys) {
   const v = Buffer.from(String(version));
-  return Buffer.concat([field(1, v), ...anys, field(4, Buffer.from(TYPE_EDS)), field(5, v)]);
+  return Buffer.concat([
+    lengthDelimited(1, v),
+    ...anys,
+    lengthDelimited(4, Buffer.from(TYPE_EDS)),
+    lengthDelimited(5, v),
+  ]);
 }
 
 const server = new grpc.Server({ "grpc.max_send_message_length": 64 * 1024 * 1024 });

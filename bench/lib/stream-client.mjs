@@ -15,29 +15,14 @@
 // IPC in: open, marker, check, counts, close. IPC out: opened, marker-set, round, initial, check, counts.
 import http2 from "node:http2";
 import net from "node:net";
+import { ADS_DELTA as DELTA, ADS_SOTW as SOTW, str } from "./protobuf-wire.mjs";
 
 if (!process.send) {
   console.log("stream-client: helper of the whole-process xDS benchmarks; run by them");
   process.exit(0);
 }
 
-const SOTW = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
-const DELTA = "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 const now = () => performance.timeOrigin + performance.now();
-
-function varint(n) {
-  const out = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-function str(field, s) {
-  const b = Buffer.from(s);
-  return Buffer.concat([varint((field << 3) | 2), varint(b.length), b]);
-}
 
 /** Calls fn(field, start, end) for each length-delimited top-level field of buf[from, to). */
 function fields(buf, from, to, fn) {
