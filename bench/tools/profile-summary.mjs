@@ -4,7 +4,9 @@
 // fan-out (grpc-js write path, request decoding, per-stream work, metrics, channelz), as shares of all
 // non-idle samples. `--windows FILE` (round-windows.json, written beside the profile by the fan-out bench)
 // keeps only samples inside the measured rounds, so start-up and connection set-up do not count.
-// Usage: node bench/tools/profile-summary.mjs FILE.cpuprofile [--top 25] [--windows round-windows.json]
+// `--callers N` adds the N functions with the most inclusive time (each counted once per sample), which is
+// where a rebuild's cost shows when no single leaf dominates.
+// Usage: node bench/tools/profile-summary.mjs FILE.cpuprofile [--top 25] [--windows round-windows.json] [--callers 30]
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -88,3 +90,19 @@ for (const [k, us] of Object.entries(incl).sort((a, b) => b[1] - a[1]))
 console.log(`\nself, top ${TOP}:`);
 for (const [l, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP))
   console.log(`  ${pct(us).padStart(7)}  ${l}`);
+
+const callersAt = process.argv.indexOf("--callers");
+if (callersAt > 0) {
+  const n = Number(process.argv[callersAt + 1]);
+  const inclFn = new Map();
+  for (const [id, us] of dt) {
+    const leaf = byId.get(id);
+    if (idle.has(leaf.callFrame.functionName)) continue;
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) seen.add(label(byId.get(cur)));
+    for (const l of seen) inclFn.set(l, (inclFn.get(l) ?? 0) + us);
+  }
+  console.log(`\ninclusive by function, top ${n}:`);
+  for (const [l, us] of [...inclFn].sort((a, b) => b[1] - a[1]).slice(0, n))
+    console.log(`  ${pct(us).padStart(7)}  ${l}`);
+}

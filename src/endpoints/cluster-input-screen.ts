@@ -88,7 +88,9 @@ export class ClusterInputScreen {
   /** Last candidates of each DNS source that broke no cap and were not all denied. */
   private readonly lastGood = new Map<string, EndpointCandidate[]>();
   /** The cluster's last set within its endpoint cap. */
-  private lastGoodAll: Array<{ c: EndpointCandidate; sourceId: string | undefined }> | undefined;
+  private lastGoodAll:
+    | { list: readonly EndpointCandidate[]; sourceIds: ReadonlyArray<string | undefined> }
+    | undefined;
   private notesValue: ClusterNote[] = [];
 
   /** Notes of the last `screen` call. */
@@ -240,13 +242,17 @@ export class ClusterInputScreen {
     for (const id of this.lastGood.keys()) if (!live.has(id)) this.lastGood.delete(id);
 
     // The endpoint cap, over the whole cluster (an address listed by two sources counts once).
-    const distinct = new Set(out.map((c) => c.key)).size;
+    // Distinct keys are counted only when the list could be over the cap: a set of every key of a
+    // 10,000-endpoint cluster on each rebuild would cost more than the rest of the screen.
+    const distinct = out.length > limits.maxEndpoints ? new Set(out.map((c) => c.key)).size : out.length;
     let result = out;
     if (distinct > limits.maxEndpoints) {
       const index = new Map(spec.sources.map((s, i) => [sourceId(s), i]));
-      const previous = (this.lastGoodAll ?? []).flatMap((c) => {
-        const i = c.sourceId === undefined ? undefined : index.get(c.sourceId);
-        return i === undefined || !guard.allows(c.c.address) ? [] : [{ ...c.c, sourceIndex: i }];
+      const last = this.lastGoodAll;
+      const previous = (last?.list ?? []).flatMap((c) => {
+        const id = last?.sourceIds[c.sourceIndex];
+        const i = id === undefined ? undefined : index.get(id);
+        return i === undefined || !guard.allows(c.address) ? [] : [{ ...c, sourceIndex: i }];
       });
       result = previous.length > 0 ? previous : truncateDistinct(out, limits.maxEndpoints);
       notes.push({
@@ -275,10 +281,9 @@ export class ClusterInputScreen {
   }
 
   private lastGoodAllValue(spec: ClusterSpec, out: EndpointCandidate[]): void {
-    this.lastGoodAll = out.map((c) => {
-      const s = spec.sources[c.sourceIndex];
-      return { c, sourceId: s ? sourceId(s) : undefined };
-    });
+    // The list as it is (candidates are never changed once made) and its sources' ids: whether they
+    // are still the same sources is only asked if a later answer breaks the cap.
+    this.lastGoodAll = { list: [...out], sourceIds: spec.sources.map(sourceId) };
   }
 
   private guardFor(spec: ClusterSpec): AddressGuard {
