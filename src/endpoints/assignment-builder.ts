@@ -128,22 +128,23 @@ function inDedupOrder(list: readonly EndpointCandidate[]): readonly EndpointCand
 }
 
 /**
- * One entry per endpoint key, in a stable order: current before draining, then source order, then SRV
- * priority; each with its health.
+ * One unit per endpoint key, in a stable order: current before draining, then source order, then SRV
+ * priority; each with its health. Units are made here directly (not via an intermediate entry per
+ * candidate): a 10,000-endpoint cluster is rebuilt often, and each extra object per endpoint shows.
  */
 function dedup(
   current: readonly EndpointCandidate[],
   draining: readonly EndpointCandidate[],
   healthOf: (c: EndpointCandidate) => EndpointHealth,
-): Entry[] {
+): Unit[] {
   const seen = new Set<string>();
-  const out: Entry[] = [];
+  const out: Unit[] = [];
   const take = (list: readonly EndpointCandidate[], isDraining: boolean): void => {
     for (const c of inDedupOrder(list)) {
       const before = seen.size;
       seen.add(c.key);
       if (seen.size === before) continue;
-      out.push({ c, health: isDraining ? "DRAINING" : healthOf(c) });
+      out.push({ primary: c, additional: undefined, health: isDraining ? "DRAINING" : healthOf(c), tier: 0 });
     }
   };
   take(current, false);
@@ -151,43 +152,41 @@ function dedup(
   return out;
 }
 
-interface Entry {
-  c: EndpointCandidate;
-  health: EndpointHealth;
-}
-
-function pairUnits(spec: ClusterSpec, entries: Entry[]): Unit[] {
-  const units: Unit[] = [];
+/** With happy eyeballs, a host's two families' units become one unit with an additional address. */
+function pairUnits(spec: ClusterSpec, single: Unit[]): Unit[] {
   const pairing =
     spec.happyEyeballs &&
     (spec.ipFamily === "V4_PREFERRED" || spec.ipFamily === "V6_PREFERRED" || spec.ipFamily === "ALL");
-  if (!pairing) {
-    for (const e of entries) units.push({ primary: e.c, additional: undefined, health: e.health, tier: 0 });
-    return units;
-  }
+  if (!pairing) return single;
+  const units: Unit[] = [];
   // Same host name, port, source and SRV priority (and same drain state) = one dual-stack host.
-  const groups = new Map<string, Entry[]>();
-  for (const e of entries) {
-    if (e.c.host === "") {
-      units.push({ primary: e.c, additional: undefined, health: e.health, tier: 0 });
+  const groups = new Map<string, Unit[]>();
+  for (const e of single) {
+    if (e.primary.host === "") {
+      units.push(e);
       continue;
     }
-    const g = `${e.c.sourceIndex}|${e.c.host}|${e.c.port}|${e.c.srvPriority}|${e.health === "DRAINING"}`;
+    const g = `${e.primary.sourceIndex}|${e.primary.host}|${e.primary.port}|${e.primary.srvPriority}|${e.health === "DRAINING"}`;
     groupOf(groups, g, () => []).push(e);
   }
   const pref = preferredFamily(spec);
-  const byAddr = (x: Entry, y: Entry): number => compareStr(x.c.address, y.c.address);
+  const byAddr = (x: Unit, y: Unit): number => compareStr(x.primary.address, y.primary.address);
   for (const list of groups.values()) {
-    const first = list.filter((e) => e.c.family === pref).sort(byAddr);
-    const second = list.filter((e) => e.c.family !== pref).sort(byAddr);
+    const first = list.filter((e) => e.primary.family === pref).sort(byAddr);
+    const second = list.filter((e) => e.primary.family !== pref).sort(byAddr);
     const n = Math.max(first.length, second.length);
     for (let i = 0; i < n; i++) {
       const p = first[i];
       const s = second[i];
       if (p && s) {
-        units.push({ primary: p.c, additional: s.c, health: combineHealth(p.health, s.health), tier: 0 });
-      } else if (p) units.push({ primary: p.c, additional: undefined, health: p.health, tier: 0 });
-      else if (s) units.push({ primary: s.c, additional: undefined, health: s.health, tier: 0 });
+        units.push({
+          primary: p.primary,
+          additional: s.primary,
+          health: combineHealth(p.health, s.health),
+          tier: 0,
+        });
+      } else if (p) units.push(p);
+      else if (s) units.push(s);
     }
   }
   return units;
@@ -346,10 +345,10 @@ export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
     draining = input.draining.filter((c) => !currentKeys.has(c.key) && matchesSelector(c, selector));
   }
   const health = input.health;
-  const entries = dedup(current, draining, (c) =>
-    healthChecked ? (health?.(c.key) ?? "UNKNOWN") : "UNKNOWN",
+  const units = pairUnits(
+    spec,
+    dedup(current, draining, (c) => (healthChecked ? (health?.(c.key) ?? "UNKNOWN") : "UNKNOWN")),
   );
-  const units = pairUnits(spec, entries);
 
   const zoneAware = spec.zoneAware && input.clientZone !== undefined;
   const tierSet = new Set<number>();
