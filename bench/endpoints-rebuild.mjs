@@ -25,8 +25,22 @@ const answer = (name, ips) => ({
   stale: false,
 });
 const names = Array.from({ length: NAMES }, (_, i) => `n${i}.bench.test.`);
-/** Name i's records in round r: 999 fixed ones and a marker of its own that changes every round. */
-const ips = (i, r) => [
+/**
+ * Name i's records in round r: 999 fixed ones and a marker of its own that changes every round, in a
+ * shuffled order, as a real server gives them (BIND shuffles an RRset by default), not sorted.
+ */
+const ips = (i, r) => shuffle(fixedOrder(i, r), r * 31 + i + 1);
+/** Fisher–Yates with a fixed-seed LCG: the same order for the same (i, r) in every run. */
+const shuffle = (xs, seed) => {
+  let x = seed >>> 0;
+  for (let k = xs.length - 1; k > 0; k--) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    const j = x % (k + 1);
+    [xs[k], xs[j]] = [xs[j], xs[k]];
+  }
+  return xs;
+};
+const fixedOrder = (i, r) => [
   `127.${200 + i}.${(r >> 8) & 255}.${r & 255}`,
   ...Array.from({ length: PER - 1 }, (_, k) => `127.${10 + i}.${(k + 1) >> 8}.${(k + 1) & 255}`),
 ];

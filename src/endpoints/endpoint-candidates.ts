@@ -66,7 +66,13 @@ export function extractCandidates(
   return out;
 }
 
-/** Appends the candidates of `spec.sources[sourceIndex]` to `out`, in the order its answers list them. */
+const byAddress = (x: EndpointCandidate, y: EndpointCandidate): number =>
+  x.address < y.address ? -1 : x.address > y.address ? 1 : 0;
+
+/**
+ * Appends the candidates of `spec.sources[sourceIndex]` to `out`: a name's addresses in address order,
+ * SRV targets in the order the answer lists them, static addresses as configured.
+ */
 export function extractSource(
   spec: ClusterSpec,
   sourceIndex: number,
@@ -108,12 +114,21 @@ export function extractSource(
       break;
     case "dns": {
       const host = fqdn(source.name);
+      const from = out.length;
       for (const answer of [res?.a, res?.aaaa]) {
         if (!answer) continue;
         for (const r of answer.records) {
           if (r.type === "A" || r.type === "AAAA")
             push(host, r.address, source.port, 0, 1, expiry(answer, r));
         }
+      }
+      // In address order, not the order the DNS server rotated them to: the builder orders each
+      // locality's endpoints by address, and runs already in that order make its sort near-linear
+      // (a 10,000-endpoint cluster is re-sorted on every rebuild; its sources are sorted only when
+      // their answers change, candidate-memo.ts). One source has one port, so address decides.
+      if (out.length - from > 1) {
+        const mine = out.splice(from).sort(byAddress);
+        for (const c of mine) out.push(c);
       }
       break;
     }
