@@ -6,6 +6,13 @@
  * answer objects it was extracted from and its spec stay the same objects: answers are immutable, and a
  * refresh with unchanged content does not reach the pipeline, so identity is the exact test.
  *
+ * A name whose answer did change is extracted afresh, but each new candidate equal to one it had
+ * before (same address and everything else but the record's expiry) is replaced by that earlier
+ * object: a name of a thousand records with one swapped then hands the builder 999 known candidates,
+ * whose endpoint messages, address checks and encodings are kept, instead of a thousand new ones. The
+ * earlier object's `expiresAt` is older; nothing decides by it (the admin page asks the cache for the
+ * current expiry, as it must anyway, since refreshes with unchanged content never reach the pipeline).
+ *
  * SRV sources are always extracted afresh (their resolution is assembled per rebuild from the SRV answer
  * and every target's answers).
  */
@@ -48,6 +55,8 @@ export class CandidateMemo {
       } else {
         const candidates: EndpointCandidate[] = [];
         extractSource(spec, i, res, candidates);
+        if (prev !== undefined && prev.source === source && prev.ipFamily === spec.ipFamily)
+          keepEqual(prev.candidates, candidates);
         entry = { source, ipFamily: spec.ipFamily, a: res?.a, aaaa: res?.aaaa, txt: res?.txt, candidates };
       }
       next[i] = entry;
@@ -56,4 +65,43 @@ export class CandidateMemo {
     this.entries = next;
     return out;
   }
+}
+
+/**
+ * Puts in `next` the objects of `prev` that are equal to its entries. Both are one name's candidates in
+ * address order (extractSource), so one merge walk finds them without a map of either.
+ */
+function keepEqual(prev: readonly EndpointCandidate[], next: EndpointCandidate[]): void {
+  const first = prev[0];
+  const firstNext = next[0];
+  if (first === undefined || firstNext === undefined) return;
+  // One extraction shares one metadata object among its candidates, and a kept candidate's metadata
+  // equals its extraction's (that is checked here before keeping any), so all of one name's candidates
+  // carry equal metadata: compared once, not per candidate.
+  if (!sameMetadata(first.metadata, firstNext.metadata)) return;
+  let j = 0;
+  for (let i = 0; i < next.length; i++) {
+    const n = next[i] as EndpointCandidate;
+    while (j < prev.length && (prev[j] as EndpointCandidate).address < n.address) j++;
+    const o = prev[j];
+    if (o === undefined) return;
+    if (
+      o.address === n.address &&
+      o.key === n.key &&
+      o.sourceIndex === n.sourceIndex &&
+      o.host === n.host &&
+      o.family === n.family &&
+      o.srvPriority === n.srvPriority &&
+      o.weight === n.weight
+    ) {
+      next[i] = o;
+    }
+  }
+}
+
+function sameMetadata(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
 }

@@ -5,7 +5,9 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Answer } from "../../src/dns/types.js";
+import { CandidateMemo } from "../../src/endpoints/candidate-memo.js";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
+import { extractCandidates } from "../../src/endpoints/endpoint-candidates.js";
 import { EndpointPipeline } from "../../src/endpoints/endpoint-pipeline.js";
 import { ClusterLoadAssignmentSchema } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { LocalHealthSink } from "../../src/health/local-health-sink.js";
@@ -187,5 +189,41 @@ describe("reused candidates and endpoint messages never serve a stale assignment
       last = [one, oneV6, ...stable];
       expect(bytes(publisher)).toBe(await fresh(spec, last, health));
     }
+  });
+});
+
+describe("a name whose answer changed keeps the candidates it still lists", () => {
+  // W1 of issue 12: one name of a thousand records, one swapped per change. Kept candidates keep their
+  // endpoint messages, address checks and encodings downstream; new ones must carry what DNS says now.
+  const spec = cluster({
+    name: "svc",
+    ipFamily: "V4_ONLY",
+    sources: [dnsSource("one.svc", 8080, { txtMetadata: true })],
+  });
+  const shuffled = (xs: string[]) => [...xs.slice(7), ...xs.slice(0, 7)];
+
+  it("one record swapped: every other candidate is the same object, in address order, equal to a fresh extraction", () => {
+    const memo = new CandidateMemo();
+    const before = memo.extract(spec, [{ a: v4("one.svc", ...shuffled(ips("10.1.0", 20))) }]);
+    const now = [...ips("10.1.0", 20).slice(1), "10.1.9.9"];
+    const res = [{ a: v4("one.svc", ...shuffled(now)) }];
+    const after = memo.extract(spec, res);
+    expect(after).toEqual(extractCandidates(spec, res).map((c) => ({ ...c, expiresAt: expect.any(Number) })));
+    expect(after.map((c) => c.address)).toEqual(after.map((c) => c.address).sort());
+    const kept = after.filter((c) => before.includes(c));
+    expect(kept.map((c) => c.address).sort()).toEqual(ips("10.1.0", 20).slice(1).sort());
+    expect(after.find((c) => c.address === "10.1.9.9")).toBeDefined();
+    expect(before.includes(after.find((c) => c.address === "10.1.9.9") as never)).toBe(false);
+  });
+
+  it("TXT metadata changed with the addresses: no candidate is kept, all carry the new metadata", () => {
+    const memo = new CandidateMemo();
+    const a1 = v4("one.svc", ...ips("10.1.0", 5));
+    memo.extract(spec, [{ a: a1, txt: answer("one.svc", "TXT", txtRecs("color=red")) }]);
+    const after = memo.extract(spec, [
+      { a: v4("one.svc", ...ips("10.1.0", 5)), txt: answer("one.svc", "TXT", txtRecs("color=blue")) },
+    ]);
+    expect(after).toHaveLength(5);
+    expect(after.every((c) => c.metadata.color === "blue")).toBe(true);
   });
 });
