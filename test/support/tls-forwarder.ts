@@ -20,7 +20,7 @@ export class TlsForwarder {
   private readonly sockets = new Set<Socket>();
   port = 0;
 
-  constructor(private readonly opts: TlsForwarderOptions) {
+  constructor(opts: TlsForwarderOptions) {
     this.server = createServer((plain) => {
       const secure = tlsConnect({
         host: opts.targetHost ?? "127.0.0.1",
