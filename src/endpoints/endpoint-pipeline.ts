@@ -269,8 +269,9 @@ export class EndpointPipeline {
           if (!primary) continue;
           const health = HEALTH_NAMES[lb.healthStatus] ?? "UNKNOWN";
           const info = { priority: le.priority, health, weight: lb.loadBalancingWeight ?? 1, extra: rest };
+          // An additional address is shown on its host's row only, as Envoy shows one host: a row of its
+          // own would list the same IPv4 twice (once as a host, once as another host's second address).
           placed.set(primary, info);
-          for (const r of rest) placed.set(r, { ...info, extra: [] });
         }
       }
       const endpoints: EndpointSnapshot[] = [];

@@ -366,4 +366,14 @@ describe("endpoint pipeline", () => {
     source.expiries.set(lookupKey("svc.example.com", "A"), clock.now() + 25_000);
     expect(p.snapshot()[0]?.endpoints[0]?.ttlLeftMs).toBe(25_000);
   });
+
+  it("happy eyeballs: /clusters lists a dual-stack host once, its other family as an additional address", async () => {
+    const { clock, source, p } = setup();
+    source.set(a("svc.example.com", "10.0.0.1"));
+    source.set(aaaa("svc.example.com", "fd00::1"));
+    p.setClusters([svc({ ipFamily: "V6_PREFERRED", happyEyeballs: true })]);
+    await clock.advance(100);
+    const eps = p.snapshot()[0]?.endpoints ?? [];
+    expect(eps.map((e) => [e.address, e.additionalAddresses])).toEqual([["fd00::1", ["10.0.0.1:8080"]]]);
+  });
 });
