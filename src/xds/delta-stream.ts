@@ -114,14 +114,14 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
       st.reportedAbsent.delete(n);
       if (!wildcard) {
         st.clientHas.delete(n);
-        st.acked.delete(n);
+        this.forgetName(st, n);
       }
     }
     if (!wildcard && st.wildcard) {
       for (const n of [...st.clientHas.keys()]) {
         if (!st.names.has(n)) {
           st.clientHas.delete(n);
-          st.acked.delete(n);
+          this.forgetName(st, n);
         }
       }
     }

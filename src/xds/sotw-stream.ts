@@ -107,12 +107,20 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     const wildcard = st.fullState && (star || (st.legacyWildcard && requested.length === 0));
     for (const n of added) st.force.add(n);
     for (const n of st.names) {
-      if (!names.has(n) && !(wildcard && this.lookup(st.typeUrl, n))) st.known.delete(n);
+      if (!names.has(n) && !(wildcard && this.lookup(st.typeUrl, n))) {
+        st.known.delete(n);
+        this.forgetName(st, n);
+      }
     }
     const turnedOn = wildcard && !st.wildcard;
     if (turnedOn) st.owesResponse = true;
     if (!wildcard && st.wildcard) {
-      for (const n of st.known.keys()) if (!names.has(n)) st.known.delete(n);
+      for (const n of st.known.keys()) {
+        if (!names.has(n)) {
+          st.known.delete(n);
+          this.forgetName(st, n);
+        }
+      }
     }
     const shrunk = names.size !== st.names.size + added.length || wildcard !== st.wildcard;
     st.names = names;

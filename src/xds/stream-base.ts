@@ -418,6 +418,18 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.convergence.leaveAll(true);
   }
 
+  /**
+   * Everything the client said of `name` (ACKed and NACKed versions, when), once it no longer
+   * subscribes to it: a later subscription is a new one and is answered as the first was, and a
+   * long-lived stream that moves across many names does not keep an entry for each it ever saw.
+   */
+  protected forgetName(st: S, name: string): void {
+    st.acked.delete(name);
+    st.ackedAt.delete(name);
+    st.rejected.delete(name);
+    st.nacks.delete(name);
+  }
+
   /** Fleet-status bookkeeping of an ACK of `name` at `version`: when the client took a new version. */
   protected noteAck(st: S, name: string, version: string, now: number): void {
     if (st.acked.get(name) !== version) st.ackedAt.set(name, now);

@@ -103,4 +103,17 @@ describe("Delta subscriptions", () => {
     const good = await c.next();
     expect(versions(good)).toEqual([["nk", v2]]);
   });
+
+  it("a NACKed resource unsubscribed and subscribed again is sent again: a new subscription starts afresh", async () => {
+    const { store, c, barrier } = await fresh();
+    const v1 = putCla(store, "nk2", "10.0.0.66");
+    c.send({ node: node("dw4"), typeUrl: T.endpoint, resourceNamesSubscribe: ["nk2"] });
+    const bad = await c.next();
+    c.send({ typeUrl: T.endpoint, responseNonce: bad.nonce, errorDetail: { code: 3, message: "rejected" } });
+    expect(await barrier.pass()).toEqual([]);
+    c.send({ typeUrl: T.endpoint, responseNonce: bad.nonce, resourceNamesUnsubscribe: ["nk2"] });
+    expect(await barrier.pass()).toEqual([]);
+    c.send({ typeUrl: T.endpoint, responseNonce: bad.nonce, resourceNamesSubscribe: ["nk2"] });
+    expect(versions(await c.next())).toEqual([["nk2", v1]]);
+  });
 });

@@ -90,6 +90,28 @@ describe("SotW ADS", () => {
     expect(JSON.stringify(sotwResources(good)[0]?.message)).toContain("10.0.0.3");
   });
 
+  it("a NACKed resource dropped and requested again is sent again: unsubscribing forgets what the client said of it", async () => {
+    putCla(store, "s2b-a", "10.0.0.1");
+    const { c, barrier } = open();
+    c.send({ node: node("n2b"), typeUrl: T.endpoint, resourceNames: ["s2b-a"] });
+    const bad = await c.next();
+    c.send({
+      typeUrl: T.endpoint,
+      resourceNames: ["s2b-a"],
+      responseNonce: bad.nonce,
+      errorDetail: { code: 3, message: "rejected for the test" },
+    });
+    expect(await barrier.pass()).toEqual([]);
+    // The client drops the resource (Envoy removing the cluster), then asks for it again: a new
+    // subscription, answered as the first one was, so the client (and CSDS) hear of it again.
+    c.send({ typeUrl: T.endpoint, resourceNames: [], responseNonce: bad.nonce });
+    expect(await barrier.pass()).toEqual([]);
+    c.send({ typeUrl: T.endpoint, resourceNames: ["s2b-a"], responseNonce: bad.nonce });
+    const again = await c.next();
+    expect(sotwNames(again)).toEqual(["s2b-a"]);
+    expect(again.nonce).not.toBe(bad.nonce);
+  });
+
   it("ignores requests with a stale nonce", async () => {
     putCla(store, "s3-a", "10.0.0.1");
     putCla(store, "s3-b", "10.0.0.1");
