@@ -4,43 +4,15 @@
  * text a refused client reads in its gRPC status. Defaults live with the config's (one place).
  */
 import { status } from "@grpc/grpc-js";
+import type { XdsConfig } from "../config/config-types.js";
 import { XDS_DEFAULTS } from "../config/defaults.js";
 import { XdsError } from "./errors.js";
 
-export interface XdsLimits {
-  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (enforced by HTTP/2 itself). */
-  maxStreamsPerConnection: number;
-  /** Open connections from one remote IP address; more are closed at accept, before TLS. */
-  maxConnectionsPerPeer: number;
-  /** Open connections in total; more are closed at accept. */
-  maxConnections: number;
-  /** Open xDS streams in total; more are refused with RESOURCE_EXHAUSTED. */
-  maxStreams: number;
-  /** Largest request message (grpc-js refuses a bigger one from its length prefix). */
-  maxRequestBytes: number;
-  /** Largest response; a bigger one is not sent and its stream ends. */
-  maxResponseBytes: number;
-  /** Names in one request, every occurrence counted, checked before any is decoded. */
-  maxNamesPerRequest: number;
-  /** UTF-8 bytes of one resource name (and of one Delta initial version). */
-  maxNameBytes: number;
-  /** Distinct subscribed names of one stream, all types together. */
-  maxNamesPerStream: number;
-  /** UTF-8 bytes of one stream's distinct names plus its Delta initial_resource_versions. */
-  maxNameBytesPerStream: number;
-  /** The same bytes summed over every stream. */
-  maxNameBytesTotal: number;
-  /** Token bucket per stream; ACKs/NACKs of the response in flight are free. */
-  requestsPerSecond: number;
-  requestBurst: number;
-  /** A connection without a stream, or a stream without a subscription, is closed after this long. */
-  idleTimeoutMs: number;
-  /** 0 = never; grpc-js adds ±10 % jitter per connection. */
-  maxConnectionAgeMs: number;
-  maxConnectionAgeGraceMs: number;
-  keepaliveMs: number;
-  keepaliveTimeoutMs: number;
-}
+/**
+ * The limits themselves, each documented where the config declares it (config-types.ts); the endpoints'
+ * debounce shares the config section but is not a client limit.
+ */
+export type XdsLimits = Omit<XdsConfig["limits"], "debounceMs">;
 
 export type LimitName = keyof XdsLimits;
 
