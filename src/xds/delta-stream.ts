@@ -9,7 +9,13 @@ import { clipClientText } from "./client-text-log.js";
 import type { EncodedResource } from "./encoded-resource.js";
 import type { XdsRequest } from "./request-scanner.js";
 import { encodeDeltaResponse } from "./response-encoder.js";
-import { type Phase, type StreamContext, type TypeStateBase, XdsStreamBase } from "./stream-base.js";
+import {
+  newTypeStateBase,
+  type Phase,
+  type StreamContext,
+  type TypeStateBase,
+  XdsStreamBase,
+} from "./stream-base.js";
 import { isFullStateType, typeLabel } from "./type-urls.js";
 
 interface DeltaTypeState extends TypeStateBase {
@@ -233,22 +239,8 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
 
 function createState(typeUrl: string): DeltaTypeState {
   return {
-    typeUrl,
-    names: new Set(),
-    wildcard: false,
-    pending: new Set(),
-    force: new Set(),
-    rejected: new Map(),
-    nonce: "",
-    inflight: undefined,
-    unanswered: 0,
-    lastNack: undefined,
-    since: undefined,
+    ...newTypeStateBase(typeUrl),
     clientHas: new Map(),
-    acked: new Map(),
-    inflightSince: undefined,
-    ackedAt: new Map(),
-    nacks: new Map(),
     reportedAbsent: new Set(),
   };
 }

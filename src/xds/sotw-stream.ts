@@ -11,6 +11,7 @@ import type { EncodedResource } from "./encoded-resource.js";
 import type { XdsRequest } from "./request-scanner.js";
 import { encodeSotwResponse } from "./response-encoder.js";
 import {
+  newTypeStateBase,
   type Phase,
   type StreamContext,
   type TypeStateBase,
@@ -221,23 +222,9 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
 
 function createState(typeUrl: string): SotwTypeState {
   return {
-    typeUrl,
-    names: new Set(),
-    wildcard: false,
-    pending: new Set(),
-    force: new Set(),
-    rejected: new Map(),
-    nonce: "",
-    inflight: undefined,
-    unanswered: 0,
-    lastNack: undefined,
-    since: undefined,
+    ...newTypeStateBase(typeUrl),
     fullState: isFullStateType(typeUrl),
     known: new Map(),
-    acked: new Map(),
-    inflightSince: undefined,
-    ackedAt: new Map(),
-    nacks: new Map(),
     legacyWildcard: false,
     owesResponse: false,
   };

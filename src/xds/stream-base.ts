@@ -86,6 +86,27 @@ export interface TypeStateBase {
   since: number | undefined;
 }
 
+/** The fields every protocol's per-type state starts with (a type's first request creates it). */
+export function newTypeStateBase(typeUrl: string): TypeStateBase {
+  return {
+    typeUrl,
+    names: new Set(),
+    wildcard: false,
+    pending: new Set(),
+    force: new Set(),
+    rejected: new Map(),
+    acked: new Map(),
+    inflightSince: undefined,
+    ackedAt: new Map(),
+    nacks: new Map(),
+    nonce: "",
+    inflight: undefined,
+    unanswered: 0,
+    lastNack: undefined,
+    since: undefined,
+  };
+}
+
 export type Phase = "upsert" | "removal";
 
 export abstract class XdsStreamBase<S extends TypeStateBase> {
