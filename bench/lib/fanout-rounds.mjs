@@ -6,7 +6,7 @@
 // change→last-receipt latency and the first-to-last receipt spread across streams.
 
 import { LoadClients } from "./load-clients.mjs";
-import { cpuMs } from "./process-stats.mjs";
+import { cpuMs, cpuMsByThread } from "./process-stats.mjs";
 import { median, pct } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -41,6 +41,8 @@ export async function fanoutRounds({
     const idleMsPerS = ((cpuMs(server.pid) - i0) / (now() - it0)) * 1000;
     const cpu = [];
     const clientCpu = [];
+    // Per thread name, summed over the measured rounds (printed with BENCH_THREADS=1, for development).
+    const byThread = {};
     const latency = [];
     const spread = [];
     // Round windows on CLOCK_MONOTONIC in µs, the clock of V8 CPU profiles (profile-summary --windows).
@@ -51,6 +53,7 @@ export async function fanoutRounds({
       await clients.marker(r, marker);
       await server.prepare(changes);
       const c0 = cpuMs(server.pid);
+      const th0 = process.env.BENCH_THREADS ? cpuMsByThread(server.pid) : undefined;
       const k0 = clients.cpuMs();
       const t0 = now();
       const m0 = mono();
@@ -59,6 +62,10 @@ export async function fanoutRounds({
       const c1 = cpuMs(server.pid);
       const k1 = clients.cpuMs();
       if (r > warmup) {
+        if (th0) {
+          for (const [t, ms] of Object.entries(cpuMsByThread(server.pid)))
+            byThread[t] = (byThread[t] ?? 0) + ms - (th0[t] ?? 0);
+        }
         windows.push([m0, mono()]);
         cpu.push(c1 - c0);
         clientCpu.push(k1 - k0);
@@ -83,6 +90,10 @@ export async function fanoutRounds({
       responsesPerStream: +(counts.responses / streams).toFixed(2),
       clientBound: median(clientCpu) > median(cpu),
     };
+    if (process.env.BENCH_THREADS) {
+      const perRound = Object.entries(byThread).map(([t, ms]) => `${t} ${(ms / rounds).toFixed(1)}`);
+      console.error(`${server.name}: server CPU per round by thread (ms): ${perRound.join(", ")}`);
+    }
     Object.defineProperty(out, "windows", { value: windows, enumerable: false });
     return { out, clients };
   } catch (e) {

@@ -21,6 +21,24 @@ export function cpuMs(pid) {
   }
 }
 
+/**
+ * CPU time so far per thread name (/proc/<pid>/task/<tid>/comm: "node" is the main thread, "V8 Default"
+ * workers, "libuv-worker" the thread pool), in ms: where a process's CPU goes besides its JS thread.
+ */
+export function cpuMsByThread(pid) {
+  const out = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const s = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8");
+      out[name] = (out[name] ?? 0) + Number(s.slice(0, s.indexOf(" "))) / 1e6;
+    } catch {
+      // A thread that ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
 /** utime + stime of /proc/<pid>/stat (includes reaped threads), in ms, 10 ms resolution. */
 export function statCpuMs(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, "utf8");
