@@ -300,14 +300,9 @@ export async function startServer(
         }),
         etcdReadiness(() => cache.status().etcd),
         transportReadiness(transport),
-        firstResolutionReadiness(() =>
-          pipeline
-            .snapshot()
-            // Resolved, not merely published: a failed first lookup publishes an empty assignment, which
-            // must not count as ready (a balancer would send clients to a replica serving nothing).
-            .filter((c) => !c.resolved)
-            .map((c) => c.name),
-        ),
+        // Resolved, not merely published: a failed first lookup publishes an empty assignment, which
+        // must not count as ready (a balancer would send clients to a replica serving nothing).
+        firstResolutionReadiness(() => pipeline.unresolved()),
       ],
       configDump: (query) => envoyConfigDump(store, query),
       clusters: clusterViews,

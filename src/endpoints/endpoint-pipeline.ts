@@ -245,6 +245,16 @@ export class EndpointPipeline {
     await this.flushing;
   }
 
+  /**
+   * Clusters not yet resolved (see ClusterSnapshot.resolved), for readiness. A probe asks often, so this
+   * reads one flag per cluster instead of building `snapshot()`'s row per endpoint.
+   */
+  unresolved(): string[] {
+    const out: string[] = [];
+    for (const [name, st] of this.clusters) if (!st.resolved) out.push(name);
+    return out.sort();
+  }
+
   snapshot(): ClusterSnapshot[] {
     const now = this.clock.now();
     const out: ClusterSnapshot[] = [];

@@ -128,12 +128,15 @@ describe("endpoint pipeline", () => {
     // The failure publishes an empty assignment (clients are not kept waiting) but is not a resolution.
     expect(rows(publisher.lastCla("svc"))).toEqual([]);
     expect(p.snapshot().map((c) => [c.ready, c.resolved])).toEqual([[true, false]]);
+    // What /readyz reads.
+    expect(p.unresolved()).toEqual(["svc"]);
     source.push(a("down.svc", "10.0.0.9"));
     // The answer is in but not yet published (debounce): still not resolved.
-    expect(p.snapshot()[0]?.resolved).toBe(false);
+    expect(p.unresolved()).toEqual(["svc"]);
     await clock.advance(200);
     expect(rows(publisher.lastCla("svc"))).toEqual(["0 10.0.0.9:80 UNKNOWN"]);
     expect(p.snapshot()[0]?.resolved).toBe(true);
+    expect(p.unresolved()).toEqual([]);
   });
 
   it("lists endpoints that left DNS as DRAINING for the drain window, then removes them", async () => {
