@@ -1,45 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
-import { EndpointPipeline, type HealthTracker } from "../../src/endpoints/endpoint-pipeline.js";
 import { lookupKey } from "../../src/endpoints/endpoint-source.js";
-import { LocalHealthSink } from "../../src/health/local-health-sink.js";
-import { FakeClock } from "../health/fake-clock.js";
 import { healthCheckSpec } from "../support/health-check-spec.js";
 import { validateCla } from "./cla-validator.js";
 import { a, aaaa, answer, cluster, dnsSource, loc, srv, srvSource, T0, txtRecs } from "./fixtures.js";
-import { RecordingPublisher, rows, ScriptedSource } from "./pipeline-harness.js";
+import { closeRigs, pipelineRig, rows } from "./pipeline-harness.js";
 
 const hc = healthCheckSpec();
 
-class RecordingTracker implements HealthTracker {
-  readonly tracked = new Set<string>();
-  track(t: { address: string; port: number }): void {
-    this.tracked.add(`${t.address}|${t.port}`);
-  }
-  untrack(key: string): void {
-    this.tracked.delete(key);
-  }
-}
-
-let pipeline: EndpointPipeline | undefined;
-afterEach(() => pipeline?.close());
+afterEach(closeRigs);
 
 function setup(opts: { withHealth?: boolean; debounceMs?: number } = {}) {
-  const clock = new FakeClock(T0);
-  const source = new ScriptedSource();
-  const publisher = new RecordingPublisher();
-  const sink = new LocalHealthSink();
-  const tracker = new RecordingTracker();
-  const errors: string[] = [];
-  pipeline = new EndpointPipeline({
-    source,
-    publisher,
-    clock,
-    debounceMs: opts.debounceMs ?? 100,
-    ...(opts.withHealth ? { healthSink: sink, healthTracker: tracker } : {}),
-    onError: (e, ctx) => errors.push(`${ctx}: ${(e as Error).message}`),
-  });
-  return { clock, source, publisher, sink, tracker, errors, p: pipeline };
+  return pipelineRig({ debounceMs: opts.debounceMs ?? 100, health: opts.withHealth === true, errors: true });
 }
 
 const svc = (over: Partial<ClusterSpec> = {}) => cluster({ name: "svc", ...over });

@@ -8,14 +8,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Answer } from "../../src/dns/types.js";
 import type { ClusterSpec, FlapGuardSpec } from "../../src/endpoints/cluster-spec.js";
-import { EndpointPipeline, type HealthTracker } from "../../src/endpoints/endpoint-pipeline.js";
 import type { HoldEvent } from "../../src/endpoints/flap-guard.js";
-import { LocalHealthSink } from "../../src/health/local-health-sink.js";
-import { FakeClock } from "../health/fake-clock.js";
+import type { FakeClock } from "../health/fake-clock.js";
 import { healthCheckSpec } from "../support/health-check-spec.js";
 import { validateCla } from "./cla-validator.js";
 import { a, aaaa, answer, cluster, dnsSource, srv, srvSource, T0 } from "./fixtures.js";
-import { RecordingPublisher, rows, ScriptedSource } from "./pipeline-harness.js";
+import { closeRigs, pipelineRig, rows } from "./pipeline-harness.js";
 
 const NAME = "svc.example.com";
 const FIVE = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
@@ -26,39 +24,18 @@ const guard = (over: Partial<FlapGuardSpec> = {}): FlapGuardSpec => ({
   ...over,
 });
 
-class RecordingTracker implements HealthTracker {
-  readonly tracked = new Set<string>();
-  track(t: { address: string; port: number }): void {
-    this.tracked.add(`${t.address}|${t.port}`);
-  }
-  untrack(key: string): void {
-    this.tracked.delete(key);
-  }
-}
-
-let pipeline: EndpointPipeline | undefined;
-afterEach(() => pipeline?.close());
+afterEach(closeRigs);
 
 function setup(specs: ClusterSpec[], first: Answer[]) {
-  const clock = new FakeClock(T0);
-  const source = new ScriptedSource();
-  const publisher = new RecordingPublisher();
-  const sink = new LocalHealthSink();
-  const tracker = new RecordingTracker();
   const events: string[] = [];
-  pipeline = new EndpointPipeline({
-    source,
-    publisher,
-    clock,
-    debounceMs: 100,
-    healthSink: sink,
-    healthTracker: tracker,
+  const rig = pipelineRig({
+    health: true,
     onHold: (e: HoldEvent) =>
       events.push(`${e.cluster} ${e.phase} ${e.hold.kind}${e.phase === "end" ? ` ${e.outcome}` : ""}`),
   });
-  for (const x of first) source.set(x);
-  pipeline.setClusters(specs);
-  return { clock, source, publisher, sink, tracker, events, p: pipeline };
+  for (const x of first) rig.source.set(x);
+  rig.p.setClusters(specs);
+  return { ...rig, events };
 }
 
 /** Moves the manual clock to T0 + `ms`, firing what falls due on the way. */

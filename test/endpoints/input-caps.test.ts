@@ -4,23 +4,12 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterSpec, InputLimits } from "../../src/endpoints/cluster-spec.js";
-import { EndpointPipeline, type HealthTracker } from "../../src/endpoints/endpoint-pipeline.js";
-import { LocalHealthSink } from "../../src/health/local-health-sink.js";
-import { FakeClock } from "../health/fake-clock.js";
+import type { EndpointPipeline } from "../../src/endpoints/endpoint-pipeline.js";
 import { healthCheckSpec } from "../support/health-check-spec.js";
-import { a, answer, cluster, dnsSource, type SrvEntry, srv, srvSource, T0, txtRecs } from "./fixtures.js";
-import { RecordingPublisher, rows, ScriptedSource } from "./pipeline-harness.js";
+import { a, answer, cluster, dnsSource, type SrvEntry, srv, srvSource, txtRecs } from "./fixtures.js";
+import { closeRigs, pipelineRig, rows } from "./pipeline-harness.js";
 
-class RecordingTracker implements HealthTracker {
-  readonly ever = new Set<string>();
-  track(t: { address: string; port: number }): void {
-    this.ever.add(`${t.address}|${t.port}`);
-  }
-  untrack(): void {}
-}
-
-let pipeline: EndpointPipeline | undefined;
-afterEach(() => pipeline?.close());
+afterEach(closeRigs);
 
 const limits = (over: Partial<InputLimits> = {}): InputLimits => ({
   maxSrvTargets: 3,
@@ -31,19 +20,7 @@ const limits = (over: Partial<InputLimits> = {}): InputLimits => ({
 });
 
 function setup() {
-  const clock = new FakeClock(T0);
-  const source = new ScriptedSource();
-  const publisher = new RecordingPublisher();
-  const tracker = new RecordingTracker();
-  pipeline = new EndpointPipeline({
-    source,
-    publisher,
-    clock,
-    debounceMs: 10,
-    healthSink: new LocalHealthSink(),
-    healthTracker: tracker,
-  });
-  return { clock, source, publisher, tracker, p: pipeline };
+  return pipelineRig({ debounceMs: 10, health: true });
 }
 
 const svc = (over: Partial<ClusterSpec> = {}) =>

@@ -1,9 +1,17 @@
-/** A scripted EndpointSource and a recording Publisher for pipeline tests. */
+/**
+ * A scripted EndpointSource, a recording Publisher and health tracker, and `pipelineRig`, which wires
+ * them to a real EndpointPipeline on a manual clock, for the pipeline's unit tests.
+ */
 import type { Answer, RecordType } from "../../src/dns/types.js";
+import { EndpointPipeline, type HealthTracker } from "../../src/endpoints/endpoint-pipeline.js";
 import { type EndpointSource, lookupKey } from "../../src/endpoints/endpoint-source.js";
+import type { HoldEvent } from "../../src/endpoints/flap-guard.js";
 import type { PublishBatch, Publisher } from "../../src/endpoints/publisher.js";
 import { HealthStatus } from "../../src/gen/envoy/config/core/v3/health_check_pb.js";
 import type { ClusterLoadAssignment } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { LocalHealthSink } from "../../src/health/local-health-sink.js";
+import { FakeClock } from "../health/fake-clock.js";
+import { T0 } from "./fixtures.js";
 
 export class ScriptedSource implements EndpointSource {
   readonly answers = new Map<string, Answer | Error>();
@@ -94,4 +102,54 @@ export function rows(cla: ClusterLoadAssignment | undefined): string[] {
     }
   }
   return out;
+}
+
+/** What the pipeline asked to probe: `tracked` now, `ever` at any time. */
+export class RecordingTracker implements HealthTracker {
+  readonly tracked = new Set<string>();
+  readonly ever = new Set<string>();
+  track(t: { address: string; port: number }): void {
+    this.tracked.add(`${t.address}|${t.port}`);
+    this.ever.add(`${t.address}|${t.port}`);
+  }
+  untrack(key: string): void {
+    this.tracked.delete(key);
+  }
+}
+
+const open = new Set<EndpointPipeline>();
+
+/** Closes every pipeline `pipelineRig` made (each test file calls it after each test). */
+export function closeRigs(): void {
+  for (const p of open) p.close();
+  open.clear();
+}
+
+/**
+ * A real pipeline over a scripted source, a recording publisher and a manual clock at T0.
+ * `health`: give it a health sink and tracker (health checks take effect); `errors`: collect what
+ * it reports through onError instead of leaving it unhandled; `onHold`: its flap-guard events.
+ */
+export function pipelineRig(
+  opts: { debounceMs?: number; health?: boolean; errors?: boolean; onHold?: (e: HoldEvent) => void } = {},
+) {
+  const clock = new FakeClock(T0);
+  const source = new ScriptedSource();
+  const publisher = new RecordingPublisher();
+  const sink = new LocalHealthSink();
+  const tracker = new RecordingTracker();
+  const errors: string[] = [];
+  const p = new EndpointPipeline({
+    source,
+    publisher,
+    clock,
+    debounceMs: opts.debounceMs ?? 100,
+    ...(opts.health ? { healthSink: sink, healthTracker: tracker } : {}),
+    ...(opts.errors
+      ? { onError: (e: unknown, ctx: string) => errors.push(`${ctx}: ${(e as Error).message}`) }
+      : {}),
+    ...(opts.onHold ? { onHold: opts.onHold } : {}),
+  });
+  open.add(p);
+  return { clock, source, publisher, sink, tracker, errors, p };
 }

@@ -5,42 +5,14 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
-import { EndpointPipeline, type HealthTracker } from "../../src/endpoints/endpoint-pipeline.js";
-import { LocalHealthSink } from "../../src/health/local-health-sink.js";
-import { FakeClock } from "../health/fake-clock.js";
 import { healthCheckSpec } from "../support/health-check-spec.js";
-import { a, aaaa, cluster, dnsSource, srv, srvSource, staticSource, T0 } from "./fixtures.js";
-import { RecordingPublisher, rows, ScriptedSource } from "./pipeline-harness.js";
+import { a, aaaa, cluster, dnsSource, srv, srvSource, staticSource } from "./fixtures.js";
+import { closeRigs, pipelineRig, rows } from "./pipeline-harness.js";
 
-class RecordingTracker implements HealthTracker {
-  readonly tracked = new Set<string>();
-  readonly ever = new Set<string>();
-  track(t: { address: string; port: number }): void {
-    this.tracked.add(`${t.address}|${t.port}`);
-    this.ever.add(`${t.address}|${t.port}`);
-  }
-  untrack(key: string): void {
-    this.tracked.delete(key);
-  }
-}
-
-let pipeline: EndpointPipeline | undefined;
-afterEach(() => pipeline?.close());
+afterEach(closeRigs);
 
 function setup() {
-  const clock = new FakeClock(T0);
-  const source = new ScriptedSource();
-  const publisher = new RecordingPublisher();
-  const tracker = new RecordingTracker();
-  pipeline = new EndpointPipeline({
-    source,
-    publisher,
-    clock,
-    debounceMs: 10,
-    healthSink: new LocalHealthSink(),
-    healthTracker: tracker,
-  });
-  return { clock, source, publisher, tracker, p: pipeline };
+  return pipelineRig({ debounceMs: 10, health: true });
 }
 
 const svc = (over: Partial<ClusterSpec> = {}) =>
