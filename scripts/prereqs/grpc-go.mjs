@@ -1,7 +1,7 @@
 // Builds test/peers/grpc-go-client (a proxyless grpc-go xDS client the test/grpc-go suite runs) into
 // .tmp/tools/grpc-go-client/. The grpc-go version is pinned in its go.mod (google.golang.org/grpc
-// v1.85.0); how it is built and stamped: go-peer.mjs.
-import { buildGoPeer } from "./go-peer.mjs";
+// v1.85.0); how it is built and stamped: lib/go-peer.mjs.
+import { buildGoPeer } from "./lib/go-peer.mjs";
 
 export async function ensure() {
   buildGoPeer({
