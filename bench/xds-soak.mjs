@@ -69,7 +69,10 @@ try {
   };
   const replicas = [];
   for (const label of ["replica-a", "replica-b"]) {
-    const r = await startDnsEds({ cpus: layout.server, named: zone, tmpDir: tmp, config, label });
+    // DNS_EDS_SOAK_NODE_ARGS: extra Node flags for the replicas, e.g. "--heapsnapshot-signal=SIGUSR1"
+    // to take heap snapshots during the run (kill -USR1 <pid>; written in the directory the bench runs in).
+    const nodeArgs = (process.env.DNS_EDS_SOAK_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const r = await startDnsEds({ cpus: layout.server, named: zone, tmpDir: tmp, config, label, nodeArgs });
     stops.push(() => r.stop());
     replicas.push(r);
   }
@@ -116,6 +119,9 @@ try {
       etcdLeases: etcd.leases(),
       updates: counts.reduce((a, c) => a + c.updates, 0),
       stuck: counts.reduce((a, c) => a + c.silent, 0),
+      // Per replica (each load-client group talks to one), to tell one replica's stall from both.
+      stuckPerReplica: counts.map((c) => c.silent),
+      updatesPerReplica: counts.map((c) => c.updates),
       streams: counts.reduce((a, c) => a + c.streams, 0),
     };
     stuck = Math.max(stuck, s.stuck);
