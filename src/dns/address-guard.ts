@@ -27,6 +27,8 @@ export interface AddressGuardOptions {
   denyRanges?: readonly string[];
   /** The built-in set above; false leaves only `denyRanges` (the resolver's optional filter). Default true. */
   builtIn?: boolean;
+  /** Addresses per memo generation (see `expect`). Default 1,024. */
+  generation?: number;
 }
 
 /** Cloud metadata services (169.254.x.x ones are link-local anyway, but named for what they are). */
@@ -142,11 +144,19 @@ function v6Category(words: readonly number[], allowLoopback: boolean): GuardCate
   return v4 === undefined ? undefined : v4Category(v4, allowLoopback);
 }
 
-/** Addresses remembered per guard: a cluster is screened on every rebuild, mostly with the same addresses. */
-const MEMO_LIMIT = 100_000;
+/**
+ * The memo keeps two generations: a lookup found in the older one is carried into the recent one, and
+ * when the recent one is full the older one is dropped. So what a cluster keeps listing stays
+ * remembered across rebuilds, while addresses DNS stopped returning age out after two generations. One
+ * map cleared at a high mark held up to that mark of dead addresses for as long as a zone kept
+ * churning (the 30-minute soak: 100,000 strings held by a 1,000-endpoint cluster).
+ */
+const MIN_GENERATION = 1024;
 
 export class AddressGuard {
-  private readonly memo = new Map<string, GuardCategory | null>();
+  private recent = new Map<string, GuardCategory | null>();
+  private older = new Map<string, GuardCategory | null>();
+  private generation: number;
   private readonly allowLoopback: boolean;
   private readonly builtIn: boolean;
   private readonly ranges: net.BlockList | undefined;
@@ -154,6 +164,7 @@ export class AddressGuard {
   constructor(opts: AddressGuardOptions = {}) {
     this.allowLoopback = opts.allowLoopback ?? false;
     this.builtIn = opts.builtIn ?? true;
+    this.generation = Math.max(1, opts.generation ?? MIN_GENERATION);
     const ranges = opts.denyRanges ?? [];
     if (ranges.length > 0) {
       const list = new net.BlockList();
@@ -170,14 +181,31 @@ export class AddressGuard {
     }
   }
 
+  /**
+   * Sizes a generation for a screen of `count` addresses (twice that, at least 1,024), so one rebuild
+   * of a large cluster never rotates its own addresses out halfway through.
+   */
+  expect(count: number): void {
+    this.generation = Math.max(MIN_GENERATION, 2 * count);
+  }
+
+  /** How many addresses the memo holds now (both generations). */
+  get remembered(): number {
+    return this.recent.size + this.older.size;
+  }
+
   /** Why `address` must not be used, or undefined when it may. Anything not an IP literal is denied. */
   check(address: string): GuardCategory | undefined {
-    const hit = this.memo.get(address);
+    const hit = this.recent.get(address);
     if (hit !== undefined) return hit ?? undefined;
-    const c = this.classify(address);
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(address, c ?? null);
-    return c;
+    let c: GuardCategory | null | undefined = this.older.get(address);
+    if (c === undefined) c = this.classify(address) ?? null;
+    if (this.recent.size >= this.generation) {
+      this.older = this.recent;
+      this.recent = new Map();
+    }
+    this.recent.set(address, c);
+    return c ?? undefined;
   }
 
   private classify(address: string): GuardCategory | undefined {

@@ -194,7 +194,11 @@ class StubResolver implements DnsResolver {
     this.edns = opts.ednsUdpSize ?? EDNS_UDP_PAYLOAD;
     this.use0x20 = opts.use0x20 ?? false;
     const ranges = opts.rebindingGuard ?? [];
-    this.guard = ranges.length > 0 ? new AddressGuard({ builtIn: false, denyRanges: ranges }) : undefined;
+    // One guard for every name this resolver answers, so a generation larger than one cluster's.
+    this.guard =
+      ranges.length > 0
+        ? new AddressGuard({ builtIn: false, denyRanges: ranges, generation: 16_384 })
+        : undefined;
     this.maxLinks = opts.maxCnameLinks ?? MAX_CNAME_LINKS;
     this.metrics = opts.metrics;
   }

@@ -105,6 +105,7 @@ export class ClusterInputScreen {
     candidates: readonly EndpointCandidate[],
   ): EndpointCandidate[] {
     const guard = this.guardFor(spec);
+    guard.expect(candidates.length);
     const limits = inputLimitsOf(spec);
     const notes: ClusterNote[] = [];
     const bySource = new Map<number, EndpointCandidate[]>();

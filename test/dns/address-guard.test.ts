@@ -1,5 +1,9 @@
-import { describe, expect, it } from "vitest";
+import net from "node:net";
+import { describe, expect, it, vi } from "vitest";
 import { AddressGuard, embeddedIpv4, ipv6Words } from "../../src/dns/address-guard.js";
+import { ClusterInputScreen } from "../../src/endpoints/cluster-input-screen.js";
+import type { EndpointCandidate } from "../../src/endpoints/endpoint-candidates.js";
+import { cluster } from "../endpoints/fixtures.js";
 
 const guard = new AddressGuard();
 
@@ -93,5 +97,60 @@ describe("rebinding guard: built-in set, on by default", () => {
     expect(ipv6Words("::")).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     expect(ipv6Words("1.2.3.4")).toBeUndefined();
     expect(embeddedIpv4([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1])).toBeUndefined();
+  });
+});
+
+/**
+ * The guard remembers what it decided, because a cluster is screened on every rebuild with mostly the
+ * same addresses. A zone that keeps changing must not make that memory grow: the first 30-minute soak
+ * (one record swapped every 200 ms) held 100,000 dead address strings per cluster this way.
+ */
+describe("rebinding guard memo", () => {
+  const v4 = (i: number): string => `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+
+  it("stays bounded however many distinct addresses it is asked about", () => {
+    const g = new AddressGuard();
+    for (let i = 0; i < 200_000; i++) g.check(v4(i));
+    expect(g.remembered).toBeLessThanOrEqual(2 * 1024);
+    // Still right after rotating many times.
+    expect(g.check("127.0.0.1")).toBe("loopback");
+    expect(g.check(v4(5))).toBeUndefined();
+  });
+
+  it("re-classifies only the new addresses of a churning cluster, and forgets the ones DNS dropped", () => {
+    const screen = new ClusterInputScreen();
+    const spec = cluster({ allowLoopback: false });
+    const candidate = (address: string): EndpointCandidate => ({
+      key: `${address}|8080`,
+      sourceIndex: 0,
+      host: "svc.example.com.",
+      address,
+      port: 8080,
+      family: 4,
+      srvPriority: 0,
+      weight: 1,
+      metadata: {},
+    });
+    const steady = Array.from({ length: 3000 }, (_, i) => candidate(v4(i)));
+    let next = 1_000_000;
+    const isIp = vi.spyOn(net, "isIP");
+    try {
+      const classifiedPerPass: number[] = [];
+      for (let pass = 0; pass < 40; pass++) {
+        const fresh = Array.from({ length: 500 }, () => candidate(v4(next++)));
+        isIp.mockClear();
+        const out = screen.screen(spec, [undefined], [...steady, ...fresh]);
+        expect(out).toHaveLength(3500);
+        classifiedPerPass.push(isIp.mock.calls.length);
+      }
+      // The first pass classifies everything; after that, only the 500 new addresses each time.
+      expect(classifiedPerPass[0]).toBe(3500);
+      expect(classifiedPerPass.slice(1).every((n) => n === 500)).toBe(true);
+      // 40 × 500 = 20,000 addresses came and went; the memo holds at most two generations of 7,000.
+      const guard = (screen as unknown as { guard: AddressGuard }).guard;
+      expect(guard.remembered).toBeLessThanOrEqual(14_000);
+    } finally {
+      isIp.mockRestore();
+    }
   });
 });
