@@ -159,7 +159,7 @@ describe("answer codec", () => {
         for (const [at, v] of input) bytes[at] = v;
         check(bytes);
       }),
-      seeded(15004, 2000, "answer codec garbage"),
+      seeded({ seed: 15004, runs: 2000, label: "answer codec garbage" }),
     );
     // Both outcomes occur: a decoder that accepted (or refused) everything would not pass.
     expect(rejected).toBeGreaterThan(100);

@@ -26,7 +26,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.string({ maxLength: 200 }), (text) => {
         outcome(() => parseConfigText(text, opts));
       }),
-      seeded(15001, 300, "config yaml text"),
+      seeded({ seed: 15001, runs: 300, label: "config yaml text" }),
     );
   });
 
@@ -36,7 +36,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.dictionary(section, fc.anything({ maxDepth: 3 })), (raw) => {
         outcome(() => parseConfigObject(raw, opts));
       }),
-      seeded(15002, 300, "config sections"),
+      seeded({ seed: 15002, runs: 300, label: "config sections" }),
     );
   });
 
@@ -64,7 +64,7 @@ describe("config loading never fails in any other way than ConfigError", () => {
       fc.property(fc.array(fc.dictionary(key, value), { maxLength: 4 }), (clusters) => {
         outcome(() => parseConfigObject({ clusters }, opts));
       }),
-      seeded(15003, 300, "config clusters"),
+      seeded({ seed: 15003, runs: 300, label: "config clusters" }),
     );
   });
 });

@@ -84,7 +84,7 @@ describe("answerQuery on hostile input", () => {
         const input = Buffer.from(bytes);
         checkReply(input, answerQuery(index, input, { transport: "udp" }));
       }),
-      seeded(15008, 3000, "zone random bytes"),
+      seeded({ seed: 15008, runs: 3000, label: "zone random bytes" }),
     );
   });
 
@@ -101,7 +101,7 @@ describe("answerQuery on hostile input", () => {
           checkReply(input, answerQuery(index, input, { transport: "udp" }));
         },
       ),
-      seeded(15009, 3000, "zone mutated query"),
+      seeded({ seed: 15009, runs: 3000, label: "zone mutated query" }),
     );
   });
 
@@ -146,7 +146,7 @@ describe("answerQuery on hostile input", () => {
         if ((reply.answers ?? []).length === 0) expect(reply.authorities?.[0]?.type).toBe("SOA");
         expect((reply.additionals ?? []).some((a) => a.type === "OPT")).toBe(edns);
       }),
-      seeded(15010, 300, "zone in-zone names"),
+      seeded({ seed: 15010, runs: 300, label: "zone in-zone names" }),
     );
   });
 });

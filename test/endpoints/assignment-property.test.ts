@@ -153,7 +153,7 @@ describe("assignment builder property", () => {
           for (const c of candidates) expect(listed.has(c.key)).toBe(true);
         }
       }),
-      seeded(15011, 400, "assignment builder"),
+      seeded({ seed: 15011, runs: 400, label: "assignment builder" }),
     );
   });
 });

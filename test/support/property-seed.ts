@@ -8,10 +8,20 @@
  */
 import type { Parameters } from "fast-check";
 
-/** Parameters for `fc.assert(property, seeded(...))`. */
-export function seeded<T>(fixedSeed: number, numRuns: number, label?: string): Parameters<T> {
+export interface PropertyRun {
+  /** The fixed seed CI runs the property with; written at the call, so a reader sees it there. */
+  seed: number;
+  /** Runs per test run (FC_RUNS overrides). */
+  runs: number;
+  /** Names the property when a random seed is printed. */
+  label?: string;
+}
+
+/** Parameters for `fc.assert(property, seeded({ seed, runs, label }))`. */
+export function seeded<T>(run: PropertyRun): Parameters<T> {
+  const { label, runs: numRuns } = run;
   const env = process.env.FC_SEED;
-  let seed = fixedSeed;
+  let seed = run.seed;
   if (env === "random") {
     seed = (Math.random() * 0x1_0000_0000) | 0;
     console.log(`fast-check ${label ?? "property"}: FC_SEED=${seed}`);

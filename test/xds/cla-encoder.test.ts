@@ -107,7 +107,7 @@ describe("encodeClusterLoadAssignment", () => {
       fc.property(claInit, (init) => {
         expectSameAsToBinary(create(ClusterLoadAssignmentSchema, init as ClaInit));
       }),
-      seeded(15005, 400, "cla encoder"),
+      seeded({ seed: 15005, runs: 400, label: "cla encoder" }),
     );
   });
 

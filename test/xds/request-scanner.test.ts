@@ -56,7 +56,7 @@ describe("scanSotwRequest", () => {
           expect(n && toBinary(NodeSchema, n)).toEqual(msg.node && toBinary(NodeSchema, msg.node));
         },
       ),
-      seeded(11011, 300, "sotw scan = protobuf-es"),
+      seeded({ seed: 11011, runs: 300, label: "sotw scan = protobuf-es" }),
     );
   });
 
@@ -74,7 +74,7 @@ describe("scanSotwRequest", () => {
         expect(r.resourceNames()).toEqual(msg.resourceNames);
         expect(r.typeUrl).toBe(msg.typeUrl.slice(0, r.typeUrl.length));
       }),
-      seeded(11012, 300, "sotw scan of garbage"),
+      seeded({ seed: 11012, runs: 300, label: "sotw scan of garbage" }),
     );
   });
 
@@ -181,7 +181,7 @@ describe("scanDeltaRequest", () => {
           expect(n && toBinary(NodeSchema, n)).toEqual(msg.node && toBinary(NodeSchema, msg.node));
         },
       ),
-      seeded(11013, 300, "delta scan = protobuf-es"),
+      seeded({ seed: 11013, runs: 300, label: "delta scan = protobuf-es" }),
     );
   });
 

@@ -88,7 +88,7 @@ describe("ResourceStore properties", () => {
           }
         },
       ),
-      seeded(15006, 200, "store atomic publish"),
+      seeded({ seed: 15006, runs: 200, label: "store atomic publish" }),
     );
   });
 
@@ -120,7 +120,7 @@ describe("ResourceStore properties", () => {
         });
         expect(a.get(TYPE_URLS.endpoint, "x")?.version).toBe(b.get(TYPE_URLS.endpoint, "x")?.version);
       }),
-      seeded(15007, 100, "store content versions"),
+      seeded({ seed: 15007, runs: 100, label: "store content versions" }),
     );
   });
 });
