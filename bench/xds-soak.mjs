@@ -7,6 +7,8 @@
 // Passes when, after the warm-up (the first fifth), RSS and heap grow by less than 5 % (mean of the last
 // fifth against the mean of the fifth after warm-up), no stream is ever stuck or ends stale, and etcd keys
 // and leases stay bounded (the last fifth's maximum ≤ 1.05 × the earlier post-warm-up maximum + 2).
+// Streams the server ends (its connection-age GOAWAY; `--connection-age-s N` shortens it) are reopened
+// by the load client as Envoy would, and counted ("reconnects"); the zone driver's pace is sampled too.
 // Duration: 30 minutes when run by name (`npm run bench -- soak`), else a 3-minute smoke of the same
 // thing so a full `npm run bench` stays practical; `--minutes N` sets it. The series is printed and
 // drawn as an SVG into .tmp/bench-results/.
@@ -32,6 +34,9 @@ const named = (process.env.DNS_EDS_BENCH_FILTER ?? "").includes("soak");
 const MINUTES = flag("minutes", named ? 30 : 3);
 const SAMPLE_S = flag("sample", MINUTES >= 10 ? 30 : 10);
 const STREAMS = flag("streams", 1000);
+// The replicas' xds.limits.maxConnectionAgeMs, in seconds; default: dns-eds's own (30 min ±10%), so a
+// 30-minute soak sees streams end with GOAWAY from minute 27 and the load client reconnect them.
+const CONNECTION_AGE_S = flag("connection-age-s", undefined);
 const CLUSTERS = 100;
 const PER = 10;
 const SIZE = 10;
@@ -59,6 +64,9 @@ try {
   stops.push(() => zone.named.stop());
   const config = {
     dns: { allowLoopback: true },
+    ...(CONNECTION_AGE_S === undefined
+      ? {}
+      : { xds: { limits: { maxConnectionAgeMs: CONNECTION_AGE_S * 1000 } } }),
     cache: { etcd: { endpoints: [etcd.url], prefix: PREFIX } },
     clusters: Array.from({ length: CLUSTERS }, (_, i) => ({
       name: clusterName(i),
@@ -95,11 +103,16 @@ try {
 
   let stop = false;
   const all = Array.from({ length: CLUSTERS }, (_, i) => i);
+  // The driver's pace, per sample: a soak whose zone changed less often than planned measured less.
+  const pace = { changes: 0, maxMs: 0 };
   const driver = (async () => {
     while (!stop) {
       const t = now();
       await zone.apply(plan.bump(all));
-      await sleep(Math.max(0, 200 - (now() - t)));
+      const took = now() - t;
+      pace.changes++;
+      pace.maxMs = Math.max(pace.maxMs, took);
+      await sleep(Math.max(0, 200 - took));
     }
   })();
 
@@ -123,7 +136,12 @@ try {
       stuckPerReplica: counts.map((c) => c.silent),
       updatesPerReplica: counts.map((c) => c.updates),
       streams: counts.reduce((a, c) => a + c.streams, 0),
+      reconnects: counts.reduce((a, c) => a + c.reconnects, 0),
+      zoneChanges: pace.changes,
+      zoneChangeMaxMs: Math.round(pace.maxMs),
     };
+    pace.changes = 0;
+    pace.maxMs = 0;
     stuck = Math.max(stuck, s.stuck);
     series.push(s);
     console.log(JSON.stringify({ sample: s }));
@@ -171,6 +189,7 @@ try {
     },
     etcdBounded: bounded((s) => s.etcdKeys) && bounded((s) => s.etcdLeases),
     maxStuck: stuck,
+    reconnects: series[n - 1].reconnects,
     onLast: held.ok,
     notOnLast: held.stale + held.missing,
     updatesPerS: Math.round(

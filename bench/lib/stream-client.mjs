@@ -9,7 +9,8 @@
 // Per stream it counts responses, changed resources ("updates": bytes differ from what it held) and
 // unchanged ones ("redundant"). A round is a marker (bytes that appear only in the new content): when
 // every stream of this process holds a response containing it, the parent hears the first and last
-// receipt times. `check` asks whether every stream holds, for each name it watches, the content with
+// receipt times. A stream the server ends is reopened (see `connect`) and counted in `reconnects`.
+// `check` asks whether every stream holds, for each name it watches, the content with
 // the expected marker (nothing lost, coalescing ended on the newest version).
 //
 // IPC in: open, marker, check, counts, close. IPC out: opened, marker-set, round, initial, check, counts.
@@ -143,7 +144,12 @@ function deframer(onMessage) {
 
 let streams = [];
 let spec;
-const totals = { responses: 0, updates: 0, redundant: 0 };
+/** Set by `close`: streams then end for good instead of reconnecting. */
+let closing = false;
+const RECONNECT_DELAY_MS = 200;
+/** Per stream: a server that keeps ending streams is a finding, not something to retry forever. */
+const MAX_RECONNECTS = 100;
+const totals = { responses: 0, updates: 0, redundant: 0, reconnects: 0 };
 /** round → { marker, reached, first, last } */
 const rounds = new Map();
 let initialPending = 0;
@@ -162,7 +168,8 @@ process.on("message", (msg) => {
     const silent = streams.filter((s) => s.lastAt < t).length;
     process.send({ counts: { ...totals, streams: streams.length, silent } });
   } else if (msg.cmd === "close") {
-    for (const s of streams) s.session.destroy();
+    closing = true;
+    for (const s of streams) s.session?.destroy();
     streams = [];
     process.send({ closed: true }, () => process.exit(0));
   }
@@ -197,41 +204,79 @@ function check(expect) {
 }
 
 function open({ target, n, base, typeUrl, delta, names, clusters, per, prefix }) {
-  spec = { names, clusters, per, prefix };
-  const path = delta ? DELTA : SOTW;
+  spec = { names, clusters, per, prefix, target, typeUrl, delta };
   initialPending = n;
   for (let k = 0; k < n; k++) {
     const i = base + k;
-    // One HTTP/2 connection (session) per stream, each from its own loopback address like proxies on
-    // their own hosts (a server may cap connections per peer address; dns-eds does, at 100).
-    const [host, port] = [
-      target.slice(0, target.lastIndexOf(":")),
-      Number(target.slice(target.lastIndexOf(":") + 1)),
-    ];
-    const localAddress = `127.100.${(i >> 8) & 255}.${i & 255 || 1}`;
-    const session = http2.connect(`http://${target}`, {
-      createConnection: () => net.connect({ host, port, localAddress }),
-    });
-    session.on("error", () => {});
-    const call = session.request({
-      ":method": "POST",
-      ":path": path,
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
-    const watched = namesOf(i);
-    const s = { session, call, names: watched, held: new Map(), round: 0, initial: false, lastAt: now() };
+    const s = {
+      i,
+      session: undefined,
+      call: undefined,
+      names: namesOf(i),
+      held: new Map(),
+      version: "",
+      round: 0,
+      initial: false,
+      lastAt: now(),
+      reconnects: 0,
+    };
     streams.push(s);
-    call.on("error", () => {});
-    const frames = deframer((buf) => onResponse(s, buf, typeUrl, delta));
-    call.on("data", frames);
-    const nodeMsg = str(1, `bench-${i}`);
-    const first = delta
-      ? Buffer.concat([str(1, nodeMsg), str(2, typeUrl), ...watched.map((x) => str(3, x))])
-      : Buffer.concat([str(2, nodeMsg), ...watched.map((x) => str(3, x)), str(4, typeUrl)]);
-    call.write(frame(first));
+    connect(s);
   }
   process.send({ opened: n });
+}
+
+/**
+ * Opens stream s on a new HTTP/2 connection (session) of its own, from its own loopback address like
+ * proxies on their own hosts (a server may cap connections per peer address; dns-eds does, at 100).
+ * When the server ends the stream (a connection-age GOAWAY, a restart), it reconnects after 200 ms
+ * with the same names and, in SotW, the version it last held, as Envoy does; without this a soak
+ * longer than the server's `maxConnectionAgeMs` (30 min ±10% by default) measured streams that had
+ * simply gone.
+ */
+function connect(s) {
+  const { target, typeUrl, delta } = spec;
+  const [host, port] = [
+    target.slice(0, target.lastIndexOf(":")),
+    Number(target.slice(target.lastIndexOf(":") + 1)),
+  ];
+  const localAddress = `127.100.${(s.i >> 8) & 255}.${s.i & 255 || 1}`;
+  const session = http2.connect(`http://${target}`, {
+    createConnection: () => net.connect({ host, port, localAddress }),
+  });
+  session.on("error", () => {});
+  const call = session.request({
+    ":method": "POST",
+    ":path": delta ? DELTA : SOTW,
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
+  s.session = session;
+  s.call = call;
+  call.on("error", () => {});
+  call.on(
+    "data",
+    deframer((buf) => onResponse(s, buf, typeUrl, delta)),
+  );
+  call.on("close", () => {
+    session.destroy();
+    if (closing || s.call !== call || s.reconnects >= MAX_RECONNECTS) return;
+    s.reconnects++;
+    totals.reconnects++;
+    setTimeout(() => {
+      if (!closing) connect(s);
+    }, RECONNECT_DELAY_MS);
+  });
+  const nodeMsg = str(1, `bench-${s.i}`);
+  const first = delta
+    ? Buffer.concat([str(1, nodeMsg), str(2, typeUrl), ...s.names.map((x) => str(3, x))])
+    : Buffer.concat([
+        ...(s.version ? [str(1, s.version)] : []),
+        str(2, nodeMsg),
+        ...s.names.map((x) => str(3, x)),
+        str(4, typeUrl),
+      ]);
+  call.write(frame(first));
 }
 
 function onResponse(s, buf, typeUrl, delta) {
@@ -239,6 +284,7 @@ function onResponse(s, buf, typeUrl, delta) {
   s.lastAt = at;
   totals.responses++;
   const r = parse(buf, delta);
+  if (!delta) s.version = r.version;
   for (const [name, value] of r.resources) {
     const had = s.held.get(name);
     if (had?.equals(value)) totals.redundant++;
