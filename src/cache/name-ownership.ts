@@ -134,7 +134,13 @@ export class EtcdNameOwnership implements NameOwnership {
       },
     });
     opts.mirror.onState((s) => {
-      if (s === "connected") void this.ensureSession();
+      if (s === "connected") {
+        void this.ensureSession();
+        // A re-list's snapshot schedules a rebalance that may run before the new watch is open, and
+        // then skips (not connected yet); the shards would stay where they were until some later
+        // event. So look again once connected (the soak's "A kept all 64 shards after a pause").
+        this.scheduleRebalance();
+      }
       this.recompute();
     });
   }
