@@ -11,6 +11,13 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 export type EndpointHealthLabel = "UNKNOWN" | "HEALTHY" | "UNHEALTHY" | "DRAINING";
 const HEALTH_LABELS: readonly EndpointHealthLabel[] = ["UNKNOWN", "HEALTHY", "UNHEALTHY", "DRAINING"];
 
+/** What the ownership gauges read (the shape of the cache's ownership status). */
+export interface OwnershipGaugeSource {
+  members: readonly string[];
+  ownedShards: readonly number[];
+  balanced: boolean;
+}
+
 /** Same shape as DnsMetrics of src/dns. */
 export interface DnsMetricsHooks {
   query(server: string, outcome: string, latencyMs: number): void;
@@ -92,6 +99,8 @@ export interface DnsEdsMetrics {
   processError(kind: string): void;
   /** Reads the tiers' own counters at every scrape (the cached lookup path never calls into metrics). */
   observeCacheCounters(read: () => CacheCounterSnapshot): void;
+  /** Reads name ownership at every scrape; undefined (no etcd tier) leaves the ownership gauges out. */
+  observeOwnership(read: () => OwnershipGaugeSource | undefined): void;
   setClusterEndpoints(cluster: string, counts: Partial<Record<EndpointHealthLabel, number>>): void;
   removeCluster(cluster: string): void;
   /** Computes the endpoints gauge from the clusters' current endpoints at every scrape. */
@@ -281,6 +290,37 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
       }
     },
   });
+  // An operator's view of the fleet's split of names: without it a replica left holding every shard
+  // (the soak's stuck rebalance) looked healthy from outside.
+  let ownershipSource: (() => OwnershipGaugeSource | undefined) | undefined;
+  const ownershipGauge = (name: string, help: string, pick: (o: OwnershipGaugeSource) => number): Gauge => {
+    const g: Gauge = new Gauge({
+      name,
+      help,
+      registers,
+      collect: () => {
+        const o = ownershipSource?.();
+        if (o) g.set(pick(o));
+        else g.reset();
+      },
+    });
+    return g;
+  };
+  ownershipGauge(
+    "dnseds_ownership_owned_shards",
+    "Shards of the name space this replica resolves and health-checks for the fleet (etcd tier only).",
+    (o) => o.ownedShards.length,
+  );
+  ownershipGauge(
+    "dnseds_ownership_members",
+    "Live replicas this replica sees in etcd (etcd tier only).",
+    (o) => o.members.length,
+  );
+  ownershipGauge(
+    "dnseds_ownership_balanced",
+    "1 when every shard is held by the replica rendezvous hashing assigns it among the live members, else 0 (etcd tier only).",
+    (o) => (o.balanced ? 1 : 0),
+  );
   const healthChecks = new Counter({
     name: "dnseds_health_checks_total",
     help: "Active health checks run, by outcome (ok or the failure code).",
@@ -480,6 +520,9 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     },
     observeCacheCounters(read) {
       cacheSources.push(read);
+    },
+    observeOwnership(read) {
+      ownershipSource = read;
     },
     setClusterEndpoints(cluster, counts) {
       for (const health of HEALTH_LABELS) endpoints.set({ cluster, health }, counts[health] ?? 0);

@@ -284,6 +284,7 @@ export async function startServer(
       }));
     };
     metrics?.observeClusters(() => pipeline.snapshot());
+    metrics?.observeOwnership(() => cache.status().ownership);
     // Client states are computed from the streams' own ACK/NACK maps at scrape time, nothing per push.
     metrics?.observeXdsClients(() => countClientStates(xds.clients(), Date.now(), typeLabel));
 

@@ -102,6 +102,13 @@ async function upstreamLookups(r: Replica): Promise<number> {
   return sum;
 }
 
+/** A gauge without labels from the replica's /metrics, or undefined when absent. */
+async function gauge(r: Replica, name: string): Promise<number | undefined> {
+  const text = await (await fetch(`${r.url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 describe("replicas as separate processes on one etcd", () => {
   it("only the owner queries DNS; SIGKILL of the owner moves the name to the survivor without a gap", async () => {
     const a = await startReplica("a");
@@ -136,6 +143,13 @@ describe("replicas as separate processes on one etcd", () => {
     expect(total).toBeGreaterThanOrEqual(2);
     expect(total).toBeLessThanOrEqual(5);
 
+    // An operator sees the split on /metrics: two members, balanced, the 64 shards shared between them.
+    const owned = await Promise.all(both.map((r) => gauge(r, "dnseds_ownership_owned_shards")));
+    expect(await Promise.all(both.map((r) => gauge(r, "dnseds_ownership_members")))).toEqual([2, 2]);
+    expect(await Promise.all(both.map((r) => gauge(r, "dnseds_ownership_balanced")))).toEqual([1, 1]);
+    expect(owned.every((n) => (n ?? 0) > 0)).toBe(true);
+    expect((owned[0] ?? 0) + (owned[1] ?? 0)).toBe(64);
+
     const owner = resolving[0] as Replica;
     const survivor = owner === a ? b : a;
     const survivorLookups = await upstreamLookups(survivor);
@@ -158,5 +172,11 @@ describe("replicas as separate processes on one etcd", () => {
     expect(tookMs).toBeLessThan(bound);
     expect(await upstreamLookups(survivor)).toBeGreaterThan(survivorLookups);
     expect(await served(survivor)).toEqual(["127.0.0.12"]);
+    // Alone now: the survivor holds every shard.
+    await waitFor("the survivor to hold every shard", 10_000, async () =>
+      (await gauge(survivor, "dnseds_ownership_owned_shards")) === 64 ? true : undefined,
+    );
+    expect(await gauge(survivor, "dnseds_ownership_members")).toBe(1);
+    expect(await gauge(survivor, "dnseds_ownership_balanced")).toBe(1);
   }, 120_000);
 });
