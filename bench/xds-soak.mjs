@@ -43,6 +43,12 @@ const SIZE = 10;
 const PREFIX = "/dns-eds/";
 const TYPE_EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A replica's ownership gauges from its /metrics. */
+async function ownership(adminPort) {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const gauge = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return { owned: gauge("dnseds_ownership_owned_shards"), balanced: gauge("dnseds_ownership_balanced") };
+}
 const now = () => performance.timeOrigin + performance.now();
 
 const layout = coreLayout();
@@ -124,6 +130,8 @@ try {
     await sleep(Math.min(SAMPLE_S * 1000, Math.max(0, end - now())));
     const mem = await Promise.all(replicas.map((r) => r.memory()));
     const counts = await Promise.all(groups.map((g) => g.counts(5000)));
+    // Shards each replica holds for the fleet, and whether the split is where it should be.
+    const owned = await Promise.all(replicas.map((r) => ownership(r.adminPort)));
     const s = {
       min: +((now() - t0) / 60_000).toFixed(2),
       rssMiB: mem.map((m) => +(m.rssKiB / 1024).toFixed(1)),
@@ -137,6 +145,8 @@ try {
       updatesPerReplica: counts.map((c) => c.updates),
       streams: counts.reduce((a, c) => a + c.streams, 0),
       reconnects: counts.reduce((a, c) => a + c.reconnects, 0),
+      ownedShards: owned.map((o) => o.owned),
+      balanced: owned.every((o) => o.balanced === 1),
       zoneChanges: pace.changes,
       zoneChangeMaxMs: Math.round(pace.maxMs),
     };
@@ -189,6 +199,8 @@ try {
     },
     etcdBounded: bounded((s) => s.etcdKeys) && bounded((s) => s.etcdLeases),
     maxStuck: stuck,
+    // Samples in which the replicas' shards were not where rendezvous hashing puts them.
+    unbalancedSamples: series.filter((x) => !x.balanced).length,
     reconnects: series[n - 1].reconnects,
     onLast: held.ok,
     notOnLast: held.stale + held.missing,
