@@ -136,6 +136,7 @@ try {
       min: +((now() - t0) / 60_000).toFixed(2),
       rssMiB: mem.map((m) => +(m.rssKiB / 1024).toFixed(1)),
       heapMiB: mem.map((m) => +(m.heapUsed / 2 ** 20).toFixed(1)),
+      externalMiB: mem.map((m) => +(m.external / 2 ** 20).toFixed(1)),
       etcdKeys: etcd.keys(PREFIX),
       etcdLeases: etcd.leases(),
       updates: counts.reduce((a, c) => a + c.updates, 0),

@@ -111,11 +111,18 @@ export async function startDnsEds({
       await named.apply(changes);
     },
     trigger() {},
-    /** Heap/RSS after a full GC (the preload answers SIGUSR2). */
+    /** Heap, RSS and memory outside the heap after a full GC (the preload answers SIGUSR2). */
     memory() {
       const p = new Promise((resolve) => memWaiters.push(resolve));
       child.kill("SIGUSR2");
-      return p.then((m) => ({ rssKiB: rssKiB(child.pid), heapUsed: m.heapUsed, rss: m.rss }));
+      // external and arrayBuffers: memory outside the JS heap (Buffers), which RSS counts and heapUsed not.
+      return p.then((m) => ({
+        rssKiB: rssKiB(child.pid),
+        heapUsed: m.heapUsed,
+        rss: m.rss,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+      }));
     },
     stop: () => stopChild(child),
   };
