@@ -260,7 +260,7 @@ function connect(s) {
   );
   call.on("close", () => {
     session.destroy();
-    if (closing || s.call !== call || s.reconnects >= MAX_RECONNECTS) return;
+    if (closing || s.reconnects >= MAX_RECONNECTS) return;
     s.reconnects++;
     totals.reconnects++;
     setTimeout(() => {

@@ -293,18 +293,24 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
   // An operator's view of the fleet's split of names: without it a replica left holding every shard
   // (the soak's stuck rebalance) looked healthy from outside.
   let ownershipSource: (() => OwnershipGaugeSource | undefined) | undefined;
-  const ownershipGauge = (name: string, help: string, pick: (o: OwnershipGaugeSource) => number): Gauge => {
+  // Three gauges, one read per scrape: the status computes the balance over every shard.
+  let ownershipRead: { at: number; value: OwnershipGaugeSource | undefined } | undefined;
+  const readOwnership = (): OwnershipGaugeSource | undefined => {
+    const at = Date.now();
+    if (!ownershipRead || at - ownershipRead.at > 100) ownershipRead = { at, value: ownershipSource?.() };
+    return ownershipRead.value;
+  };
+  const ownershipGauge = (name: string, help: string, pick: (o: OwnershipGaugeSource) => number): void => {
     const g: Gauge = new Gauge({
       name,
       help,
       registers,
       collect: () => {
-        const o = ownershipSource?.();
+        const o = readOwnership();
         if (o) g.set(pick(o));
         else g.reset();
       },
     });
-    return g;
   };
   ownershipGauge(
     "dnseds_ownership_owned_shards",
