@@ -57,7 +57,7 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
     mkdirSync(prof, { recursive: true });
   }
   const run = async (id, start, delta = false) => {
-    if (SERVERS && !SERVERS.includes(id) && id !== "dnsEdsSotwProfiled") return;
+    if (SERVERS && !SERVERS.includes(id) && !id.endsWith("Profiled")) return;
     await zone.apply(content(0));
     const server = await start();
     try {
@@ -81,8 +81,12 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       await clients.close();
       results[id] = out;
       console.log(JSON.stringify({ [key]: id, ...out }));
-      if (prof && id === "dnsEdsSotwProfiled")
-        writeFileSync(join(prof, "round-windows.json"), JSON.stringify(out.windows));
+      if (prof && id.endsWith("Profiled")) {
+        const at = id === "floorProfiled" ? join(prof, "floor") : prof;
+        writeFileSync(join(at, "round-windows.json"), JSON.stringify(out.windows));
+        // The 2 s with every stream connected and nothing changing: the idle rate's own window.
+        writeFileSync(join(at, "idle-window.json"), JSON.stringify([out.idleWindow]));
+      }
     } finally {
       await server.stop();
     }
@@ -93,13 +97,21 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       named: zone,
       tmpDir: tmp,
       config: { clusters, dns: { allowLoopback: true } },
-      nodeArgs: profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [],
+      nodeArgs: profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir, "--cpu-prof-interval", process.env.BENCH_PROF_INTERVAL_US ?? "1000"] : [],
     });
   await run("floor", () => startFloor({ cpus: layout.server }));
   await run("dnsEdsSotw", dnsEds());
   await run("dnsEdsDelta", dnsEds(), true);
   // The profile comes from a run of its own: the profiler's cost must not reach the figures.
   if (prof) await run("dnsEdsSotwProfiled", dnsEds(prof));
+  // The floor's profile (in DIR/KEY/floor/), to set dns-eds's against: same rounds, same categories.
+  if (prof) {
+    const floorProf = join(prof, "floor");
+    mkdirSync(floorProf, { recursive: true });
+    await run("floorProfiled", () =>
+      startFloor({ cpus: layout.server, nodeArgs: ["--cpu-prof", "--cpu-prof-dir", floorProf] }),
+    );
+  }
   await run("goLinearSotw", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
   await run("goSnapshotSotw", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));
   await run("goLinearDelta", () => startGoPeer({ cpus: layout.server, cache: "linear" }), true);

@@ -35,9 +35,12 @@ export async function fanoutRounds({
     await clients.open({ target: `127.0.0.1:${server.port}`, n: streams, typeUrl: TYPE_EDS, delta, names });
     await clients.initial();
     await sleep(500);
+    const mono = () => Number(process.hrtime.bigint() / 1000n);
     const i0 = cpuMs(server.pid);
     const it0 = now();
+    const idleWindow = [mono()];
     await sleep(2000);
+    idleWindow.push(mono());
     const idleMsPerS = ((cpuMs(server.pid) - i0) / (now() - it0)) * 1000;
     const cpu = [];
     const clientCpu = [];
@@ -47,7 +50,6 @@ export async function fanoutRounds({
     const spread = [];
     // Round windows on CLOCK_MONOTONIC in µs, the clock of V8 CPU profiles (profile-summary --windows).
     const windows = [];
-    const mono = () => Number(process.hrtime.bigint() / 1000n);
     for (let r = 1; r <= warmup + rounds; r++) {
       const { changes, marker } = round(r);
       await clients.marker(r, marker);
@@ -95,6 +97,7 @@ export async function fanoutRounds({
       console.error(`${server.name}: server CPU per round by thread (ms): ${perRound.join(", ")}`);
     }
     Object.defineProperty(out, "windows", { value: windows, enumerable: false });
+    Object.defineProperty(out, "idleWindow", { value: idleWindow, enumerable: false });
     return { out, clients };
   } catch (e) {
     await clients.close();

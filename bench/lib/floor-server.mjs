@@ -15,6 +15,8 @@ if (!process.send) {
   console.log("floor-server: helper of the whole-process xDS benchmarks; run by them");
   process.exit(0);
 }
+// Exit, not die, on the bench's SIGTERM: `--cpu-prof` writes its profile only on a normal exit.
+process.on("SIGTERM", () => process.exit(0));
 
 const dist = new URL("../../dist/", import.meta.url);
 const { ClusterLoadAssignmentSchema } = await import(

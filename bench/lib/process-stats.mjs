@@ -29,7 +29,9 @@ export function cpuMsByThread(pid) {
   const out = {};
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      // Node names every thread "node"; the main thread (tid = pid) is the one the V8 profile sees.
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const name = Number(tid) === pid ? `${comm}(main)` : comm;
       const s = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8");
       out[name] = (out[name] ?? 0) + Number(s.slice(0, s.indexOf(" "))) / 1e6;
     } catch {

@@ -128,8 +128,8 @@ export async function startDnsEds({
   };
 }
 
-export async function startFloor({ cpus }) {
-  const child = spawnPinned(cpus, process.execPath, ["--expose-gc", join(here, "floor-server.mjs")], {
+export async function startFloor({ cpus, nodeArgs = [] }) {
+  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, "--expose-gc", join(here, "floor-server.mjs")], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const next = (pick) =>

@@ -4,6 +4,8 @@
 // fan-out (grpc-js write path, request decoding, per-stream work, metrics, channelz), as shares of all
 // non-idle samples. `--windows FILE` (round-windows.json, written beside the profile by the fan-out bench)
 // keeps only samples inside the measured rounds, so start-up and connection set-up do not count.
+// `--between` (with `--windows`) keeps the samples between the first and the last round that fall outside
+// every round instead: what the server does while nothing changes (the idle rate the fan-out bench prints).
 // `--callers N` adds the N functions with the most inclusive time (each counted once per sample), which is
 // where a rebuild's cost shows when no single leaf dominates.
 // Usage: node bench/tools/profile-summary.mjs FILE.cpuprofile [--top 25] [--windows round-windows.json] [--callers 30]
@@ -23,7 +25,10 @@ const parent = new Map();
 for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const winAt = process.argv.indexOf("--windows");
 const windows = winAt > 0 ? JSON.parse(readFileSync(process.argv[winAt + 1], "utf8")) : undefined;
-const inWindow = (t) => windows === undefined || windows.some(([a, b]) => t >= a && t <= b);
+const inAnyWindow = (t) => windows === undefined || windows.some(([a, b]) => t >= a && t <= b);
+const between = windows !== undefined && process.argv.includes("--between");
+const [firstStart, lastEnd] = windows ? [windows[0][0], windows[windows.length - 1][1]] : [0, 0];
+const inWindow = between ? (t) => t > firstStart && t < lastEnd && !inAnyWindow(t) : inAnyWindow;
 const dt = new Map();
 let t = p.startTime;
 for (let i = 0; i < p.samples.length; i++) {
@@ -82,7 +87,7 @@ for (const [id, us] of dt) {
 }
 const pct = (us) => `${((100 * us) / total).toFixed(1)} %`;
 console.log(
-  `profile ${basename(file)}${windows ? `, ${windows.length} round windows` : ""}: ${(total / 1000).toFixed(0)} ms busy (GC ${pct(gc)})`,
+  `profile ${basename(file)}${windows ? `, ${between ? "between " : ""}${windows.length} round windows` : ""}: ${(total / 1000).toFixed(0)} ms busy (GC ${pct(gc)})`,
 );
 console.log("\ninclusive:");
 for (const [k, us] of Object.entries(incl).sort((a, b) => b[1] - a[1]))

@@ -39,10 +39,33 @@ export function recordKey(r: DnsRecord): string {
   }
 }
 
-export function recordKeys(records: readonly DnsRecord[]): Set<string> {
-  const keys = new Set<string>();
-  for (const r of records) keys.add(recordKey(r));
+/**
+ * Key sets by records array. An answer's records are never changed once the answer exists, and the
+ * same arrays come back on every refresh: a name's previous answer is the next one's base (history,
+ * flap guard), so without this each refresh of a thousand-record name built both key sets again.
+ */
+const keySets = new WeakMap<readonly DnsRecord[], ReadonlySet<string>>();
+const sortedKeys = new WeakMap<readonly DnsRecord[], string>();
+
+export function recordKeys(records: readonly DnsRecord[]): ReadonlySet<string> {
+  let keys = keySets.get(records);
+  if (keys === undefined) {
+    const s = new Set<string>();
+    for (const r of records) s.add(recordKey(r));
+    keys = s;
+    keySets.set(records, keys);
+  }
   return keys;
+}
+
+/** The keys of `records`, sorted and joined: order-free text of the set, kept with the array. */
+function sortedKeyText(records: readonly DnsRecord[]): string {
+  let text = sortedKeys.get(records);
+  if (text === undefined) {
+    text = [...recordKeys(records)].sort().join(",");
+    sortedKeys.set(records, text);
+  }
+  return text;
 }
 
 /** How many distinct records of `base` are missing from `next`. */
@@ -114,6 +137,5 @@ export function recordAnswer(prev: Answer | undefined, next: Answer): AnswerHist
 /** A short stable text of a history, for change detection (content, not TTLs or times of confirmation). */
 export function historyFingerprint(h: AnswerHistory | undefined): string {
   if (!h) return "";
-  const keys = (records: readonly DnsRecord[]) => [...recordKeys(records)].sort().join(",");
-  return `c=${keys(h.confirmed.records)};e=${h.emptySince ?? ""};p=${h.pending ? `${h.pending.since}:${keys(h.pending.content.records)}` : ""}`;
+  return `c=${sortedKeyText(h.confirmed.records)};e=${h.emptySince ?? ""};p=${h.pending ? `${h.pending.since}:${sortedKeyText(h.pending.content.records)}` : ""}`;
 }

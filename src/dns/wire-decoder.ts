@@ -174,14 +174,33 @@ export function formatIpv6(buf: Uint8Array, off: number): string {
   return `${head.join(":")}::${tail.join(":")}`;
 }
 
+/**
+ * An owner name that is only a compression pointer, read once per target: a reply of a thousand records
+ * points every owner at the question's name, and decoding it char by char each time was most of the
+ * decode's garbage. The walk from a pointer depends on nothing but its target (readName checks each jump
+ * against the segment it starts), so the cached name is the one a fresh walk would return.
+ */
+function readOwner(buf: Uint8Array, off: number, pointed: Map<number, string>): [string, number] {
+  const b = buf[off];
+  if (b === undefined || (b & 0xc0) !== 0xc0 || off + 1 >= buf.length) return readName(buf, off, false);
+  const target = ((b & 0x3f) << 8) | (buf[off + 1] as number);
+  if (target >= off) throw new Fail("bad-pointer");
+  let name = pointed.get(target);
+  if (name === undefined) {
+    name = readName(buf, off, false)[0];
+    pointed.set(target, name);
+  }
+  return [name, off + 2];
+}
+
 function readRecord(
   buf: Uint8Array,
   off: number,
   out: WireRecord[],
-  opt: { size: number | undefined; ext: number; seen: boolean },
+  opt: { size: number | undefined; ext: number; seen: boolean; pointed: Map<number, string> },
   section: 0 | 1 | 2,
 ): number {
-  const [name, afterName] = readName(buf, off, false);
+  const [name, afterName] = readOwner(buf, off, opt.pointed);
   if (afterName + 10 > buf.length) throw new Fail("truncated");
   const type = readU16(buf, afterName);
   const klass = readU16(buf, afterName + 2);
@@ -298,7 +317,12 @@ export function decodeMessage(buf: Uint8Array, headerOnlyIfTruncated = true): De
     const answers: WireRecord[] = [];
     const authorities: WireRecord[] = [];
     const additionals: WireRecord[] = [];
-    const opt = { size: undefined as number | undefined, ext: 0, seen: false };
+    const opt = {
+      size: undefined as number | undefined,
+      ext: 0,
+      seen: false,
+      pointed: new Map<number, string>(),
+    };
     if (!(tc && headerOnlyIfTruncated)) {
       for (let i = 0; i < an; i++) off = readRecord(buf, off, answers, opt, 0);
       for (let i = 0; i < ns; i++) off = readRecord(buf, off, authorities, opt, 1);

@@ -48,6 +48,39 @@ describe("wire decoder", () => {
     });
   });
 
+  it("gives every owner the name its own pointer leads to when owners share targets", () => {
+    // Owners point at three targets (abc.test. at 12, test. at 16 inside it, x.abc.test. at 26) in mixed
+    // order: names read once per target must still be the name of that target, not of the last one.
+    const a = (owner: number[], last: number) => [...owner, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 10, 0, 0, last];
+    const buf = Buffer.from([
+      ...header(1, 0x8180, 1, 6),
+      ...question,
+      ...a([1, 0x78, 0xc0, 12], 1), // at 26: x.abc.test.
+      ...a([0xc0, 12], 2),
+      ...a([0xc0, 26], 3),
+      ...a([0xc0, 16], 4),
+      ...a([0xc0, 12], 5),
+      ...a([0xc0, 26], 6),
+    ]);
+    const d = decodeMessage(buf);
+    expect(d.ok && d.msg.answers.map((r) => [r.name, r.data.kind === "A" && r.data.address])).toEqual([
+      ["x.abc.test.", "10.0.0.1"],
+      ["abc.test.", "10.0.0.2"],
+      ["x.abc.test.", "10.0.0.3"],
+      ["test.", "10.0.0.4"],
+      ["abc.test.", "10.0.0.5"],
+      ["x.abc.test.", "10.0.0.6"],
+    ]);
+    // A pointer to itself is refused even after its target's name was read once.
+    const looping = Buffer.from([
+      ...header(1, 0x8180, 1, 2),
+      ...question,
+      ...a([0xc0, 12], 1),
+      ...a([0xc0, 42], 2),
+    ]);
+    expect(decodeMessage(looping)).toEqual({ ok: false, reason: "bad-pointer" });
+  });
+
   it("rejects forward and self pointers (no loops)", () => {
     const self = Buffer.from([
       ...header(1, 0x8180, 1, 1),
