@@ -97,7 +97,15 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       named: zone,
       tmpDir: tmp,
       config: { clusters, dns: { allowLoopback: true } },
-      nodeArgs: profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir, "--cpu-prof-interval", process.env.BENCH_PROF_INTERVAL_US ?? "1000"] : [],
+      nodeArgs: profDir
+        ? [
+            "--cpu-prof",
+            "--cpu-prof-dir",
+            profDir,
+            "--cpu-prof-interval",
+            process.env.BENCH_PROF_INTERVAL_US ?? "1000",
+          ]
+        : [],
     });
   await run("floor", () => startFloor({ cpus: layout.server }));
   await run("dnsEdsSotw", dnsEds());

@@ -129,9 +129,14 @@ export async function startDnsEds({
 }
 
 export async function startFloor({ cpus, nodeArgs = [] }) {
-  const child = spawnPinned(cpus, process.execPath, [...nodeArgs, "--expose-gc", join(here, "floor-server.mjs")], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
+  const child = spawnPinned(
+    cpus,
+    process.execPath,
+    [...nodeArgs, "--expose-gc", join(here, "floor-server.mjs")],
+    {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    },
+  );
   const next = (pick) =>
     new Promise((resolve) => {
       const l = (m) => {
