@@ -6,7 +6,10 @@
 // - the floor: bare grpc-js writing the same pre-encoded bytes to every stream (bench/lib/floor-server.mjs);
 // - go-control-plane v0.14 (bench/peers/go-control-plane), LinearCache and snapshot cache.
 // W2: a 10,000-endpoint assignment (ten names of 1,000 records, one locality) to 100 streams.
-// Flags: --rounds 20 --streams 1000 --w2streams 100 --clients 1 --only w1|w2 --cpu-prof DIR
+// Every server runs in `--passes` (2) interleaved passes (floor, dns-eds, go, floor, dns-eds, go, ...) and
+// each is reported from its pass with the lower median CPU: on a shared box one pass of any server can
+// land on a busy minute or a major GC, and interleaving keeps a slow drift from favouring one server.
+// Flags: --rounds 20 --passes 2 --streams 1000 --w2streams 100 --clients 1 --only w1|w2 --cpu-prof DIR
 //   --servers floor,dnsEdsSotw,dnsEdsDelta,goLinearSotw,goSnapshotSotw,goLinearDelta (development runs:
 //   only these; the table rows need all of them, so they are printed only for a full run)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +29,7 @@ const flag = (name, def) => {
   return i >= 0 ? argv[i + 1] : def;
 };
 const ROUNDS = Number(flag("rounds", 20));
+const PASSES = Math.max(1, Number(flag("passes", 2)));
 const STREAMS = Number(flag("streams", 1000));
 const W2_STREAMS = Number(flag("w2streams", 100));
 // One load-client process per client core (one on a 2-core box).
@@ -56,6 +60,7 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
     prof = join(CPU_PROF, key);
     mkdirSync(prof, { recursive: true });
   }
+  let pass = 1;
   const run = async (id, start, delta = false) => {
     if (SERVERS && !SERVERS.includes(id) && !id.endsWith("Profiled")) return;
     await zone.apply(content(0));
@@ -79,7 +84,18 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       out.streamsOnLast = held.ok;
       out.missed = held.stale + held.missing;
       await clients.close();
-      results[id] = out;
+      out.pass = pass;
+      // The better pass's figures; every pass's median CPU is kept, and a miss in any pass counts.
+      const prev = results[id];
+      if (prev !== undefined) {
+        out.passCpuMs = [...prev.passCpuMs, out.serverCpuMs];
+        const missed = prev.missed + out.missed;
+        results[id] = prev.serverCpuMs <= out.serverCpuMs ? { ...prev, passCpuMs: out.passCpuMs } : out;
+        results[id].missed = missed;
+      } else {
+        out.passCpuMs = [out.serverCpuMs];
+        results[id] = out;
+      }
       console.log(JSON.stringify({ [key]: id, ...out }));
       if (prof && id.endsWith("Profiled")) {
         const at = id === "floorProfiled" ? join(prof, "floor") : prof;
@@ -107,9 +123,15 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
           ]
         : [],
     });
-  await run("floor", () => startFloor({ cpus: layout.server }));
-  await run("dnsEdsSotw", dnsEds());
-  await run("dnsEdsDelta", dnsEds(), true);
+  for (pass = 1; pass <= PASSES; pass++) {
+    await run("floor", () => startFloor({ cpus: layout.server }));
+    await run("dnsEdsSotw", dnsEds());
+    await run("dnsEdsDelta", dnsEds(), true);
+    await run("goLinearSotw", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
+    await run("goSnapshotSotw", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));
+    await run("goLinearDelta", () => startGoPeer({ cpus: layout.server, cache: "linear" }), true);
+  }
+  pass = 1;
   // The profile comes from a run of its own: the profiler's cost must not reach the figures.
   if (prof) await run("dnsEdsSotwProfiled", dnsEds(prof));
   // The floor's profile (in DIR/KEY/floor/), to set dns-eds's against: same rounds, same categories.
@@ -120,9 +142,6 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       startFloor({ cpus: layout.server, nodeArgs: ["--cpu-prof", "--cpu-prof-dir", floorProf] }),
     );
   }
-  await run("goLinearSotw", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
-  await run("goSnapshotSotw", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));
-  await run("goLinearDelta", () => startGoPeer({ cpus: layout.server, cache: "linear" }), true);
   await zone.named.stop();
   return results;
 }
