@@ -5,10 +5,6 @@
  * pass 2 writes into one exactly-sized buffer, so there is no chunk fork/join and no per-string
  * TextEncoder call.
  *
- * LbEndpoints that can never change (isFrozenLbEndpoint: the builder's, reused across rebuilds) keep
- * their encoded bytes: a 10,000-endpoint assignment rebuilt for one changed name sizes and writes only
- * the endpoints that are new, and copies the rest.
- *
  * It only takes messages it fully understands: any other field set (derived from the schema
  * descriptors at module load, so a proto upgrade that adds a field is caught), unknown fields, a value
  * `toBinary` would reject, or a metadata value that is not a string make it return undefined, and the
@@ -20,7 +16,6 @@ import { LocalitySchema, MetadataSchema } from "../gen/envoy/config/core/v3/base
 import {
   Endpoint_AdditionalAddressSchema,
   EndpointSchema,
-  type LbEndpoint,
   LbEndpointSchema,
   LocalityLbEndpointsSchema,
 } from "../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
@@ -29,7 +24,6 @@ import {
   ClusterLoadAssignment_PolicySchema,
   ClusterLoadAssignmentSchema,
 } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { isFrozenLbEndpoint } from "./frozen-lb-endpoint.js";
 
 // Every field number handled here is below 16, so each tag is one byte: (number << 3) | wire type.
 const T_CLA_CLUSTER_NAME = 0x0a;
@@ -267,21 +261,7 @@ function sizeLocality(m: Msg): number {
   return s;
 }
 
-/**
- * Encoded bytes of frozen LbEndpoints, by object. Filled only after a whole encode succeeded (see
- * `written`), so both passes of one encode see the same entries and consume the same slots.
- */
-const encodedLbe = new WeakMap<object, Uint8Array>();
-/** LbEndpoints written afresh by the current pass 2: object, start, end (flat). */
-let written: unknown[] = [];
-
 function sizeLbe(m: Msg): number {
-  const known = encodedLbe.get(m);
-  if (known !== undefined) {
-    const at = reserve();
-    sizes[at] = known.length;
-    return known.length;
-  }
   if (!lbeOk(m)) fail();
   const at = reserve();
   let s = 0;
@@ -472,18 +452,6 @@ function writeLle(m: Msg, b: Buffer, p: number): number {
 }
 
 function writeLbe(m: Msg, b: Buffer, p: number): number {
-  const known = encodedLbe.get(m);
-  if (known !== undefined) {
-    b.set(known, p);
-    return p + known.length;
-  }
-  const start = p;
-  p = writeLbeFields(m, b, p);
-  written.push(m, start, p);
-  return p;
-}
-
-function writeLbeFields(m: Msg, b: Buffer, p: number): number {
   const hi = m.hostIdentifier as { case?: string; value?: unknown };
   if (hi.case === "endpoint") {
     p = putLen(b, p, T_LBE_ENDPOINT);
@@ -577,20 +545,7 @@ export function encodeClusterLoadAssignment(cla: ClusterLoadAssignment): Uint8Ar
   }
   const out = Buffer.allocUnsafe(total);
   slot = 1; // slot 0 is the top-level message's own size, which has no prefix
-  written = [];
   const end = writeCla(cla, out, 0);
   if (end !== total) throw new Error(`cla-encoder: wrote ${end} of ${total} bytes`);
-  remember(out);
   return out;
-}
-
-/** Keeps the bytes of the frozen LbEndpoints this encode wrote afresh (copies: `out` may be short-lived). */
-function remember(out: Buffer): void {
-  const w = written;
-  written = [];
-  for (let i = 0; i < w.length; i += 3) {
-    const lb = w[i] as LbEndpoint;
-    if (encodedLbe.has(lb) || !isFrozenLbEndpoint(lb)) continue;
-    encodedLbe.set(lb, new Uint8Array(out.subarray(w[i + 1] as number, w[i + 2] as number)));
-  }
 }
