@@ -56,8 +56,16 @@ zone "${ZONE}." { type primary; file "${join(dir, "zone")}"; };
       if (await answers(port)) {
         return {
           port,
-          stop: () => {
+          // named writes into its directory while it shuts down: remove it only once named has exited.
+          stop: async () => {
+            const exited =
+              child.exitCode !== null || child.signalCode !== null
+                ? Promise.resolve()
+                : new Promise((r) => child.once("exit", r));
             child.kill("SIGTERM");
+            const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+            await exited;
+            clearTimeout(t);
             rmSync(dir, { recursive: true, force: true });
           },
         };
@@ -168,5 +176,5 @@ try {
     summary.ratio.throughput >= 0.7 && summary.ours.lost === 0 ? "met (≥ 0.7× c-ares, 0 lost)" : "NOT met";
   console.log(JSON.stringify(summary, null, 2));
 } finally {
-  named.stop();
+  await named.stop();
 }
