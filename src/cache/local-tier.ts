@@ -50,7 +50,8 @@ function approxBytes(entry: LocalEntry): number {
   // An A or AAAA answer holds only address records, all of one estimated size: no pass over a thousand
   // records on every refresh of a large name. SRV targets vary, so those are counted.
   if (a.type === "A" || a.type === "AAAA") n += a.records.length * 72;
-  else for (const r of a.records) n += r.type === "SRV" ? 120 + r.target.length * 2 : r.type === "TXT" ? 80 : 72;
+  else
+    for (const r of a.records) n += r.type === "SRV" ? 120 + r.target.length * 2 : r.type === "TXT" ? 80 : 72;
   if (a.targets) for (const [k, t] of a.targets) n += 80 + k.length * 2 + (t.a.length + t.aaaa.length) * 72;
   return n;
 }

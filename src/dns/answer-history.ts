@@ -42,10 +42,10 @@ export function recordKey(r: DnsRecord): string {
 /**
  * Key sets by records array. An answer's records are never changed once the answer exists, and the
  * same arrays come back on every refresh: a name's previous answer is the next one's base (history,
- * flap guard), so without this each refresh of a thousand-record name built both key sets again.
+ * flap guard), so without this each refresh of a thousand-record name built both key sets again. The
+ * set lives as long as its array (a few dozen bytes per record, for the answers the cache holds).
  */
 const keySets = new WeakMap<readonly DnsRecord[], ReadonlySet<string>>();
-const sortedKeys = new WeakMap<readonly DnsRecord[], string>();
 
 export function recordKeys(records: readonly DnsRecord[]): ReadonlySet<string> {
   let keys = keySets.get(records);
@@ -58,14 +58,12 @@ export function recordKeys(records: readonly DnsRecord[]): ReadonlySet<string> {
   return keys;
 }
 
-/** The keys of `records`, sorted and joined: order-free text of the set, kept with the array. */
+/**
+ * The keys of `records`, sorted and joined: order-free text of the set. Not kept: a fingerprint is taken
+ * once per answer, and only when its content changed, so keeping the text would only hold memory.
+ */
 function sortedKeyText(records: readonly DnsRecord[]): string {
-  let text = sortedKeys.get(records);
-  if (text === undefined) {
-    text = [...recordKeys(records)].sort().join(",");
-    sortedKeys.set(records, text);
-  }
-  return text;
+  return [...recordKeys(records)].sort().join(",");
 }
 
 /** How many distinct records of `base` are missing from `next`. */
