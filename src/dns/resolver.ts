@@ -38,6 +38,7 @@ import type { SocketFactory } from "./socket-factory.js";
 import { addressesFromAdditional, MAX_SRV_TARGET_LOOKUPS, srvBailiwick } from "./srv-targets.js";
 import { TcpTransport } from "./tcp-transport.js";
 import type { Transport } from "./transport.js";
+import { TruncationMemo } from "./truncation-memo.js";
 import type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "./types.js";
 import { UdpTransport } from "./udp-transport.js";
 import type { WireMessage, WireRecord } from "./wire-decoder.js";
@@ -46,6 +47,9 @@ import type { WireMessage, WireRecord } from "./wire-decoder.js";
 export const DEFAULT_TIMEOUT_MS = 2000;
 /** Rounds over the server list per query. */
 export const DEFAULT_ATTEMPTS = 2;
+/** How long a name that answered truncated is asked over TCP first, and how many such names are kept. */
+const TCP_FIRST_MS = 10 * 60_000;
+const TCP_FIRST_MAX_NAMES = 10_000;
 
 export interface ResolverOptions {
   /** Ordered servers, "host:port" / "[v6]:port" / bare IP (port 53). Default: resolv.conf nameservers. */
@@ -135,6 +139,8 @@ class StubResolver implements DnsResolver {
   private readonly pool: ServerPool;
   private readonly udp: Transport;
   private readonly tcp: Transport;
+  /** Names whose UDP answers came back truncated: asked over TCP first for a while (truncation-memo.ts). */
+  private readonly truncated = new TruncationMemo(TCP_FIRST_MS, TCP_FIRST_MAX_NAMES);
   private readonly timeoutMs: number;
   private readonly attempts: number;
   private readonly edns: number;
@@ -437,7 +443,10 @@ class StubResolver implements DnsResolver {
     });
   }
 
-  /** One try against one server: UDP, then TCP when the UDP reply is truncated. */
+  /**
+   * One try against one server: UDP, then TCP when the UDP reply is truncated; straight to TCP for a name
+   * whose UDP reply from this server was truncated lately (TruncationMemo).
+   */
   private async tryServer(
     s: ServerState,
     name: string,
@@ -448,7 +457,6 @@ class StubResolver implements DnsResolver {
     const release = s.limiter.tryAcquire() ? undefined : await s.limiter.acquire(signal);
     const t0 = this.metrics?.query ? performance.now() : 0;
     const server = s.address;
-    const qtype = RECORD_TYPE_CODES[type];
     const use0x20 = this.use0x20 && !s.no0x20;
     let caseMismatches = 0;
     const onReject =
@@ -458,8 +466,17 @@ class StubResolver implements DnsResolver {
             this.hook(() => this.metrics?.rejected?.(reason));
           }
         : undefined;
+    const tcpKey = `${server.key}\0${type}\0${name}`;
     try {
       let msg: WireMessage;
+      if (this.truncated.tcpFirst(tcpKey, this.now())) {
+        msg = await this.sendTcp(s, name, type, signal, onReject);
+        if (this.metrics?.query) {
+          const out = outcomeOf(msg);
+          this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+        }
+        return msg;
+      }
       try {
         const edns = this.ednsFor(s);
         msg = await this.sendUdp(server, name, type, edns, use0x20, signal, onReject);
@@ -480,15 +497,8 @@ class StubResolver implements DnsResolver {
       if (use0x20) s.caseMismatches = 0;
       if (msg.tc) {
         this.hook(() => this.metrics?.query?.(server.key, "truncated", performance.now() - t0));
-        const tcpId = randomQueryId();
-        msg = await this.tcp.exchange({
-          server,
-          packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: this.ednsFor(s) }),
-          expected: { id: tcpId, wireName: name, type: qtype, caseSensitive: false },
-          timeoutMs: this.timeoutMs,
-          signal,
-          onReject,
-        });
+        this.truncated.note(tcpKey, this.now());
+        msg = await this.sendTcp(s, name, type, signal, onReject);
       }
       if (this.metrics?.query) {
         const out = outcomeOf(msg);
@@ -505,6 +515,24 @@ class StubResolver implements DnsResolver {
       if (release) release();
       else s.limiter.releaseSlot();
     }
+  }
+
+  private sendTcp(
+    s: ServerState,
+    name: string,
+    type: RecordType,
+    signal: AbortSignal | undefined,
+    onReject: ((reason: RejectReason) => void) | undefined,
+  ): Promise<WireMessage> {
+    const tcpId = randomQueryId();
+    return this.tcp.exchange({
+      server: s.address,
+      packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: this.ednsFor(s) }),
+      expected: { id: tcpId, wireName: name, type: RECORD_TYPE_CODES[type], caseSensitive: false },
+      timeoutMs: this.timeoutMs,
+      signal,
+      onReject,
+    });
   }
 
   async close(): Promise<void> {

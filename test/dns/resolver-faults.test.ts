@@ -82,6 +82,36 @@ describe("resolver against a programmable fake", () => {
     expect(fake.queries.map((q) => q.transport)).toEqual(["udp", "tcp"]);
   });
 
+  it("asks a name that answered truncated over TCP first, other names over UDP, for ten minutes", async () => {
+    fake.setHandler((q, c) => {
+      if (q.transport === "udp" && q.name.startsWith("big"))
+        c.reply(replyTo(q, [], { flags: dnsPacket.TRUNCATED_RESPONSE }));
+      else c.reply(replyTo(q, [aRecord(q.name, "127.0.0.31", 60)]));
+    });
+    let now = 1_000_000;
+    const r = mk({ now: () => now });
+    const transports = () => fake.queries.map((q) => `${q.name} ${q.transport}`);
+    await r.resolve("big.test", "A");
+    await r.resolve("big.test", "A");
+    await r.resolve("small.test", "A");
+    // AAAA of the same name has not been seen truncated: it starts over UDP.
+    await r.resolve("big.test", "AAAA");
+    expect(transports()).toEqual([
+      "big.test udp",
+      "big.test tcp",
+      "big.test tcp",
+      "small.test udp",
+      "big.test udp",
+      "big.test tcp",
+    ]);
+    // Ten minutes on, the name is tried over UDP again (its answer may have shrunk).
+    now += 10 * 60_000;
+    const before = fake.queries.length;
+    const a = await r.resolve("big.test", "A");
+    expect(a.records).toEqual([{ type: "A", address: "127.0.0.31", ttl: 60 }]);
+    expect(transports().slice(before)).toEqual(["big.test udp", "big.test tcp"]);
+  });
+
   it("ignores replies from the wrong port or address", async () => {
     fake.setHandler((q) => {
       spoofPort.send(good(q), q.port, q.address);
