@@ -421,6 +421,25 @@ class StubResolver implements DnsResolver {
     return s.noEdnsUntil !== 0 && this.now() < s.noEdnsUntil ? 0 : this.edns;
   }
 
+  /** One TCP exchange with a fresh query ID (no 0x20: TCP is not open to off-path spoofing). */
+  private sendTcp(
+    s: ServerState,
+    name: string,
+    type: RecordType,
+    signal: AbortSignal | undefined,
+    onReject: ((reason: RejectReason) => void) | undefined,
+  ): Promise<WireMessage> {
+    const tcpId = randomQueryId();
+    return this.tcp.exchange({
+      server: s.address,
+      packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: this.ednsFor(s) }),
+      expected: { id: tcpId, wireName: name, type: RECORD_TYPE_CODES[type], caseSensitive: false },
+      timeoutMs: this.timeoutMs,
+      signal,
+      onReject,
+    });
+  }
+
   /** One UDP exchange with a fresh query ID (and fresh 0x20 case when on). */
   private sendUdp(
     server: ServerAddress,
@@ -471,34 +490,30 @@ class StubResolver implements DnsResolver {
       let msg: WireMessage;
       if (this.truncated.tcpFirst(tcpKey, this.now())) {
         msg = await this.sendTcp(s, name, type, signal, onReject);
-        if (this.metrics?.query) {
-          const out = outcomeOf(msg);
-          this.hook(() => this.metrics?.query?.(server.key, out, performance.now() - t0));
+      } else {
+        try {
+          const edns = this.ednsFor(s);
+          msg = await this.sendUdp(server, name, type, edns, use0x20, signal, onReject);
+          if (edns > 0 && ednsRejected(msg)) {
+            // RFC 6891 §7: a server that does not know EDNS may answer FORMERR/NOTIMP without an OPT
+            // record; ask it again without EDNS and remember that for this server.
+            msg = await this.sendUdp(server, name, type, 0, use0x20, signal, onReject);
+            if (!ednsRejected(msg)) s.noEdnsUntil = this.now() + NO_EDNS_RETRY_MS;
+          }
+        } catch (e) {
+          if (use0x20 && caseMismatches > 0 && isDnsError(e) && e.code === "ERR_DNS_TIMEOUT") {
+            // Only wrong-case replies came back: the server may not echo case. Fall back after a few.
+            s.caseMismatches++;
+            if (s.caseMismatches >= CASE_MISMATCHES_BEFORE_FALLBACK) s.no0x20 = true;
+          }
+          throw e;
         }
-        return msg;
-      }
-      try {
-        const edns = this.ednsFor(s);
-        msg = await this.sendUdp(server, name, type, edns, use0x20, signal, onReject);
-        if (edns > 0 && ednsRejected(msg)) {
-          // RFC 6891 §7: a server that does not know EDNS may answer FORMERR/NOTIMP without an OPT
-          // record; ask it again without EDNS and remember that for this server.
-          msg = await this.sendUdp(server, name, type, 0, use0x20, signal, onReject);
-          if (!ednsRejected(msg)) s.noEdnsUntil = this.now() + NO_EDNS_RETRY_MS;
+        if (use0x20) s.caseMismatches = 0;
+        if (msg.tc) {
+          this.hook(() => this.metrics?.query?.(server.key, "truncated", performance.now() - t0));
+          this.truncated.note(tcpKey, this.now());
+          msg = await this.sendTcp(s, name, type, signal, onReject);
         }
-      } catch (e) {
-        if (use0x20 && caseMismatches > 0 && isDnsError(e) && e.code === "ERR_DNS_TIMEOUT") {
-          // Only wrong-case replies came back: the server may not echo case. Fall back after a few.
-          s.caseMismatches++;
-          if (s.caseMismatches >= CASE_MISMATCHES_BEFORE_FALLBACK) s.no0x20 = true;
-        }
-        throw e;
-      }
-      if (use0x20) s.caseMismatches = 0;
-      if (msg.tc) {
-        this.hook(() => this.metrics?.query?.(server.key, "truncated", performance.now() - t0));
-        this.truncated.note(tcpKey, this.now());
-        msg = await this.sendTcp(s, name, type, signal, onReject);
       }
       if (this.metrics?.query) {
         const out = outcomeOf(msg);
@@ -515,24 +530,6 @@ class StubResolver implements DnsResolver {
       if (release) release();
       else s.limiter.releaseSlot();
     }
-  }
-
-  private sendTcp(
-    s: ServerState,
-    name: string,
-    type: RecordType,
-    signal: AbortSignal | undefined,
-    onReject: ((reason: RejectReason) => void) | undefined,
-  ): Promise<WireMessage> {
-    const tcpId = randomQueryId();
-    return this.tcp.exchange({
-      server: s.address,
-      packet: encodeQuery({ id: tcpId, name, type, ednsUdpSize: this.ednsFor(s) }),
-      expected: { id: tcpId, wireName: name, type: RECORD_TYPE_CODES[type], caseSensitive: false },
-      timeoutMs: this.timeoutMs,
-      signal,
-      onReject,
-    });
   }
 
   async close(): Promise<void> {
