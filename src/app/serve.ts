@@ -131,6 +131,7 @@ export async function startServer(
       attempts: c.dns.attempts,
       backoff: { baseMs: c.dns.backoff.baseMs, maxMs: c.dns.backoff.maxMs },
       use0x20: c.dns.use0x20,
+      tcpIdleMs: c.dns.tcpIdleMs,
       // No rebindingGuard here: the guard runs per cluster in the endpoints stage, where it also covers
       // answers from etcd and keeps a source's last good set when it would deny every address.
       ...(metrics ? { metrics: metrics.dnsHooks() } : {}),
@@ -225,8 +226,9 @@ export async function startServer(
     // What a reload applies in place (docs/operations.md, "What a reload applies"). Every other key
     // that changes is named in the reload's log line as needing a restart, and the reload is partial.
     // Stages that learn to apply a key live register it here.
-    reloads.register(["dns.servers", "dns.timeoutMs", "dns.attempts", "dns.backoff", "dns.use0x20"], (next) =>
-      dns.replace(createResolver(resolverOptions(next))),
+    reloads.register(
+      ["dns.servers", "dns.timeoutMs", "dns.attempts", "dns.backoff", "dns.use0x20", "dns.tcpIdleMs"],
+      (next) => dns.replace(createResolver(resolverOptions(next))),
     );
     reloads.register("clusters", (next) => pipeline.setClusters(next.clusters));
     // The rebinding guard's settings are copied into every cluster at load time (the guard runs per

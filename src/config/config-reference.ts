@@ -97,6 +97,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "dns.shrinkHoldMs":
     "Longest hold of such an answer without a second sighting; 0 turns shrink damping off. Clusters may override it.",
   "dns.use0x20": "Randomize the case of query names and check the echo (DNS 0x20), with per-server fallback.",
+  "dns.tcpIdleMs":
+    "A TCP connection to a DNS server (for names whose answers do not fit in UDP) stays open this long after its last reply, and later queries reuse it, pipelined (RFC 7766). 0: a new connection per query.",
   "dns.allowLoopback":
     "Let DNS answers put loopback addresses (127.0.0.0/8, ::1) into clusters. The rebinding guard always denies unspecified, link-local, cloud metadata, multicast and broadcast addresses (also IPv4-mapped); loopback only unless this is true. For the demo, tests and deliberate local backends; a cluster's own `allowLoopback` wins.",
   "dns.limits":

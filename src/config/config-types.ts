@@ -86,6 +86,8 @@ export interface DnsConfig {
   shrinkThreshold: number;
   shrinkHoldMs: number;
   use0x20: boolean;
+  /** Idle time of a reused TCP connection to a DNS server; 0: a connection per query. */
+  tcpIdleMs: number;
   /** Rebinding-guard opt-out for every cluster that does not say otherwise. */
   allowLoopback: boolean;
   /** CIDR blocks denied on top of the guard's built-in set. */

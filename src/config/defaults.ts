@@ -74,6 +74,8 @@ export const DNS_DEFAULTS = {
   /** Normally a second sighting (the re-check after minTtl) decides first; this bounds the wait. */
   shrinkHoldMs: 30_000,
   use0x20: false,
+  /** Below the 30 s that BIND and Unbound wait before closing an idle client connection. */
+  tcpIdleMs: 10_000,
   /**
    * The rebinding guard is always on (loopback, link-local, metadata, multicast... are denied, see
    * src/dns/address-guard.ts); this opt-out lets DNS answers be loopback, for the demo and tests.

@@ -234,6 +234,7 @@ function toRuntime(file: ConfigFile, opts: LoadConfigOptions & { source: string 
       shrinkThreshold: file.dns.shrinkThreshold,
       shrinkHoldMs: file.dns.shrinkHoldMs,
       use0x20: file.dns.use0x20,
+      tcpIdleMs: file.dns.tcpIdleMs,
       allowLoopback: file.dns.allowLoopback,
       rebindingGuard: file.dns.rebindingGuard,
       limits: { ...file.dns.limits },

@@ -253,6 +253,7 @@ const dnsSection = z
     shrinkThreshold: flapGuardFields.shrinkThreshold.default(DNS_DEFAULTS.shrinkThreshold),
     shrinkHoldMs: flapGuardFields.shrinkHoldMs.default(DNS_DEFAULTS.shrinkHoldMs),
     use0x20: bool().default(DNS_DEFAULTS.use0x20),
+    tcpIdleMs: intIn(0, 600_000).default(DNS_DEFAULTS.tcpIdleMs),
     allowLoopback: bool().default(DNS_DEFAULTS.allowLoopback),
     rebindingGuard: z
       .array(

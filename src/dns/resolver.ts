@@ -66,6 +66,11 @@ export interface ResolverOptions {
   maxQueuedPerServer?: number;
   /** Queries per UDP socket before it is retired (default 32). */
   udpMaxQueriesPerSocket?: number;
+  /**
+   * How long a TCP connection to a server stays open after its last reply, for the next query to reuse
+   * (default 10,000; 0: a connection per query).
+   */
+  tcpIdleMs?: number;
   /** EDNS0 UDP payload size advertised (default 1232; 0 disables EDNS). */
   ednsUdpSize?: number;
   /** DNS 0x20 random case, checked case-sensitively over UDP, per-server fallback (default false). */
@@ -196,7 +201,14 @@ class StubResolver implements DnsResolver {
           ? { maxQueriesPerSocket: opts.udpMaxQueriesPerSocket }
           : {}),
       });
-    this.tcp = opts.transports?.tcp ?? new TcpTransport(factory);
+    this.tcp =
+      opts.transports?.tcp ??
+      new TcpTransport({
+        ...factory,
+        ...(opts.tcpIdleMs !== undefined ? { idleMs: opts.tcpIdleMs } : {}),
+        now: opts.now ?? Date.now,
+        onStray: (why) => this.hook(() => this.metrics?.rejected?.(why)),
+      });
     this.edns = opts.ednsUdpSize ?? EDNS_UDP_PAYLOAD;
     this.use0x20 = opts.use0x20 ?? false;
     const ranges = opts.rebindingGuard ?? [];

@@ -2,6 +2,7 @@
 // zones), SRV targets from the additional section or follow-up queries, negative answers with SOA TTLs,
 // TC→TCP for big answers, and new data after a zone reload.
 import dgram from "node:dgram";
+import net from "node:net";
 import dnsPacket from "dns-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createResolver, type DnsResolver } from "../../src/dns/resolver.js";
@@ -10,6 +11,11 @@ import { type BindServer, startBindServer } from "../support/bind-server.js";
 const many = Array.from(
   { length: 150 },
   (_, i) => `big 40 IN A 10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+).join("\n");
+
+const many2 = Array.from(
+  { length: 150 },
+  (_, i) => `big2 40 IN A 10.2.${Math.floor(i / 250)}.${(i % 250) + 1}`,
 ).join("\n");
 
 const ZONE = `
@@ -30,6 +36,7 @@ _ext._tcp.svc 100 IN SRV 0 0 9000 host.other.test.
 txt 10 IN TXT "hello" "world"
 highttl 2147483649 IN A 127.0.0.7
 ${many}
+${many2}
 `;
 
 describe("resolver against BIND", () => {
@@ -225,6 +232,40 @@ describe("resolver against BIND", () => {
       const a = await r2.resolve("big.example.test", "A");
       expect(a.records).toHaveLength(150);
       expect(seen).toEqual(["truncated", "answer"]);
+    } finally {
+      await r2.close();
+    }
+  });
+
+  it("big names' refreshes and concurrent lookups share one pipelined TCP connection to BIND", async () => {
+    let connects = 0;
+    const r2 = createResolver({
+      servers: [bind.server],
+      timeoutMs: 2000,
+      attempts: 1,
+      socketFactory: {
+        udp: (type) => dgram.createSocket({ type }),
+        tcp: (o) => {
+          connects++;
+          return net.connect(o);
+        },
+      },
+    });
+    try {
+      const addrs = (a: { records: readonly unknown[] }) =>
+        new Set(a.records.map((x) => (x as { address: string }).address));
+      const first = await r2.resolve("big.example.test", "A");
+      // Both at once on the same connection: big over TCP first, big2 after its truncated UDP reply.
+      const [again, other] = await Promise.all([
+        r2.resolve("big.example.test", "A"),
+        r2.resolve("big2.example.test", "A"),
+      ]);
+      for (let i = 0; i < 3; i++) await r2.resolve("big.example.test", "A");
+      expect(addrs(first).size).toBe(150);
+      expect(addrs(again)).toEqual(addrs(first));
+      expect(addrs(other).size).toBe(150);
+      expect([...addrs(other)].every((a) => a.startsWith("10.2."))).toBe(true);
+      expect(connects).toBe(1);
     } finally {
       await r2.close();
     }
