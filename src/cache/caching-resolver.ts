@@ -395,7 +395,8 @@ class CachingResolverImpl implements CachingResolver {
     let raw: Answer;
     try {
       this.upstreamQueries++;
-      raw = await this.upstream.resolve(name, type);
+      // The held records let an unchanged refresh come back as the same array (ResolveOptions.previous).
+      raw = await this.upstream.resolve(name, type, prev ? { previous: prev.answer.records } : undefined);
       this.metrics?.upstream?.(type, "ok", this.now() - startedAt);
     } catch (err) {
       this.upstreamFailures++;

@@ -9,12 +9,16 @@
  * confirmed set is the answer itself); anything else (SRV, TXT, targets, empty answers, a pending
  * shrink, duplicates) goes to the fingerprint as before.
  */
+import { recordKeys } from "../dns/answer-history.js";
 import type { Answer, AnswerHistory } from "../dns/types.js";
 
 export class NotifiedAnswer {
   private answer: Answer | undefined;
-  /** `address` → its index in the remembered records; undefined when the fast path does not apply. */
-  private index: Map<string, number> | undefined;
+  /**
+   * `address` → its index in the remembered records (the index answer-history keeps for the array
+   * anyway); undefined when the fast path does not apply.
+   */
+  private index: ReadonlyMap<string, number> | undefined;
   /** Which remembered records a comparison has matched (`epoch` marks this comparison's). */
   private marks = new Uint32Array(0);
   private epoch = 0;
@@ -23,14 +27,11 @@ export class NotifiedAnswer {
     this.answer = a;
     this.index = undefined;
     if (a.targets !== undefined || !plainHistory(a, a.history)) return;
-    const index = new Map<string, number>();
     const recs = a.records;
-    for (let i = 0; i < recs.length; i++) {
-      const r = recs[i];
-      if (r === undefined || (r.type !== "A" && r.type !== "AAAA")) return;
-      if (index.has(r.address)) return;
-      index.set(r.address, i);
-    }
+    for (const r of recs) if (r.type !== "A" && r.type !== "AAAA") return;
+    const index = recordKeys(recs);
+    // Duplicate addresses: left to the full fingerprint.
+    if (index.size !== recs.length) return;
     this.index = index;
     if (this.marks.length < recs.length) this.marks = new Uint32Array(recs.length);
   }
@@ -44,6 +45,8 @@ export class NotifiedAnswer {
     if (next.records.length !== prev.records.length) return false;
     if ((next.history === undefined) !== (prev.history === undefined)) return false;
     if (!plainHistory(next, next.history)) return false;
+    // The resolver hands back the remembered array itself when a refresh brought the same records.
+    if (next.records === prev.records) return true;
     if (++this.epoch === 0xffff_ffff) {
       this.marks.fill(0);
       this.epoch = 1;

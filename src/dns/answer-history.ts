@@ -40,20 +40,25 @@ export function recordKey(r: DnsRecord): string {
 }
 
 /**
- * Key sets by records array. An answer's records are never changed once the answer exists, and the
+ * Key indexes by records array. An answer's records are never changed once the answer exists, and the
  * same arrays come back on every refresh: a name's previous answer is the next one's base (history,
- * flap guard), so without this each refresh of a thousand-record name built both key sets again. The
- * set lives as long as its array (a few dozen bytes per record, for the answers the cache holds).
+ * flap guard, the resolver's unchanged-answer check), so without this each refresh of a
+ * thousand-record name built its key sets again. The index lives as long as its array (a few dozen
+ * bytes per record, for the answers the cache holds).
  */
-const keySets = new WeakMap<readonly DnsRecord[], ReadonlySet<string>>();
+const keyIndexes = new WeakMap<readonly DnsRecord[], ReadonlyMap<string, number>>();
 
-export function recordKeys(records: readonly DnsRecord[]): ReadonlySet<string> {
-  let keys = keySets.get(records);
+/** Each distinct key of `records` → the index of its first record (fewer entries than records: duplicates). */
+export function recordKeys(records: readonly DnsRecord[]): ReadonlyMap<string, number> {
+  let keys = keyIndexes.get(records);
   if (keys === undefined) {
-    const s = new Set<string>();
-    for (const r of records) s.add(recordKey(r));
-    keys = s;
-    keySets.set(records, keys);
+    const m = new Map<string, number>();
+    for (let i = 0; i < records.length; i++) {
+      const k = recordKey(records[i] as DnsRecord);
+      if (!m.has(k)) m.set(k, i);
+    }
+    keys = m;
+    keyIndexes.set(records, keys);
   }
   return keys;
 }
@@ -63,23 +68,26 @@ export function recordKeys(records: readonly DnsRecord[]): ReadonlySet<string> {
  * once per answer, and only when its content changed, so keeping the text would only hold memory.
  */
 function sortedKeyText(records: readonly DnsRecord[]): string {
-  return [...recordKeys(records)].sort().join(",");
+  return [...recordKeys(records).keys()].sort().join(",");
 }
 
 /** How many distinct records of `base` are missing from `next`. */
 export function missingCount(base: readonly DnsRecord[], next: readonly DnsRecord[]): number {
+  // The resolver hands back the held array itself when a refresh brought the same records.
+  if (base === next) return 0;
   const have = recordKeys(next);
   let missing = 0;
-  for (const k of recordKeys(base)) if (!have.has(k)) missing++;
+  for (const k of recordKeys(base).keys()) if (!have.has(k)) missing++;
   return missing;
 }
 
 /** Same records (by key), in any order. */
 export function sameRecords(a: readonly DnsRecord[], b: readonly DnsRecord[]): boolean {
+  if (a === b) return true;
   const ka = recordKeys(a);
   const kb = recordKeys(b);
   if (ka.size !== kb.size) return false;
-  for (const k of ka) if (!kb.has(k)) return false;
+  for (const k of ka.keys()) if (!kb.has(k)) return false;
   return true;
 }
 

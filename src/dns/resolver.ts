@@ -41,6 +41,7 @@ import type { Transport } from "./transport.js";
 import { TruncationMemo } from "./truncation-memo.js";
 import type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "./types.js";
 import { UdpTransport } from "./udp-transport.js";
+import { sameAddressRecords } from "./unchanged-records.js";
 import type { WireMessage, WireRecord } from "./wire-decoder.js";
 
 /** Per-try timeout when neither options nor resolv.conf say otherwise. */
@@ -243,10 +244,20 @@ class StubResolver implements DnsResolver {
         new DnsError("ERR_DNS_BAD_TYPE", `unsupported record type ${JSON.stringify(type)}`),
       );
     }
-    return this.flights[type].do(qname, (signal) => this.lookup(qname, type, signal), options?.signal);
+    const previous = options?.previous;
+    return this.flights[type].do(
+      qname,
+      (signal) => this.lookup(qname, type, signal, previous),
+      options?.signal,
+    );
   }
 
-  private async lookup(qname: string, type: RecordType, signal: AbortSignal | undefined): Promise<Answer> {
+  private async lookup(
+    qname: string,
+    type: RecordType,
+    signal: AbortSignal | undefined,
+    previous?: readonly DnsRecord[],
+  ): Promise<Answer> {
     const qtype = RECORD_TYPE_CODES[type];
     const chain: ChainState = { start: qname, visited: undefined, links: 0, maxLinks: this.maxLinks };
     let current = qname;
@@ -273,7 +284,12 @@ class StubResolver implements DnsResolver {
         current = normalizeName(r.nextName);
         continue;
       }
-      const records = this.toRecords(r.records);
+      // Not with this resolver's own guard: it may drop records, and the held array is what it kept.
+      const records =
+        previous !== undefined && this.guard === undefined && sameAddressRecords(r.records, previous)
+          ? // Answers never change their records, so the held array can stand for the new one.
+            (previous as DnsRecord[])
+          : this.toRecords(r.records);
       if (records.length > 0 && records.length < r.records.length) {
         // The rebinding guard dropped some records: their TTLs must not shorten the answer's life.
         ttl = Math.min(ttl, r.linkTtl);

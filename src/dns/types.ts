@@ -77,6 +77,12 @@ export interface AnswerHistory {
 export interface ResolveOptions {
   /** Aborts the lookup; the promise rejects with a DnsError of code ERR_DNS_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * The records of the answer the caller holds for this (name, type). When the new answer's address
+   * records are the same (addresses, types and TTLs, in any order), the answer carries this very array
+   * (never copied, never changed), so an unchanged refresh shows as `answer.records === previous`.
+   */
+  previous?: readonly DnsRecord[];
 }
 
 /** Looks up one (name, type). Rejects with a `DnsError` when no valid answer could be had. */

@@ -59,7 +59,7 @@ export function isBigShrink(base: AnswerContent, next: AnswerContent, threshold:
   const after = recordKeys(next.records);
   if (before.size === 0 || after.size >= before.size) return false;
   let missing = 0;
-  for (const k of before) if (!after.has(k)) missing++;
+  for (const k of before.keys()) if (!after.has(k)) missing++;
   return missing / before.size > threshold;
 }
 
