@@ -4,8 +4,9 @@
 // server's memory per idle stream once they are all served: RSS (and JS heap where there is one) after a
 // full GC, minus the same before the storm, divided by the streams. dns-eds runs as `dns-eds serve`; the
 // floor and go-control-plane serve the same assignments.
-// Flags: --streams 5000 --names 10 --size 100 --clients 1
-import { mkdtempSync, rmSync } from "node:fs";
+// Flags: --streams 5000 --names 10 --size 100 --clients 1 --only floor,dnsEds --cpu-prof DIR (dns-eds
+// runs under `node --cpu-prof`, profile in DIR; for development: the profiler's cost reaches the figures)
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { coreLayout, pinSelf } from "./lib/cores.mjs";
@@ -30,6 +31,9 @@ const layout = coreLayout();
 const CLIENTS = flag("clients", Math.max(1, layout.clientCpus.length));
 const onlyAt = argv.indexOf("--only");
 const ONLY = onlyAt >= 0 ? argv[onlyAt + 1].split(",") : undefined;
+const profAt = argv.indexOf("--cpu-prof");
+const CPU_PROF = profAt >= 0 ? argv[profAt + 1] : undefined;
+if (CPU_PROF) mkdirSync(CPU_PROF, { recursive: true });
 const TYPE_EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
@@ -53,9 +57,16 @@ async function storm(id, start) {
     const cpu0 = cpuMs(server.pid);
     const k0 = clients.cpuMs();
     const t0 = now();
+    // The storm's window on CLOCK_MONOTONIC in µs, the clock of V8 CPU profiles (profile-summary --windows).
+    const m0 = Number(process.hrtime.bigint() / 1000n);
     await clients.open({ target: `127.0.0.1:${server.port}`, n: STREAMS, typeUrl: TYPE_EDS, names });
     const { last } = await clients.initial();
     const stormMs = last - t0;
+    if (CPU_PROF && id === "dnsEds")
+      writeFileSync(
+        join(CPU_PROF, "round-windows.json"),
+        JSON.stringify([[m0, Number(process.hrtime.bigint() / 1000n)]]),
+      );
     const cpu = cpuMs(server.pid) - cpu0;
     const clientCpu = clients.cpuMs() - k0;
     await sleep(2000);
@@ -96,6 +107,7 @@ try {
       cpus: layout.server,
       named: zone,
       tmpDir: tmp,
+      nodeArgs: CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : [],
       config: {
         dns: { allowLoopback: true },
         clusters: names.map((n) => ({
