@@ -23,6 +23,7 @@ export interface DnsMetricsHooks {
   query(server: string, outcome: string, latencyMs: number): void;
   failover(from: string, to: string): void;
   rejected(reason: string): void;
+  tcpConnection(server: string, event: "opened" | "closed"): void;
 }
 
 /** Same shape as CacheMetrics of src/cache. */
@@ -86,6 +87,7 @@ export interface DnsEdsMetrics {
   dnsQuery(server: string, outcome: string, latencyMs: number): void;
   dnsFailover(from: string, to: string): void;
   dnsRejected(reason: string): void;
+  dnsTcpConnection(server: string, event: "opened" | "closed"): void;
   cacheHit(tier: string, n?: number): void;
   cacheMiss(tier: string, n?: number): void;
   staleAnswer(type: string): void;
@@ -201,6 +203,19 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     name: "dnseds_dns_rejected_replies_total",
     help: "DNS replies rejected by validation, by reason (wrong id, wrong question, malformed...).",
     labelNames: ["reason"],
+    registers,
+  });
+
+  const dnsTcpOpened = new Counter({
+    name: "dnseds_dns_tcp_connections_opened_total",
+    help: "TCP connections opened to a DNS server (for names too large for UDP); kept and reused while queries come.",
+    labelNames: ["server"],
+    registers,
+  });
+  const dnsTcpOpen = new Gauge({
+    name: "dnseds_dns_tcp_connections",
+    help: "TCP connections to a DNS server open now.",
+    labelNames: ["server"],
     registers,
   });
 
@@ -499,6 +514,12 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
     dnsRejected(reason) {
       dnsRejected.inc({ reason });
     },
+    dnsTcpConnection(server, event) {
+      if (event === "opened") {
+        dnsTcpOpened.inc({ server });
+        dnsTcpOpen.inc({ server });
+      } else dnsTcpOpen.dec({ server });
+    },
     cacheHit(tier, n = 1) {
       cacheHits.inc({ tier }, n);
     },
@@ -602,7 +623,12 @@ export function createMetrics(opts: MetricsOptions = {}): DnsEdsMetrics {
         (e.hold.kind === "empty" ? emptyHeld : shrinksHeld).inc({ cluster: e.cluster });
       else if (e.hold.kind === "empty" && e.outcome === "expired") gracesExpired.inc({ cluster: e.cluster });
     },
-    dnsHooks: () => ({ query: api.dnsQuery, failover: api.dnsFailover, rejected: api.dnsRejected }),
+    dnsHooks: () => ({
+      query: api.dnsQuery,
+      failover: api.dnsFailover,
+      rejected: api.dnsRejected,
+      tcpConnection: api.dnsTcpConnection,
+    }),
     cacheHooks: () => ({
       upstream: api.cacheUpstream,
       etcdState: api.etcdState,

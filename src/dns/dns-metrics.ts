@@ -26,4 +26,6 @@ export interface DnsMetrics {
   failover?(from: string, to: string): void;
   /** A reply (or record) was rejected by validation. */
   rejected?(reason: RejectReason): void;
+  /** A TCP connection to `server` was opened or closed (tcp-transport.ts keeps them for reuse). */
+  tcpConnection?(server: string, event: "opened" | "closed"): void;
 }

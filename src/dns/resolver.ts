@@ -209,6 +209,7 @@ class StubResolver implements DnsResolver {
         ...(opts.tcpIdleMs !== undefined ? { idleMs: opts.tcpIdleMs } : {}),
         now: opts.now ?? Date.now,
         onStray: (why) => this.hook(() => this.metrics?.rejected?.(why)),
+        onConnection: (server, event) => this.hook(() => this.metrics?.tcpConnection?.(server, event)),
       });
     this.edns = opts.ednsUdpSize ?? EDNS_UDP_PAYLOAD;
     this.use0x20 = opts.use0x20 ?? false;

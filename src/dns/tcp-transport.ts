@@ -33,6 +33,8 @@ export interface TcpTransportOptions {
   maxPipelined?: number;
   /** A reply that matched no outstanding query, or a framing error on a connection (counted). */
   onStray?: (why: "id-mismatch" | "tcp-framing") => void;
+  /** A connection to the server `key` opened or closed (a gauge of open connections). */
+  onConnection?: (key: string, event: "opened" | "closed") => void;
   now?: () => number;
 }
 
@@ -41,6 +43,7 @@ export class TcpTransport implements Transport {
   private readonly idleMs: number;
   private readonly maxPipelined: number;
   private readonly onStray: TcpTransportOptions["onStray"];
+  private readonly onConnection: TcpTransportOptions["onConnection"];
   private readonly now: () => number;
   /** Reusable connections per server key. */
   private readonly pools = new Map<string, TcpConnection[]>();
@@ -55,6 +58,7 @@ export class TcpTransport implements Transport {
     this.idleMs = opts.idleMs ?? TCP_IDLE_MS;
     this.maxPipelined = opts.maxPipelined ?? TCP_MAX_PIPELINED;
     this.onStray = opts.onStray;
+    this.onConnection = opts.onConnection;
     this.now = opts.now ?? Date.now;
   }
 
@@ -172,6 +176,7 @@ export class TcpTransport implements Transport {
       onStray: this.onStray,
       onGone: (c) => {
         this.live.delete(c);
+        this.onConnection?.(key, "closed");
         const p = this.pools.get(key);
         if (!p) return;
         const i = p.indexOf(c);
@@ -180,6 +185,7 @@ export class TcpTransport implements Transport {
       },
     });
     this.live.add(conn);
+    this.onConnection?.(key, "opened");
     if (!oneShot) {
       if (!pool) {
         pool = [];

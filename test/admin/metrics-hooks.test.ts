@@ -24,6 +24,17 @@ describe("metric adapters fit the other stages' hook interfaces", () => {
     expect(text).toContain('dnseds_health_checks_total{outcome="ERR_HEALTH_REFUSED"} 1');
   });
 
+  it("counts TCP connections to a DNS server opened, and those open now", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const dns: DnsMetrics = metrics.dnsHooks();
+    dns.tcpConnection?.("127.0.0.1:53", "opened");
+    dns.tcpConnection?.("127.0.0.1:53", "opened");
+    dns.tcpConnection?.("127.0.0.1:53", "closed");
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('dnseds_dns_tcp_connections_opened_total{server="127.0.0.1:53"} 2');
+    expect(text).toContain('dnseds_dns_tcp_connections{server="127.0.0.1:53"} 1');
+  });
+
   it("computes the endpoints gauge from the clusters at scrape time", async () => {
     const metrics = createMetrics({ processMetrics: false });
     let clusters = [

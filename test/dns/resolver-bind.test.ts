@@ -239,10 +239,12 @@ describe("resolver against BIND", () => {
 
   it("big names' refreshes and concurrent lookups share one pipelined TCP connection to BIND", async () => {
     let connects = 0;
+    const events: string[] = [];
     const r2 = createResolver({
       servers: [bind.server],
       timeoutMs: 2000,
       attempts: 1,
+      metrics: { tcpConnection: (server, event) => events.push(`${server} ${event}`) },
       socketFactory: {
         udp: (type) => dgram.createSocket({ type }),
         tcp: (o) => {
@@ -266,9 +268,11 @@ describe("resolver against BIND", () => {
       expect(addrs(other).size).toBe(150);
       expect([...addrs(other)].every((a) => a.startsWith("10.2."))).toBe(true);
       expect(connects).toBe(1);
+      expect(events).toEqual([`${bind.server} opened`]);
     } finally {
       await r2.close();
     }
+    expect(events).toEqual([`${bind.server} opened`, `${bind.server} closed`]);
   });
 
   it("sees new data after a zone reload", async () => {
