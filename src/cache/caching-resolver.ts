@@ -18,6 +18,7 @@ import {
   refreshAheadAt,
   resolvePolicy,
 } from "./cache-policy.js";
+import { cachedAnswer } from "./cached-answer.js";
 import { CacheError } from "./errors.js";
 import { createEtcdClient, type EtcdClientOptions } from "./etcd-client.js";
 import { EtcdMirror, type MirrorStats } from "./etcd-mirror.js";
@@ -435,9 +436,9 @@ class CachingResolverImpl implements CachingResolver {
   private withHistory(key: string, raw: Answer): Answer {
     const clamped: Answer = { ...raw, ttl: cacheTtlSeconds(raw, this.policy) };
     const history = recordAnswer(this.local.peek(key)?.answer, clamped);
-    if (!history) return Object.freeze(clamped);
+    if (!history) return cachedAnswer(clamped, clamped.ttl, undefined);
     const ttl = recheckTtlSeconds(clamped.ttl, history, isNegative(clamped), this.policy);
-    return Object.freeze({ ...clamped, ttl, history });
+    return cachedAnswer(clamped, ttl, history);
   }
 
   private async freshFromEtcd(key: string): Promise<Answer | undefined> {

@@ -5,6 +5,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Answer } from "../dns/types.js";
+import { cachedAnswer } from "./cached-answer.js";
 
 export interface LocalEntry {
   /** The answer as served while fresh (stale=false). Shared and never mutated. */
@@ -147,7 +148,12 @@ export class LocalTier {
 
   /** Stale copy of an entry's answer, memoised so repeated stale serves do not allocate. */
   static staleAnswerOf(entry: LocalEntry): Answer {
-    if (!entry.staleAnswer) entry.staleAnswer = Object.freeze({ ...entry.answer, stale: true });
+    if (!entry.staleAnswer)
+      entry.staleAnswer = cachedAnswer(
+        { ...entry.answer, stale: true },
+        entry.answer.ttl,
+        entry.answer.history,
+      );
     return entry.staleAnswer;
   }
 }
