@@ -18,6 +18,8 @@ import { type RunningControlPlane, startServer } from "../../src/app/serve.js";
 import { decodeAnswer, encodeAnswer } from "../../src/cache/answer-codec.js";
 import { parseConfigObject } from "../../src/config/load-config.js";
 import type { Answer } from "../../src/dns/types.js";
+import { HealthStatus } from "../../src/gen/envoy/config/core/v3/health_check_pb.js";
+import type { ClusterLoadAssignment } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { TYPE_URLS } from "../../src/xds/type-urls.js";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
 import { type EtcdServer, startEtcd } from "../support/etcd-server.js";
@@ -118,8 +120,19 @@ async function servedWhile<T>(event: () => Promise<T>): Promise<Array<Awaited<Re
   return seen;
 }
 
-async function served(): Promise<{ version: string; endpoints: string[] }> {
+async function served(): Promise<{ version: string; endpoints: string[]; published: string[] }> {
   const cla = app.store.get(TYPE_URLS.endpoint, "api");
+  // What the published assignment itself says of each endpoint: /clusters shows a health change at
+  // once, the store a debounced rebuild later, so "before" must wait for both to agree.
+  const message = cla?.resource as ClusterLoadAssignment | undefined;
+  const published = (message?.endpoints ?? []).flatMap((l) =>
+    l.lbEndpoints.map((lb) => {
+      const a = lb.hostIdentifier.case === "endpoint" ? lb.hostIdentifier.value.address?.address : undefined;
+      const sock = a?.case === "socketAddress" ? a.value : undefined;
+      const p = sock?.portSpecifier.case === "portValue" ? sock.portSpecifier.value : 0;
+      return `${sock?.address ?? "?"}:${p} ${HealthStatus[lb.healthStatus]}`;
+    }),
+  );
   const page = (await (await fetch(`${admin.url}/clusters?format=json`)).json()) as {
     clusters: Array<{ name: string; endpoints: Array<{ address: string; port: number; health: string }> }>;
   };
@@ -127,6 +140,7 @@ async function served(): Promise<{ version: string; endpoints: string[] }> {
   return {
     version: cla?.version ?? "",
     endpoints: (api?.endpoints ?? []).map((e) => `${e.address}:${e.port} ${e.health}`),
+    published,
   };
 }
 
@@ -157,7 +171,8 @@ describe("etcd values written by somebody else", () => {
   it("starts from a healthy, published endpoint", async () => {
     before = await waitFor("api published and HEALTHY", 20_000, async () => {
       const s = await served();
-      return s.endpoints.join() === `127.0.0.1:${port} HEALTHY` && s.version ? s : undefined;
+      const want = `127.0.0.1:${port} HEALTHY`;
+      return s.endpoints.join() === want && s.published.join() === want && s.version ? s : undefined;
     });
     // The real health key sits on the replica's session lease.
     const kv = await client.get(`${ROOT}health/127.0.0.1|${port}`).exec();
