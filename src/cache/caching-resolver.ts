@@ -397,7 +397,9 @@ class CachingResolverImpl implements CachingResolver {
     try {
       this.upstreamQueries++;
       // The held records let an unchanged refresh come back as the same array (ResolveOptions.previous).
-      raw = await this.upstream.resolve(name, type, prev ? { previous: prev.answer.records } : undefined);
+      // Only address records are matched that way; for SRV/TXT the hint would only cost a key index.
+      const hint = prev && (type === "A" || type === "AAAA") ? { previous: prev.answer.records } : undefined;
+      raw = await this.upstream.resolve(name, type, hint);
       this.metrics?.upstream?.(type, "ok", this.now() - startedAt);
     } catch (err) {
       this.upstreamFailures++;

@@ -11,6 +11,7 @@ import { HISTORY_TYPES, recordAnswer } from "../dns/answer-history.js";
 import type { Answer } from "../dns/types.js";
 import { decodeAnswer, encodeAnswer } from "./answer-codec.js";
 import { type CachePolicy, expiresAt, staleUntil } from "./cache-policy.js";
+import { cachedAnswer } from "./cached-answer.js";
 import { checkEtcdAnswer, DEFAULT_MAX_CLOCK_SKEW_MS } from "./etcd-answer-check.js";
 import type { EtcdMirror } from "./etcd-mirror.js";
 import type { EtcdRejections } from "./etcd-rejections.js";
@@ -233,13 +234,15 @@ export class EtcdAnswerTier {
       this.restore(key);
       return;
     }
-    const answer = checked.answer;
-    if (!answer.history && HISTORY_TYPES.has(answer.type)) {
+    const checkedAnswer = checked.answer;
+    let history = checkedAnswer.history;
+    if (!history && HISTORY_TYPES.has(checkedAnswer.type)) {
       // Written by a replica that predates answer histories (rolling upgrade): derive one from what
       // this replica held, so a grace still starts here; the start is the answer's own resolvedAt.
-      const history = recordAnswer(this.opts.local.peek(key)?.answer, answer);
-      if (history) answer.history = history;
+      history = recordAnswer(this.opts.local.peek(key)?.answer, checkedAnswer);
     }
+    // Held in the one frozen shape every cached answer has, whichever tier it came from.
+    const answer = cachedAnswer(checkedAnswer, checkedAnswer.ttl, history);
     const entry = entryFromAnswer(answer, decoded.resolvedBy, this.opts.policy);
     if (!this.opts.local.set(key, entry)) return;
     this.counters.applied++;

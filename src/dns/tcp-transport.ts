@@ -62,11 +62,6 @@ export class TcpTransport implements Transport {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Connections open now (pooled and one-shot). */
-  get connections(): number {
-    return this.live.size;
-  }
-
   async exchange(req: ExchangeRequest): Promise<WireMessage> {
     if (this.closed) throw new DnsError("ERR_DNS_CLOSED", "resolver closed");
     const server = req.server;

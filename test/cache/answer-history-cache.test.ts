@@ -339,6 +339,7 @@ describe("answer histories across replicas on etcd", () => {
     });
     r.track(NAME, "A");
     await until(() => last?.records.length === 2, 10_000, "records");
+    const own = last as Answer;
     // An old replica writes NXDOMAIN the old way: the message without field 10.
     const resolvedAt = Date.now() + 1000;
     const oldValue = encodeAnswer(base({ rcode: 3, ttl: 30, resolvedAt }), "old");
@@ -348,6 +349,9 @@ describe("answer histories across replicas on etcd", () => {
       await until(() => last?.rcode === 3, 10_000, "the old replica's NXDOMAIN");
       expect(last?.history?.emptySince).toBe(resolvedAt);
       expect(last?.history?.confirmed.records).toEqual(recs("10.0.0.1", "10.0.0.2"));
+      // Held like this replica's own answers: frozen, in the one field order (cached-answer.ts).
+      expect(Object.isFrozen(last)).toBe(true);
+      expect(Object.keys(last as Answer)).toEqual(Object.keys(own));
     } finally {
       client.close();
     }
