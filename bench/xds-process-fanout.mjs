@@ -12,6 +12,8 @@
 // Flags: --rounds 20 --passes 2 --streams 1000 --w2streams 100 --clients 1 --only w1|w2 --cpu-prof DIR
 //   --servers floor,dnsEdsSotw,dnsEdsDelta,goLinearSotw,goSnapshotSotw,goLinearDelta (development runs:
 //   only these; the table rows need all of them, so they are printed only for a full run)
+//   --ab-main PATH/cli/main.js: also runs that build of dns-eds SotW as `dnsEdsSotwB`, right after this
+//   one in every pass (development A/B: `--servers floor,dnsEdsSotw,dnsEdsSotwB --passes 4`)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +40,7 @@ const CLIENTS = Number(flag("clients", Math.max(1, layout.clientCpus.length)));
 const ONLY = flag("only", "");
 const CPU_PROF = flag("cpu-prof", undefined);
 const SERVERS = flag("servers", undefined)?.split(",");
+const AB_MAIN = flag("ab-main", undefined);
 
 pinSelf(layout);
 startReport("xds-process-fanout", layout);
@@ -105,8 +108,9 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       await server.stop();
     }
   };
-  const dnsEds = (profDir) => () =>
+  const dnsEds = (profDir, main) => () =>
     startDnsEds({
+      main,
       cpus: layout.server,
       named: zone,
       tmpDir: tmp,
@@ -124,6 +128,8 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
   for (pass = 1; pass <= PASSES; pass++) {
     await run("floor", () => startFloor({ cpus: layout.server }));
     await run("dnsEdsSotw", dnsEds());
+    // Another build (its cli/main.js), interleaved with this one in every pass: an A/B of a change.
+    if (AB_MAIN) await run("dnsEdsSotwB", dnsEds(undefined, AB_MAIN));
     await run("dnsEdsDelta", dnsEds(), true);
     await run("goLinearSotw", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
     await run("goSnapshotSotw", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));

@@ -49,6 +49,7 @@ export async function startDnsEds({
   nodeArgs = [],
   tmpDir,
   label = "dns-eds",
+  main = join(root, "dist", "cli", "main.js"),
 }) {
   const xdsPort = await freePort();
   const adminPort = await freePort();
@@ -71,7 +72,7 @@ export async function startDnsEds({
       "-r",
       join(here, "gc-on-signal.cjs"),
       ...nodeArgs,
-      join(root, "dist", "cli", "main.js"),
+      main,
       "serve",
       "--config",
       file,

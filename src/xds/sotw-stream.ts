@@ -61,12 +61,17 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   }
 
   private onAck(st: SotwTypeState): void {
-    if (!st.inflight) return;
+    const inflight = st.inflight;
+    if (!inflight) return;
     const now = this.ctx.now();
-    for (const [n, v] of st.inflight) this.noteAck(st, n, v, now);
-    if (st.fullState) st.acked = new Map(st.inflight);
-    else for (const [n, v] of st.inflight) st.acked.set(n, v);
-    for (const [n, v] of st.inflight) if (st.rejected.get(n) === v) st.rejected.delete(n);
+    const rejected = st.rejected;
+    for (const [n, v] of inflight) {
+      this.noteAck(st, n, v, now);
+      if (!st.fullState) st.acked.set(n, v);
+      if (rejected.size > 0 && rejected.get(n) === v) rejected.delete(n);
+    }
+    // A full-state response replaces what the client holds; its map is ours alone from here on.
+    if (st.fullState) st.acked = inflight;
     st.inflight = undefined;
     st.lastNack = undefined;
   }
@@ -88,6 +93,8 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   }
 
   private applyNames(st: SotwTypeState, requested: readonly string[], first: boolean): void {
+    // A plain ACK (the request after every push) names what the type already has: nothing changes.
+    if (!first && sameSubscription(st, requested)) return;
     const names = new Set(requested);
     const star = names.delete("*");
     const added: string[] = [];
@@ -192,13 +199,16 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   }
 
   private emit(st: SotwTypeState, resources: EncodedResource[]): Buffer {
-    const sent = new Map<string, string>();
+    // Full state: the response is the whole set. Partial: it adds to what is still unanswered.
+    const sent = st.fullState || st.inflight === undefined ? new Map<string, string>() : st.inflight;
+    let key = "";
     for (const e of resources) {
       st.known.set(e.name, e.version);
-      st.force.delete(e.name);
+      if (st.force.size > 0) st.force.delete(e.name);
       sent.set(e.name, e.version);
+      key += `\0${e.name}\0${e.version}`;
     }
-    st.inflight = st.fullState ? sent : new Map([...(st.inflight ?? []), ...sent]);
+    st.inflight = sent;
     st.nonce = this.nextNonce();
     const versionInfo = versionsDigest(st.known, shortHash);
     if (this.ctx.logger.isLevelEnabled("debug")) {
@@ -213,11 +223,26 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
       );
     }
     const nonce = st.nonce;
-    const key = `s\0${st.typeUrl}\0${versionInfo}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}`;
+    key = `s\0${st.typeUrl}\0${versionInfo}\0${nonce}${key}`;
     return this.ctx.shared.get(this.ctx.store.generation, key, () =>
       encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce, resources }),
     );
   }
+}
+
+/**
+ * True when a request's names leave the type's subscription exactly as it is: the same names, or the
+ * same wildcard ("*", or no names on a legacy wildcard). Checked before any set is built.
+ */
+function sameSubscription(st: SotwTypeState, requested: readonly string[]): boolean {
+  if (st.wildcard) {
+    if (st.names.size > 0) return false;
+    return requested.length === 0 ? st.legacyWildcard : requested.length === 1 && requested[0] === "*";
+  }
+  if (requested.length === 0 || requested.length !== st.names.size) return false;
+  for (const n of requested) if (!st.names.has(n)) return false;
+  // Every requested name is held and there are as many: the same set unless one is repeated.
+  return requested.length === 1 || new Set(requested).size === requested.length;
 }
 
 function createState(typeUrl: string): SotwTypeState {

@@ -115,6 +115,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   /** Since when the stream has had no subscription (from its start); undefined while it has one. */
   idleSince: number | undefined;
   protected readonly states = new Map<string, S>();
+  /** The same states in PUSH_ORDER: what every pump scans, without a map lookup per type. */
+  private readonly ordered: S[] = [];
   protected readonly watch: StoreWatch;
   protected readonly writer: StreamWriter;
   private readonly bucket: TokenBucket;
@@ -126,6 +128,12 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   private nonceGen = -1;
   private nonceSeq = 0;
   private closed = false;
+  /**
+   * Nothing left to send and every state settled, as of the last response built. Only a request, a
+   * store change or a kick can make a state dirty, and each clears this; until then the pump that
+   * follows each write's completion returns at once instead of scanning the states again.
+   */
+  private quiet = false;
 
   constructor(
     protected readonly ctx: StreamContext,
@@ -208,6 +216,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
 
   private onRequest(req: XdsRequest): void {
     if (this.closed) return;
+    this.quiet = false;
     try {
       if (req.problem) throw req.problem;
       // Checked before the request is applied; answering our own response is never throttled, so a
@@ -245,7 +254,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   }
 
   private hasSubscription(): boolean {
-    for (const st of this.states.values()) if (st.wildcard || st.names.size > 0) return true;
+    for (const st of this.ordered) if (st.wildcard || st.names.size > 0) return true;
     return false;
   }
 
@@ -350,6 +359,12 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     if (!st) {
       st = this.newState(typeUrl);
       this.states.set(typeUrl, st);
+      this.ordered.push(st);
+      this.ordered.sort(
+        (a, b) =>
+          PUSH_ORDER.indexOf(a.typeUrl as (typeof PUSH_ORDER)[number]) -
+          PUSH_ORDER.indexOf(b.typeUrl as (typeof PUSH_ORDER)[number]),
+      );
     }
     return { st, typeUrl, first };
   }
@@ -357,7 +372,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   protected resolveTypeUrl(requested: string): string | undefined {
     const t = this.ctx.fixedTypeUrl ?? requested;
     if (this.ctx.fixedTypeUrl && requested !== "" && requested !== this.ctx.fixedTypeUrl) return undefined;
-    return PUSH_ORDER.includes(t as (typeof PUSH_ORDER)[number]) ? t : undefined;
+    // The known constant, not the request's own copy of it: every map keyed by type then compares
+    // one string object with itself.
+    const i = PUSH_ORDER.indexOf(t as (typeof PUSH_ORDER)[number]);
+    return i < 0 ? undefined : PUSH_ORDER[i];
   }
 
   /**
@@ -371,7 +389,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
       this.nonceGen = gen;
       this.nonceSeq = 0;
     }
-    return `${gen.toString(36)}.${(this.nonceSeq++).toString(36)}`;
+    return nonceOf(gen, this.nonceSeq++);
   }
 
   protected subscribed(st: S, name: string): boolean {
@@ -384,10 +402,12 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     for (const n of added) st.pending.add(n);
     if (wildcardTurnedOn) for (const n of this.wildcardNames(st.typeUrl)) st.pending.add(n);
     st.since ??= this.ctx.now();
+    this.quiet = false;
     this.writer.kick();
   }
 
   protected kick(): void {
+    this.quiet = false;
     this.writer.kick();
   }
 
@@ -403,14 +423,20 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     }
     const first = changes[0];
     if (touched && first) this.convergence.joined(this.ctx.store.generation, first.at);
+    this.quiet = false;
     this.writer.kick();
   }
 
   private produce(): Buffer | undefined {
-    for (const phase of ["upsert", "removal"] as const) {
-      for (const t of PUSH_ORDER) {
-        const st = this.states.get(t);
-        if (!st || !this.isDirty(st)) continue;
+    if (this.quiet) return undefined;
+    // Runs for every stream of a fan-out, a thousand at a time: plain indexed loops over its own states.
+    const ordered = this.ordered;
+    for (let p = 0; p < 2; p++) {
+      const phase: Phase = p === 0 ? "upsert" : "removal";
+      for (let i = 0; i < ordered.length; i++) {
+        const st = ordered[i] as S;
+        if (!this.isDirty(st)) continue;
+        const t = st.typeUrl;
         const answered = st.inflight === undefined;
         const buf = this.build(st, phase);
         if (buf) {
@@ -424,18 +450,33 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
           const now = this.ctx.now();
           if (answered) st.inflightSince = now;
           this.ctx.metrics.pushed(t, buf.length, Math.max(0, now - (st.since ?? now)));
+          // The common push has nothing after it: settle now, and the pump after this write's
+          // completion has nothing to scan.
+          if (!this.anyDirty()) this.settleQuiet();
           return buf;
         }
       }
     }
-    for (const st of this.states.values()) this.settle(st);
+    this.settleQuiet();
     if (this.convergence.waiting) this.checkInStep();
     return undefined;
   }
 
+  private anyDirty(): boolean {
+    const ordered = this.ordered;
+    for (let i = 0; i < ordered.length; i++) if (this.isDirty(ordered[i] as S)) return true;
+    return false;
+  }
+
+  private settleQuiet(): void {
+    const ordered = this.ordered;
+    for (let i = 0; i < ordered.length; i++) this.settle(ordered[i] as S);
+    this.quiet = true;
+  }
+
   /** In step: nothing sent unanswered and nothing left to send; the generations it joined converged. */
   private checkInStep(): void {
-    for (const st of this.states.values()) if (st.inflight !== undefined || st.pending.size > 0) return;
+    for (const st of this.ordered) if (st.inflight !== undefined || st.pending.size > 0) return;
     this.convergence.leaveAll(true);
   }
 
@@ -497,8 +538,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   }
 
   protected settle(st: S): void {
-    st.pending.clear();
-    st.force.clear();
+    if (st.pending.size > 0) st.pending.clear();
+    if (st.force.size > 0) st.force.clear();
     st.since = undefined;
   }
 
@@ -552,6 +593,27 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.ctx.metrics.streamClosed(this.ctx.kind);
     this.ctx.onClose(this as unknown as XdsStreamBase<TypeStateBase>);
   }
+}
+
+/**
+ * The nonce strings of the current generation, made once and shared by every stream (a fan-out asks a
+ * thousand streams for the same "<gen>.0").
+ */
+let nonceGen = -1;
+const nonces: string[] = [];
+function nonceOf(gen: number, seq: number): string {
+  if (gen !== nonceGen) {
+    nonceGen = gen;
+    nonces.length = 0;
+  }
+  if (seq >= 64) return `${gen.toString(36)}.${seq.toString(36)}`;
+  let n = nonces[seq];
+  if (n === undefined) {
+    n = `${gen.toString(36)}.${seq.toString(36)}`;
+    while (nonces.length < seq) nonces.push(`${gen.toString(36)}.${nonces.length.toString(36)}`);
+    nonces[seq] = n;
+  }
+  return n;
 }
 
 function emitStatus(call: ServerDuplexStream<XdsRequest, Buffer>, code: status, details: string): void {

@@ -112,6 +112,23 @@ describe("SotW ADS", () => {
     expect(again.nonce).not.toBe(bad.nonce);
   });
 
+  it("an ACK that repeats one name and leaves another out unsubscribes the one left out", async () => {
+    putCla(store, "s9-a", "10.0.0.1");
+    putCla(store, "s9-b", "10.0.0.2");
+    const { c, barrier } = open();
+    c.send({ node: node("n9"), typeUrl: T.endpoint, resourceNames: ["s9-a", "s9-b"] });
+    const r1 = await c.next();
+    expect(sotwNames(r1).sort()).toEqual(["s9-a", "s9-b"]);
+    // As many names as before, all of them known, but not the same set: s9-b is gone.
+    ack(c, r1, ["s9-a", "s9-a"]);
+    expect(await barrier.pass()).toEqual([]);
+    putCla(store, "s9-b", "10.0.0.3");
+    expect(await barrier.pass()).toEqual([]);
+    putCla(store, "s9-a", "10.0.0.4");
+    const r2 = await c.next();
+    expect(sotwNames(r2)).toEqual(["s9-a"]);
+  });
+
   it("ignores requests with a stale nonce", async () => {
     putCla(store, "s3-a", "10.0.0.1");
     putCla(store, "s3-b", "10.0.0.1");
