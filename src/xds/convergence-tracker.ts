@@ -77,9 +77,10 @@ export class StreamConvergence {
   }
 
   leaveAll(converged: boolean): void {
-    if (this.gens.length === 0) return;
     const gens = this.gens;
-    this.gens = [];
+    if (gens.length === 0) return;
+    // Emptied in place: a stream joins and leaves once per push, and leave() never calls back here.
     for (const g of gens) this.tracker?.leave(g, converged);
+    gens.length = 0;
   }
 }

@@ -65,7 +65,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
       if (v !== "") this.noteAck(st, n, v, now);
       if (v === "") st.acked.delete(n);
       else st.acked.set(n, v);
-      if (st.rejected.get(n) === v) st.rejected.delete(n);
+      if (st.rejected.size > 0 && st.rejected.get(n) === v) st.rejected.delete(n);
     }
     st.inflight = undefined;
     st.lastNack = undefined;
@@ -215,7 +215,9 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
     removed: string[],
     sent: Map<string, string>,
   ): Buffer {
-    st.inflight = new Map([...(st.inflight ?? []), ...sent]);
+    // Added to what is still unanswered; the common push (nothing unanswered) keeps its own map.
+    if (st.inflight === undefined) st.inflight = sent;
+    else for (const [n, v] of sent) st.inflight.set(n, v);
     const nonce = this.nextNonce();
     st.nonce = nonce;
     if (this.ctx.logger.isLevelEnabled("debug")) {
