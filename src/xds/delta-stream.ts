@@ -178,7 +178,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
         out.push(e);
       }
       if (out.length === 0) return undefined;
-      const sent = new Map<string, string>();
+      const sent = this.unanswered(st);
       for (const e of out) {
         st.clientHas.set(e.name, e.version);
         st.force.delete(e.name);
@@ -186,7 +186,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
         st.pending.delete(e.name);
         sent.set(e.name, e.version);
       }
-      return this.emit(st, out, [], sent);
+      return this.emit(st, out, []);
     }
     const removed: string[] = [];
     for (const n of st.pending) {
@@ -199,25 +199,17 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
       }
     }
     if (removed.length === 0) return undefined;
-    const sent = new Map<string, string>();
+    const sent = this.unanswered(st);
     for (const n of removed) {
       st.clientHas.delete(n);
       if (st.names.has(n)) st.reportedAbsent.add(n);
       st.pending.delete(n);
       sent.set(n, "");
     }
-    return this.emit(st, [], removed, sent);
+    return this.emit(st, [], removed);
   }
 
-  private emit(
-    st: DeltaTypeState,
-    resources: EncodedResource[],
-    removed: string[],
-    sent: Map<string, string>,
-  ): Buffer {
-    // Added to what is still unanswered; the common push (nothing unanswered) keeps its own map.
-    if (st.inflight === undefined) st.inflight = sent;
-    else for (const [n, v] of sent) st.inflight.set(n, v);
+  private emit(st: DeltaTypeState, resources: EncodedResource[], removed: string[]): Buffer {
     const nonce = this.nextNonce();
     st.nonce = nonce;
     if (this.ctx.logger.isLevelEnabled("debug")) {

@@ -200,7 +200,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
 
   private emit(st: SotwTypeState, resources: EncodedResource[]): Buffer {
     // Full state: the response is the whole set. Partial: it adds to what is still unanswered.
-    const sent = st.fullState || st.inflight === undefined ? new Map<string, string>() : st.inflight;
+    const sent = st.fullState ? new Map<string, string>() : this.unanswered(st);
     let key = "";
     for (const e of resources) {
       st.known.set(e.name, e.version);

@@ -392,6 +392,15 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     return nonceOf(gen, this.nonceSeq++);
   }
 
+  /**
+   * Where a response's name → version entries go until the client answers it: what is still unanswered
+   * of this type (a response adds to it), or a new map.
+   */
+  protected unanswered(st: S): Map<string, string> {
+    if (st.inflight === undefined) st.inflight = new Map();
+    return st.inflight;
+  }
+
   protected subscribed(st: S, name: string): boolean {
     return st.wildcard || st.names.has(name);
   }
@@ -606,12 +615,10 @@ function nonceOf(gen: number, seq: number): string {
     nonceGen = gen;
     nonces.length = 0;
   }
-  if (seq >= 64) return `${gen.toString(36)}.${seq.toString(36)}`;
   let n = nonces[seq];
   if (n === undefined) {
     n = `${gen.toString(36)}.${seq.toString(36)}`;
-    while (nonces.length < seq) nonces.push(`${gen.toString(36)}.${nonces.length.toString(36)}`);
-    nonces[seq] = n;
+    if (seq < 64) nonces[seq] = n;
   }
   return n;
 }
