@@ -16,6 +16,7 @@ import { LocalitySchema, MetadataSchema } from "../gen/envoy/config/core/v3/base
 import {
   Endpoint_AdditionalAddressSchema,
   EndpointSchema,
+  type LbEndpoint,
   LbEndpointSchema,
   LocalityLbEndpointsSchema,
 } from "../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
@@ -24,6 +25,7 @@ import {
   ClusterLoadAssignment_PolicySchema,
   ClusterLoadAssignmentSchema,
 } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import { isFrozenLbEndpoint } from "./frozen-lb-endpoint.js";
 
 // Every field number handled here is below 16, so each tag is one byte: (number << 3) | wire type.
 const T_CLA_CLUSTER_NAME = 0x0a;
@@ -152,6 +154,17 @@ let sizes = new Int32Array(1024);
 /** Next slot in `sizes`: pass 1 appends in pre-order, pass 2 consumes in the same order. */
 let slot = 0;
 
+/**
+ * The encoded body of every LbEndpoint that can never change (frozen-lb-endpoint.ts), from the first
+ * assignment that listed it. A rebuild of a 10,000-endpoint cluster after one name changed lists 9,999
+ * of the same endpoint objects again: their bytes are copied instead of checked, sized and written.
+ * About 100 bytes per endpoint, held only as long as the endpoint object is.
+ */
+const lbBodies = new WeakMap<object, Uint8Array>();
+/** Bodies pass 1 took from `lbBodies`, in order; pass 2 copies them where their slot says so. */
+let bodies: Uint8Array[] = [];
+let bodyAt = 0;
+
 function reserve(): number {
   if (slot === sizes.length) {
     const grown = new Int32Array(sizes.length * 2);
@@ -239,7 +252,18 @@ function sizeLle(m: Msg): number {
   let s = 0;
   if (m.locality !== undefined) s += lenField(sizeLocality(m.locality as Msg));
   const lbs = m.lbEndpoints as Msg[];
-  for (let i = 0; i < lbs.length; i++) s += lenField(sizeLbe(lbs[i] as Msg));
+  for (let i = 0; i < lbs.length; i++) {
+    const lb = lbs[i] as Msg;
+    const body = lbBodies.get(lb);
+    if (body === undefined) {
+      s += lenField(sizeLbe(lb));
+      continue;
+    }
+    // A negative slot tells pass 2 to copy the next remembered body instead of writing the message.
+    sizes[reserve()] = ~body.length;
+    bodies.push(body);
+    s += lenField(body.length);
+  }
   if (m.loadBalancingWeight !== undefined) s += lenField(wrapperBody(m.loadBalancingWeight));
   const p = uint32(m.priority);
   if (p !== 0) s += 1 + varintSize(p);
@@ -439,8 +463,23 @@ function writeLle(m: Msg, b: Buffer, p: number): number {
   }
   const lbs = m.lbEndpoints as Msg[];
   for (let i = 0; i < lbs.length; i++) {
+    const n = sizes[slot] as number;
+    if (n < 0) {
+      slot++;
+      b[p++] = T_LLE_LB_ENDPOINTS;
+      p = putVarint(b, p, ~n);
+      const body = bodies[bodyAt++] as Uint8Array;
+      b.set(body, p);
+      p += body.length;
+      continue;
+    }
     p = putLen(b, p, T_LLE_LB_ENDPOINTS);
-    p = writeLbe(lbs[i] as Msg, b, p);
+    const lb = lbs[i] as Msg;
+    const start = p;
+    p = writeLbe(lb, b, p);
+    // A copy: a view would keep this whole assignment's buffer alive for as long as the endpoint.
+    if (isFrozenLbEndpoint(lb as unknown as LbEndpoint))
+      lbBodies.set(lb, new Uint8Array(b.subarray(start, p)));
   }
   if (m.loadBalancingWeight !== undefined)
     p = putWrapper(b, p, T_LLE_WEIGHT, m.loadBalancingWeight as number);
@@ -536,6 +575,8 @@ function writeMetadata(m: Msg, b: Buffer, p: number): number {
  */
 export function encodeClusterLoadAssignment(cla: ClusterLoadAssignment): Uint8Array | undefined {
   slot = 0;
+  bodies = [];
+  bodyAt = 0;
   let total: number;
   try {
     total = sizeCla(cla);
@@ -546,6 +587,7 @@ export function encodeClusterLoadAssignment(cla: ClusterLoadAssignment): Uint8Ar
   const out = Buffer.allocUnsafe(total);
   slot = 1; // slot 0 is the top-level message's own size, which has no prefix
   const end = writeCla(cla, out, 0);
+  bodies = [];
   if (end !== total) throw new Error(`cla-encoder: wrote ${end} of ${total} bytes`);
   return out;
 }

@@ -154,6 +154,116 @@ describe("encodeClusterLoadAssignment", () => {
   });
 });
 
+/** Freezes a message and everything under it, as the assignment builder does with what it makes. */
+function deepFreeze<T>(m: T): T {
+  if (m === null || typeof m !== "object" || ArrayBuffer.isView(m)) return m;
+  for (const v of Object.values(m)) deepFreeze(v);
+  return Object.freeze(m);
+}
+
+type LbInit = MessageInitShape<typeof LbEndpointSchema>;
+
+describe("encodeClusterLoadAssignment with remembered endpoint bodies", () => {
+  it("stays byte-identical when frozen endpoints are listed again, in new orders and beside changed ones", () => {
+    // A pool of endpoints, some frozen all the way down (remembered after their first encode), some
+    // not; every step lists a random selection in a random order, and changes an unfrozen one first.
+    const step = fc.record({
+      picks: fc.array(fc.nat({ max: 7 }), { maxLength: 8 }),
+      mutate: fc.nat({ max: 7 }),
+      address: fc.ipV4(),
+      port: fc.nat({ max: 65535 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(lbEndpoint, { minLength: 8, maxLength: 8 }),
+        fc.array(step, { maxLength: 6 }),
+        (inits, steps) => {
+          const pool = inits.map((init, i) => {
+            const lb = create(LbEndpointSchema, init as LbInit);
+            return i % 2 === 0 ? deepFreeze(lb) : lb;
+          });
+          for (const s of steps) {
+            const target = pool[s.mutate];
+            if (target && !Object.isFrozen(target)) {
+              target.hostIdentifier = {
+                case: "endpoint",
+                value: create(EndpointSchema, {
+                  address: {
+                    address: {
+                      case: "socketAddress",
+                      value: { address: s.address, portSpecifier: { case: "portValue", value: s.port } },
+                    },
+                  },
+                }),
+              };
+            }
+            const lbEndpoints = s.picks.map((k) => pool[k]).filter((lb) => lb !== undefined);
+            expectSameAsToBinary(
+              create(ClusterLoadAssignmentSchema, {
+                clusterName: "c",
+                endpoints: [{ lbEndpoints, priority: 0 }],
+              }),
+            );
+          }
+        },
+      ),
+      seeded({ seed: 15006, runs: 300, label: "cla encoder, remembered bodies" }),
+    );
+  });
+
+  it("writes an endpoint afresh when something under it can still change, though the endpoint itself is frozen", () => {
+    const lb = create(LbEndpointSchema, {
+      hostIdentifier: {
+        case: "endpoint",
+        value: {
+          address: {
+            address: {
+              case: "socketAddress",
+              value: { address: "10.0.0.1", portSpecifier: { case: "portValue", value: 80 } },
+            },
+          },
+        },
+      },
+    });
+    Object.freeze(lb);
+    Object.freeze(lb.hostIdentifier);
+    const cla = () =>
+      create(ClusterLoadAssignmentSchema, { clusterName: "c", endpoints: [{ lbEndpoints: [lb] }] });
+    expectSameAsToBinary(cla());
+    const ep = lb.hostIdentifier.value as {
+      address?: { address: { case: string; value: { address: string } } };
+    };
+    if (ep.address) ep.address.address.value.address = "10.0.0.2";
+    expectSameAsToBinary(cla());
+    expect(hex(encodeClusterLoadAssignment(cla()) as Uint8Array)).toContain(
+      Buffer.from("10.0.0.2").toString("hex"),
+    );
+  });
+
+  it("copies a frozen endpoint's bytes into a later assignment exactly, with its metadata and weight", () => {
+    const spec = cluster({
+      ipFamily: "V6_PREFERRED",
+      happyEyeballs: true,
+      sources: [dnsSource("svc.example.com", 8080, { metadata: { version: "v1" } })],
+    });
+    const first = buildAssignmentFromAnswers(spec, [
+      { a: a("svc.example.com", "10.0.0.1", "10.0.0.2"), aaaa: aaaa("svc.example.com", "fd00::1") },
+    ]);
+    expectSameAsToBinary(first);
+    // The same endpoint messages in another assignment: another name, another locality, more endpoints.
+    const reused = first.endpoints.flatMap((e) => e.lbEndpoints);
+    expect(reused.every((lb) => Object.isFrozen(lb))).toBe(true);
+    const second = create(ClusterLoadAssignmentSchema, {
+      clusterName: "other",
+      endpoints: [
+        { locality: { zone: "z9" }, lbEndpoints: [...reused].reverse(), loadBalancingWeight: 7, priority: 0 },
+        { locality: { zone: "z8" }, lbEndpoints: reused, priority: 1 },
+      ],
+    });
+    expectSameAsToBinary(second);
+  });
+});
+
 const base = (): ClusterLoadAssignment =>
   create(ClusterLoadAssignmentSchema, {
     clusterName: "c",

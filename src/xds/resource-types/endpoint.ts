@@ -13,6 +13,7 @@ import {
   ClusterLoadAssignmentSchema,
 } from "../../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { invalidResource } from "../errors.js";
+import { isFrozenLbEndpoint } from "../frozen-lb-endpoint.js";
 import { TYPE_URLS } from "../type-urls.js";
 import type { ResourceRef, ResourceType } from "./resource-type.js";
 
@@ -82,7 +83,7 @@ export class EndpointResourceType implements ResourceType {
           ep.additionalAddresses.forEach((a, k) => {
             keys.push(checkAddress(name, i, j, k, a.address, seenAddress));
           });
-          if (isFrozenEndpoint(lb)) checkedAddresses.set(lb, keys);
+          if (isFrozenLbEndpoint(lb)) checkedAddresses.set(lb, keys);
         }
         const ew = lb.loadBalancingWeight;
         if (ew !== undefined && ew < 1)
@@ -120,24 +121,6 @@ export class EndpointResourceType implements ResourceType {
  * changed name then re-checks only the endpoints that are new.
  */
 const checkedAddresses = new WeakMap<LbEndpoint, readonly string[]>();
-
-function isFrozenEndpoint(lb: LbEndpoint): boolean {
-  if (!Object.isFrozen(lb) || !Object.isFrozen(lb.hostIdentifier)) return false;
-  if (lb.hostIdentifier.case !== "endpoint") return false;
-  const ep = lb.hostIdentifier.value;
-  if (!Object.isFrozen(ep) || !Object.isFrozen(ep.additionalAddresses)) return false;
-  const frozenAddress = (a: Address | undefined): boolean =>
-    a !== undefined &&
-    Object.isFrozen(a) &&
-    Object.isFrozen(a.address) &&
-    a.address.case === "socketAddress" &&
-    Object.isFrozen(a.address.value) &&
-    Object.isFrozen(a.address.value.portSpecifier);
-  if (!frozenAddress(ep.address)) return false;
-  for (const extra of ep.additionalAddresses)
-    if (!Object.isFrozen(extra) || !frozenAddress(extra.address)) return false;
-  return true;
-}
 
 const lbField = (i: number, j: number): string => `endpoints[${i}].lb_endpoints[${j}]`;
 
