@@ -38,7 +38,11 @@ export class EndpointResourceType implements ResourceType {
     }
     const priorities = new Map<number, number>();
     const seenLocality = new Set<string>();
-    const seenAddress = new Set<string>();
+    // Every address key in traversal order. When each follows the one before in the builder's order
+    // (one address per endpoint, as in a single locality entry), they are unique without a set, which
+    // a 10,000-endpoint assignment rebuilt for one changed name would otherwise fill every time.
+    const addressKeys: string[] = [];
+    let inOrder = true;
     cla.endpoints.forEach((loc, i) => {
       const f = `endpoints[${i}]`;
       if (!loc.locality) throw invalidResource(T, name, `${f}.locality`, "is required");
@@ -63,28 +67,24 @@ export class EndpointResourceType implements ResourceType {
         if (lb.hostIdentifier.case !== "endpoint")
           throw invalidResource(T, name, `${lbField(i, j)}.endpoint`, "is required");
         const ep = lb.hostIdentifier.value;
-        const known = checkedAddresses.get(lb);
-        if (known !== undefined) {
-          // Checked before and unchangeable since: only uniqueness within this assignment is new.
-          for (let k = 0; k < known.length; k++) {
-            const key = known[k] as string;
-            const before = seenAddress.size;
-            seenAddress.add(key);
-            if (seenAddress.size === before)
-              throw invalidResource(
-                T,
-                name,
-                addressField(i, j, k - 1),
-                `duplicate address ${key.replace("|", ":")}`,
-              );
-          }
-        } else {
-          const keys = [checkAddress(name, i, j, -1, ep.address, seenAddress)];
-          ep.additionalAddresses.forEach((a, k) => {
-            keys.push(checkAddress(name, i, j, k, a.address, seenAddress));
-          });
+        let keys = checkedAddresses.get(lb);
+        if (keys === undefined) {
+          const checked = [checkAddress(name, i, j, -1, ep.address)];
+          for (let k = 0; k < ep.additionalAddresses.length; k++)
+            checked.push(checkAddress(name, i, j, k, ep.additionalAddresses[k]?.address));
+          keys = checked;
+          // Unchangeable from here on: a later assignment listing it needs only the uniqueness check.
           if (isFrozenLbEndpoint(lb)) checkedAddresses.set(lb, keys);
         }
+        const first = keys[0] as string;
+        if (
+          inOrder &&
+          (keys.length !== 1 ||
+            (addressKeys.length > 0 && !addressAfter(addressKeys[addressKeys.length - 1] as string, first)))
+        )
+          inOrder = false;
+        if (keys.length === 1) addressKeys.push(first);
+        else for (const k of keys) addressKeys.push(k);
         const ew = lb.loadBalancingWeight;
         if (ew !== undefined && ew < 1)
           throw invalidResource(T, name, `${lbField(i, j)}.load_balancing_weight`, "must be ≥ 1");
@@ -98,6 +98,14 @@ export class EndpointResourceType implements ResourceType {
           );
       }
     });
+    if (!inOrder) {
+      const seen = new Set<string>();
+      for (const key of addressKeys) {
+        const before = seen.size;
+        seen.add(key);
+        if (seen.size === before) throw duplicateAddress(name, cla, key);
+      }
+    }
     for (let p = 0; p < priorities.size; p++) {
       if (!priorities.has(p))
         throw invalidResource(
@@ -130,15 +138,8 @@ const addressField = (i: number, j: number, k: number): string =>
     ? `${lbField(i, j)}.endpoint.address`
     : `${lbField(i, j)}.endpoint.additional_addresses[${k}].address`;
 
-/** Checks one socket address (see addressField for i, j, k), adds its key to `seen` and returns it. */
-function checkAddress(
-  name: string,
-  i: number,
-  j: number,
-  k: number,
-  addr: Address | undefined,
-  seen: Set<string>,
-): string {
+/** Checks one socket address (see addressField for i, j, k) and returns its key, `address|port`. */
+function checkAddress(name: string, i: number, j: number, k: number, addr: Address | undefined): string {
   if (addr?.address.case !== "socketAddress")
     throw invalidResource(T, name, addressField(i, j, k), "must be a socket_address");
   const sa = addr.address.value;
@@ -152,16 +153,54 @@ function checkAddress(
   if (sa.portSpecifier.case !== "portValue" || sa.portSpecifier.value < 1 || sa.portSpecifier.value > 65535) {
     throw invalidResource(T, name, `${addressField(i, j, k)}.port_value`, "must be a port in 1..65535");
   }
-  const key = `${sa.address}|${sa.portSpecifier.value}`;
-  if (seen.has(key))
-    throw invalidResource(
-      T,
-      name,
-      addressField(i, j, k),
-      `duplicate address ${sa.address}:${sa.portSpecifier.value}`,
-    );
-  seen.add(key);
-  return key;
+  return `${sa.address}|${sa.portSpecifier.value}`;
+}
+
+const BAR = 0x7c;
+
+/**
+ * True when key `b` comes strictly after key `a` in the order the assignment builder lists endpoints:
+ * by address as a string, then by port as a number. Keys are `address|port`, and no IP literal holds
+ * a '|', so an address that ends first is the shorter prefix and sorts first.
+ */
+function addressAfter(a: string, b: string): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return x === BAR ? true : y === BAR ? false : y > x;
+    if (x === BAR) return Number(b.slice(i + 1)) > Number(a.slice(i + 1));
+  }
+  return false;
+}
+
+/** The error for the first address listed twice, `key` being one that is; found again only to name it. */
+function duplicateAddress(name: string, cla: ClusterLoadAssignment, key: string): Error {
+  const seen = new Set<string>();
+  for (let i = 0; i < cla.endpoints.length; i++) {
+    const lbs = cla.endpoints[i]?.lbEndpoints ?? [];
+    for (let j = 0; j < lbs.length; j++) {
+      const lb = lbs[j] as LbEndpoint;
+      if (lb.hostIdentifier.case !== "endpoint") continue;
+      const ep = lb.hostIdentifier.value;
+      const addrs = [ep.address, ...ep.additionalAddresses.map((a) => a.address)];
+      for (let k = 0; k < addrs.length; k++) {
+        const a = addrs[k]?.address;
+        if (a?.case !== "socketAddress") continue;
+        const sa = a.value;
+        const kk = `${sa.address}|${sa.portSpecifier.value}`;
+        if (seen.has(kk))
+          return invalidResource(
+            T,
+            name,
+            addressField(i, j, k - 1),
+            `duplicate address ${kk.replace("|", ":")}`,
+          );
+        seen.add(kk);
+      }
+    }
+  }
+  return invalidResource(T, name, "endpoints", `duplicate address ${key.replace("|", ":")}`);
 }
 
 /** Dotted-quad check without a regex: validation of 10k-endpoint CLAs spends most of its time here. */
