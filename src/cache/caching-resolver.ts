@@ -5,7 +5,7 @@
  * Without etcd it is the local tier alone, with the same behaviour for a single replica.
  */
 import type { Logger } from "pino";
-import { historyFingerprint, recordAnswer } from "../dns/answer-history.js";
+import { recordAnswer } from "../dns/answer-history.js";
 import type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "../dns/types.js";
 import type { HealthSink } from "../health/types.js";
 import { cacheKey, normalizeName } from "./cache-key.js";
@@ -132,8 +132,7 @@ interface Tracked {
   name: string;
   type: RecordType;
   timer: NodeJS.Timeout | undefined;
-  fingerprint: string | undefined;
-  /** The answer behind `fingerprint`, for the one-pass check of an unchanged refresh. */
+  /** What listeners were last told, to tell them only of a change. */
   notified: NotifiedAnswer;
   /** Resolvers waiting for the owner's answer to arrive through etcd. */
   waiters: (() => void)[];
@@ -146,25 +145,6 @@ class AbortedError extends CacheError {
   constructor() {
     super("ERR_DNS_ABORTED", "lookup aborted");
   }
-}
-
-/** A record without its TTL, as text. Addresses (the common case, thousands per name) skip JSON. */
-function recordKey(r: DnsRecord): string {
-  if (r.type === "A" || r.type === "AAAA") return `${r.type} ${r.address}`;
-  return JSON.stringify(r, (k, v) => (k === "ttl" ? undefined : v));
-}
-
-function fingerprint(a: Answer): string {
-  const recs = a.records.map(recordKey).sort();
-  const targets = a.targets
-    ? [...a.targets]
-        .map(
-          ([k, t]) =>
-            `${k}=${[...t.a, ...t.aaaa].map((r) => (r.type === "A" || r.type === "AAAA" ? r.address : "")).sort()}`,
-        )
-        .sort()
-    : [];
-  return `${a.rcode}|${a.stale}|${recs.join(",")}|${targets.join(";")}|${historyFingerprint(a.history)}`;
 }
 
 class CachingResolverImpl implements CachingResolver {
@@ -489,11 +469,7 @@ class CachingResolverImpl implements CachingResolver {
   }
 
   private notify(t: Tracked, answer: Answer): void {
-    if (t.notified.sameAs(answer)) return;
-    const fp = fingerprint(answer);
-    if (fp === t.fingerprint) return;
-    t.fingerprint = fp;
-    t.notified.remember(answer);
+    if (!t.notified.update(answer)) return;
     for (const cb of this.listeners) {
       try {
         cb(t.name, t.type, answer);
@@ -511,7 +487,6 @@ class CachingResolverImpl implements CachingResolver {
       name: n,
       type,
       timer: undefined,
-      fingerprint: undefined,
       notified: new NotifiedAnswer(),
       waiters: [],
       lastAttempt: 0,
