@@ -17,6 +17,7 @@ import { encodeResource } from "../../src/xds/encoded-resource.js";
 import { clusterLoadAssignment } from "../../src/xds/resource-builders.js";
 import { TYPE_URLS } from "../../src/xds/type-urls.js";
 import { a, aaaa, cluster, dnsSource, loc } from "../endpoints/fixtures.js";
+import { deepFreeze } from "../support/deep-freeze.js";
 import { seeded } from "../support/property-seed.js";
 
 type ClaInit = MessageInitShape<typeof ClusterLoadAssignmentSchema>;
@@ -153,13 +154,6 @@ describe("encodeClusterLoadAssignment", () => {
     );
   });
 });
-
-/** Freezes a message and everything under it, as the assignment builder does with what it makes. */
-function deepFreeze<T>(m: T): T {
-  if (m === null || typeof m !== "object" || ArrayBuffer.isView(m)) return m;
-  for (const v of Object.values(m)) deepFreeze(v);
-  return Object.freeze(m);
-}
 
 type LbInit = MessageInitShape<typeof LbEndpointSchema>;
 

@@ -9,6 +9,7 @@ import type { ClusterLoadAssignment } from "../../src/gen/envoy/config/endpoint/
 import { XdsError } from "../../src/xds/errors.js";
 import { clusterLoadAssignment } from "../../src/xds/resource-builders.js";
 import { EndpointResourceType } from "../../src/xds/resource-types/endpoint.js";
+import { deepFreeze } from "../support/deep-freeze.js";
 import { seeded } from "../support/property-seed.js";
 
 const eds = new EndpointResourceType();
@@ -24,12 +25,6 @@ function verdict(cla: ClusterLoadAssignment): string | undefined {
     expect(e).toBeInstanceOf(XdsError);
     return (e as Error).message;
   }
-}
-
-function deepFreeze<T>(m: T): T {
-  if (m === null || typeof m !== "object" || ArrayBuffer.isView(m)) return m;
-  for (const v of Object.values(m)) deepFreeze(v);
-  return Object.freeze(m);
 }
 
 const one = (eps: Ep[]) => clusterLoadAssignment("c", [{ zone: "z", endpoints: eps }]);
