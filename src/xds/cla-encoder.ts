@@ -158,11 +158,12 @@ let slot = 0;
  * The encoded body of every LbEndpoint that can never change (frozen-lb-endpoint.ts), from the first
  * assignment that listed it. A rebuild of a 10,000-endpoint cluster after one name changed lists 9,999
  * of the same endpoint objects again: their bytes are copied instead of checked, sized and written.
- * About 100 bytes per endpoint, held only as long as the endpoint object is.
+ * Held as latin1 strings (one char per byte), held only as long as the endpoint object is: a string
+ * costs its bytes plus a small header, where a Uint8Array of each cost about 200 bytes more.
  */
-const lbBodies = new WeakMap<object, Uint8Array>();
+const lbBodies = new WeakMap<object, string>();
 /** Bodies pass 1 took from `lbBodies`, in order; pass 2 copies them where their slot says so. */
-let bodies: Uint8Array[] = [];
+let bodies: string[] = [];
 let bodyAt = 0;
 
 function reserve(): number {
@@ -468,8 +469,8 @@ function writeLle(m: Msg, b: Buffer, p: number): number {
       slot++;
       b[p++] = T_LLE_LB_ENDPOINTS;
       p = putVarint(b, p, ~n);
-      const body = bodies[bodyAt++] as Uint8Array;
-      b.set(body, p);
+      const body = bodies[bodyAt++] as string;
+      for (let k = 0; k < body.length; k++) b[p + k] = body.charCodeAt(k);
       p += body.length;
       continue;
     }
@@ -478,8 +479,7 @@ function writeLle(m: Msg, b: Buffer, p: number): number {
     const start = p;
     p = writeLbe(lb, b, p);
     // A copy: a view would keep this whole assignment's buffer alive for as long as the endpoint.
-    if (isFrozenLbEndpoint(lb as unknown as LbEndpoint))
-      lbBodies.set(lb, new Uint8Array(b.subarray(start, p)));
+    if (isFrozenLbEndpoint(lb as unknown as LbEndpoint)) lbBodies.set(lb, b.toString("latin1", start, p));
   }
   if (m.loadBalancingWeight !== undefined)
     p = putWrapper(b, p, T_LLE_WEIGHT, m.loadBalancingWeight as number);
