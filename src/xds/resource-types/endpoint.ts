@@ -38,10 +38,10 @@ export class EndpointResourceType implements ResourceType {
     }
     const priorities = new Map<number, number>();
     const seenLocality = new Set<string>();
-    // Every address key in traversal order. When each follows the one before in the builder's order
-    // (one address per endpoint, as in a single locality entry), they are unique without a set, which
-    // a 10,000-endpoint assignment rebuilt for one changed name would otherwise fill every time.
-    const addressKeys: string[] = [];
+    // When every address key follows the one before in the builder's order (one address per endpoint,
+    // as in a single locality entry), they are unique without a set, which a 10,000-endpoint assignment
+    // rebuilt for one changed name would otherwise fill every time. Otherwise a second walk uses one.
+    let last: string | undefined;
     let inOrder = true;
     cla.endpoints.forEach((loc, i) => {
       const f = `endpoints[${i}]`;
@@ -76,15 +76,11 @@ export class EndpointResourceType implements ResourceType {
           // Unchangeable from here on: a later assignment listing it needs only the uniqueness check.
           if (isFrozenLbEndpoint(lb)) checkedAddresses.set(lb, keys);
         }
-        const first = keys[0] as string;
-        if (
-          inOrder &&
-          (keys.length !== 1 ||
-            (addressKeys.length > 0 && !addressAfter(addressKeys[addressKeys.length - 1] as string, first)))
-        )
-          inOrder = false;
-        if (keys.length === 1) addressKeys.push(first);
-        else for (const k of keys) addressKeys.push(k);
+        if (inOrder) {
+          const first = keys[0] as string;
+          if (keys.length !== 1 || (last !== undefined && !addressAfter(last, first))) inOrder = false;
+          last = first;
+        }
         const ew = lb.loadBalancingWeight;
         if (ew !== undefined && ew < 1)
           throw invalidResource(T, name, `${lbField(i, j)}.load_balancing_weight`, "must be ≥ 1");
@@ -99,12 +95,8 @@ export class EndpointResourceType implements ResourceType {
       }
     });
     if (!inOrder) {
-      const seen = new Set<string>();
-      for (const key of addressKeys) {
-        const before = seen.size;
-        seen.add(key);
-        if (seen.size === before) throw duplicateAddress(name, cla, key);
-      }
+      const repeated = firstRepeatedAddress(name, cla);
+      if (repeated !== undefined) throw repeated;
     }
     for (let p = 0; p < priorities.size; p++) {
       if (!priorities.has(p))
@@ -174,33 +166,39 @@ function addressAfter(a: string, b: string): boolean {
   return false;
 }
 
-/** The error for the first address listed twice, `key` being one that is; found again only to name it. */
-function duplicateAddress(name: string, cla: ClusterLoadAssignment, key: string): Error {
+/**
+ * The error for the first address listed a second time, walking in order; undefined when none is. Every
+ * address here passed checkAddress in the first walk, so each is a socket address with a port.
+ */
+function firstRepeatedAddress(name: string, cla: ClusterLoadAssignment): Error | undefined {
   const seen = new Set<string>();
   for (let i = 0; i < cla.endpoints.length; i++) {
     const lbs = cla.endpoints[i]?.lbEndpoints ?? [];
     for (let j = 0; j < lbs.length; j++) {
       const lb = lbs[j] as LbEndpoint;
-      if (lb.hostIdentifier.case !== "endpoint") continue;
-      const ep = lb.hostIdentifier.value;
-      const addrs = [ep.address, ...ep.additionalAddresses.map((a) => a.address)];
-      for (let k = 0; k < addrs.length; k++) {
-        const a = addrs[k]?.address;
-        if (a?.case !== "socketAddress") continue;
-        const sa = a.value;
-        const kk = `${sa.address}|${sa.portSpecifier.value}`;
-        if (seen.has(kk))
+      let keys = checkedAddresses.get(lb);
+      if (keys === undefined) {
+        if (lb.hostIdentifier.case !== "endpoint") continue;
+        const ep = lb.hostIdentifier.value;
+        keys = [ep.address, ...ep.additionalAddresses.map((a) => a.address)].map((a, k) =>
+          checkAddress(name, i, j, k - 1, a),
+        );
+      }
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k] as string;
+        const before = seen.size;
+        seen.add(key);
+        if (seen.size === before)
           return invalidResource(
             T,
             name,
             addressField(i, j, k - 1),
-            `duplicate address ${kk.replace("|", ":")}`,
+            `duplicate address ${key.replace("|", ":")}`,
           );
-        seen.add(kk);
       }
     }
   }
-  return invalidResource(T, name, "endpoints", `duplicate address ${key.replace("|", ":")}`);
+  return undefined;
 }
 
 /** Dotted-quad check without a regex: validation of 10k-endpoint CLAs spends most of its time here. */
