@@ -34,10 +34,10 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
     return createState(typeUrl);
   }
 
-  protected handle(req: XdsRequest): void {
-    const found = this.stateForRequest(req);
-    if (!found) return;
-    const { st, first } = found;
+  protected handle(req: XdsRequest, typeUrl: string | undefined, existing: DeltaTypeState | undefined): void {
+    const st = this.stateForRequest(req, typeUrl, existing);
+    if (!st) return;
+    const first = existing === undefined;
     if (first) {
       const initial = req.initialVersions();
       let bytes = 0;

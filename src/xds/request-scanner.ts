@@ -13,6 +13,7 @@ import { fromBinary, mergeFromBinary } from "@bufbuild/protobuf";
 import { type Node, NodeSchema } from "../gen/envoy/config/core/v3/base_pb.js";
 import { XdsError } from "./errors.js";
 import { LimitError } from "./limits.js";
+import { PUSH_ORDER } from "./type-urls.js";
 
 export interface ScanLimits {
   maxNamesPerRequest: number;
@@ -46,6 +47,9 @@ const D_ERROR = 7;
 const D_LAST_KNOWN = 9;
 // google.rpc.Status
 const STATUS_MESSAGE = 2;
+
+/** The type URLs we serve, as bytes: a request naming one gets our constant string, not a copy. */
+const KNOWN_TYPES = PUSH_ORDER.map((t) => ({ url: t, bytes: Buffer.from(t) }));
 
 function malformed(what: string, at: number): XdsError {
   return new XdsError("ERR_XDS_BAD_REQUEST", `malformed request: ${what} at byte ${at}`);
@@ -172,6 +176,30 @@ export class XdsRequest {
     return this.strings(S_NAMES);
   }
 
+  /**
+   * The bytes from the first name field to the end of the last (fields between them included), one
+   * character per byte: what `sameNamesAs` compares a later request with. A string rather than a byte
+   * array because it is one object with its bytes inside (a stream keeps one; each ACK reads it).
+   */
+  namesWire(): string {
+    return this.namesFrom < 0 ? "" : this.buf.toString("latin1", this.namesFrom, this.namesTo);
+  }
+
+  /**
+   * True when this request's names are, byte for byte, `wire` (another request's `namesWire()`): then
+   * both decode to the same names in the same order, and nothing needs decoding. A client repeats its
+   * names in every ACK, so this is how an ACK is told to change nothing.
+   */
+  sameNamesAs(wire: string): boolean {
+    const from = this.namesFrom;
+    if (from < 0) return wire.length === 0;
+    const n = this.namesTo - from;
+    if (n !== wire.length) return false;
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) if (buf[from + i] !== wire.charCodeAt(i)) return false;
+    return true;
+  }
+
   /** Delta `resource_names_subscribe`. */
   subscribe(): string[] {
     return this.strings(D_SUBSCRIBE);
@@ -265,7 +293,7 @@ export class XdsRequest {
           this.noteNode(start, c.pos);
           break;
         case S_TYPE:
-          this.typeUrl = this.short(start, c.pos);
+          this.typeUrl = this.typeUrlAt(start, c.pos);
           break;
         case S_NONCE:
           this.responseNonce = c.pos - start > MAX_SHORT_FIELD ? FOREIGN_NONCE : this.short(start, c.pos);
@@ -305,7 +333,7 @@ export class XdsRequest {
           this.noteNode(start, c.pos);
           break;
         case D_TYPE:
-          this.typeUrl = this.short(start, c.pos);
+          this.typeUrl = this.typeUrlAt(start, c.pos);
           break;
         case D_NONCE:
           this.responseNonce = c.pos - start > MAX_SHORT_FIELD ? FOREIGN_NONCE : this.short(start, c.pos);
@@ -386,6 +414,23 @@ export class XdsRequest {
         c.skip(wire);
       }
     }
+  }
+
+  /**
+   * The type URL: one of ours as our own constant string (every request of a stream names the same type,
+   * and each map keyed by type then compares one string object with itself), any other decoded.
+   */
+  private typeUrlAt(start: number, end: number): string {
+    const buf = this.buf;
+    for (const k of KNOWN_TYPES) {
+      const b = k.bytes;
+      if (b.length !== end - start) continue;
+      // From the end: the shared "type.googleapis.com/envoy.config." prefix tells nothing apart.
+      let i = b.length - 1;
+      while (i >= 0 && b[i] === buf[start + i]) i--;
+      if (i < 0) return k.url;
+    }
+    return this.short(start, end);
   }
 
   private short(start: number, end: number): string {

@@ -28,6 +28,11 @@ interface SotwTypeState extends TypeStateBase {
   legacyWildcard: boolean;
   /** A wildcard subscription must get a response even when the set is empty. */
   owesResponse: boolean;
+  /**
+   * The names field of the last request applied, as its bytes: a later request with the same bytes
+   * (every ACK) would apply the same names again, which changes nothing. Undefined before the first.
+   */
+  namesWire: string | undefined;
 }
 
 const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
@@ -41,15 +46,15 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     return createState(typeUrl);
   }
 
-  protected handle(req: XdsRequest): void {
-    const found = this.stateForRequest(req);
-    if (!found) return;
-    const { st, typeUrl, first } = found;
+  protected handle(req: XdsRequest, typeUrl: string | undefined, existing: SotwTypeState | undefined): void {
+    const st = this.stateForRequest(req, typeUrl, existing);
+    if (!st) return;
+    const first = existing === undefined;
     // A first request may carry a nonce from a previous stream (client reconnected): treat it as initial.
     if (req.responseNonce !== "" && !first) {
       if (req.responseNonce !== st.nonce) {
         this.ctx.logger.debug(
-          { typeUrl, nonce: req.responseNonce, current: st.nonce },
+          { typeUrl: st.typeUrl, nonce: req.responseNonce, current: st.nonce },
           "sotw: stale nonce ignored",
         );
         return;
@@ -57,7 +62,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
       if (req.hasErrorDetail) this.onNack(st, req.errorMessage());
       else this.onAck(st);
     }
-    this.applyNames(st, req.resourceNames(), first);
+    this.applyNames(st, req, first);
   }
 
   private onAck(st: SotwTypeState): void {
@@ -92,9 +97,16 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     st.inflight = undefined;
   }
 
-  private applyNames(st: SotwTypeState, requested: readonly string[], first: boolean): void {
+  private applyNames(st: SotwTypeState, req: XdsRequest, first: boolean): void {
     // A plain ACK (the request after every push) names what the type already has: nothing changes.
-    if (!first && sameSubscription(st, requested)) return;
+    // Applying a list of names twice in a row is the same as once, so the same bytes as the last
+    // request are that without decoding a name.
+    if (!first && st.namesWire !== undefined && req.sameNamesAs(st.namesWire)) return;
+    const requested = req.resourceNames();
+    if (!first && sameSubscription(st, requested)) {
+      st.namesWire = req.namesWire();
+      return;
+    }
     const names = new Set(requested);
     const star = names.delete("*");
     const added: string[] = [];
@@ -134,8 +146,8 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     st.names = names;
     st.wildcard = wildcard;
     if (added.length > 0 || turnedOn) this.updateInterest(st, added, turnedOn);
-    else if (shrunk) this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
-    // A plain ACK (same names) changes nothing: no re-index, no pump.
+    else if (shrunk) this.setInterest(st);
+    st.namesWire = req.namesWire();
   }
 
   protected override isDirty(st: SotwTypeState): boolean {
@@ -252,5 +264,6 @@ function createState(typeUrl: string): SotwTypeState {
     known: new Map(),
     legacyWildcard: false,
     owesResponse: false,
+    namesWire: undefined,
   };
 }

@@ -210,7 +210,11 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     return this.closed;
   }
 
-  protected abstract handle(req: XdsRequest): void;
+  /**
+   * Applies one request. `typeUrl` is its type as this stream serves it (undefined: not served) and `st`
+   * that type's state, if the stream has one yet: both found once per request by the base.
+   */
+  protected abstract handle(req: XdsRequest, typeUrl: string | undefined, st: S | undefined): void;
   /** Next response for `st` in this phase, or undefined if it has nothing of that kind pending. */
   protected abstract build(st: S, phase: Phase): Buffer | undefined;
 
@@ -221,9 +225,11 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
       if (req.problem) throw req.problem;
       // Checked before the request is applied; answering our own response is never throttled, so a
       // client keeps up with any push rate.
+      const typeUrl = this.resolveTypeUrl(req.typeUrl);
+      const st = typeUrl === undefined ? undefined : this.states.get(typeUrl);
       const l = this.ctx.limits;
       if (
-        !this.answersInflight(req) &&
+        !this.answersInflight(req, st) &&
         !this.bucket.take(this.ctx.now(), l.requestsPerSecond, l.requestBurst)
       ) {
         throw new LimitError(
@@ -231,8 +237,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
           `more than ${l.requestBurst} requests at once or ${l.requestsPerSecond} per second`,
         );
       }
-      this.handle(req);
-      this.idleSince = this.hasSubscription() ? undefined : (this.idleSince ?? this.ctx.now());
+      this.handle(req, typeUrl, st);
       if (this.convergence.waiting) this.checkInStep();
     } catch (e) {
       this.fail(e);
@@ -244,11 +249,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
    * Its nonce may already be stale (we pushed again meanwhile); either way a client gets one free
    * request per response we sent, so it can keep up with any push rate, and no more.
    */
-  private answersInflight(req: XdsRequest): boolean {
-    if (req.responseNonce === "") return false;
-    const t = this.resolveTypeUrl(req.typeUrl);
-    const st = t === undefined ? undefined : this.states.get(t);
-    if (st === undefined || st.unanswered === 0) return false;
+  private answersInflight(req: XdsRequest, st: S | undefined): boolean {
+    if (req.responseNonce === "" || st === undefined || st.unanswered === 0) return false;
     st.unanswered--;
     return true;
   }
@@ -336,16 +338,17 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   protected abstract newState(typeUrl: string): S;
 
   /**
-   * The common start of every request: remember the node, check the type, find or create its state.
-   * Undefined (after a warning) for a type this stream does not serve.
+   * The common start of every request: remember the node, check the type, find or create its state
+   * (`st`, when the base found one, is returned as it is). Undefined (after a warning) for a type this
+   * stream does not serve.
    */
-  protected stateForRequest(req: XdsRequest): { st: S; typeUrl: string; first: boolean } | undefined {
+  protected stateForRequest(req: XdsRequest, typeUrl: string | undefined, st: S | undefined): S | undefined {
     // Only the first request must carry the node; later ones are never decoded for it.
     if (this.node === undefined) {
       if (req.hasNode) this.setNode(req.node());
       else if (this.ctx.access !== undefined) this.ctx.access.checkNode(undefined);
     }
-    const typeUrl = this.resolveTypeUrl(req.typeUrl);
+    if (st !== undefined) return st;
     if (typeUrl === undefined) {
       this.ctx.clientLog.warn(
         "unsupported-type",
@@ -354,19 +357,15 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
       );
       return undefined;
     }
-    let st = this.states.get(typeUrl);
-    const first = st === undefined;
-    if (!st) {
-      st = this.newState(typeUrl);
-      this.states.set(typeUrl, st);
-      this.ordered.push(st);
-      this.ordered.sort(
-        (a, b) =>
-          PUSH_ORDER.indexOf(a.typeUrl as (typeof PUSH_ORDER)[number]) -
-          PUSH_ORDER.indexOf(b.typeUrl as (typeof PUSH_ORDER)[number]),
-      );
-    }
-    return { st, typeUrl, first };
+    const created = this.newState(typeUrl);
+    this.states.set(typeUrl, created);
+    this.ordered.push(created);
+    this.ordered.sort(
+      (a, b) =>
+        PUSH_ORDER.indexOf(a.typeUrl as (typeof PUSH_ORDER)[number]) -
+        PUSH_ORDER.indexOf(b.typeUrl as (typeof PUSH_ORDER)[number]),
+    );
+    return created;
   }
 
   protected resolveTypeUrl(requested: string): string | undefined {
@@ -405,9 +404,17 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     return st.wildcard || st.names.has(name);
   }
 
+  /** Re-registers the type's interest with the store once its names or wildcard changed. */
+  protected setInterest(st: S): void {
+    this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
+    // Only here can the stream start or stop watching anything: a request that changes no names
+    // (every ACK) leaves its idleness as it was.
+    this.idleSince = this.hasSubscription() ? undefined : (this.idleSince ?? this.ctx.now());
+  }
+
   /** Re-registers interest with the store and queues every name that may now need a push. */
   protected updateInterest(st: S, added: Iterable<string>, wildcardTurnedOn: boolean): void {
-    this.watch.setInterest(st.typeUrl, st.names, st.wildcard);
+    this.setInterest(st);
     for (const n of added) st.pending.add(n);
     if (wildcardTurnedOn) for (const n of this.wildcardNames(st.typeUrl)) st.pending.add(n);
     st.since ??= this.ctx.now();

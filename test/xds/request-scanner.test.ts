@@ -13,6 +13,7 @@ import {
 } from "../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { LimitError } from "../../src/xds/limits.js";
 import { scanDeltaRequest, scanSotwRequest } from "../../src/xds/request-scanner.js";
+import { PUSH_ORDER, TYPE_URLS } from "../../src/xds/type-urls.js";
 import { seeded } from "../support/property-seed.js";
 
 const WIDE = { maxNamesPerRequest: 1_000_000, maxNameBytes: 1_000_000 };
@@ -145,6 +146,44 @@ describe("scanSotwRequest", () => {
     expect(m.startsWith("x".repeat(100))).toBe(true);
     expect(m).toContain("1000000 bytes");
     expect(m.length).toBeLessThan(130);
+  });
+
+  it("gives a type URL we serve as our own constant, and any other as decoded", () => {
+    const scan = (typeUrl: string) =>
+      scanSotwRequest(toBinary(DiscoveryRequestSchema, create(DiscoveryRequestSchema, { typeUrl })), WIDE);
+    for (const t of PUSH_ORDER) {
+      // Equal and the same object: a copy would be equal too, so the identity is what is checked.
+      const copy = Buffer.from(t).toString();
+      expect(scan(copy).typeUrl).toBe(t);
+      expect(Object.is(scan(copy).typeUrl, t)).toBe(true);
+    }
+    const nearly = `${TYPE_URLS.endpoint.slice(0, -1)}X`;
+    expect(scan(nearly).typeUrl).toBe(nearly);
+    expect(scan(`${TYPE_URLS.endpoint}s`).typeUrl).toBe(`${TYPE_URLS.endpoint}s`);
+  });
+
+  it("tells a request whose names are byte for byte another's, without decoding them", () => {
+    const scan = (resourceNames: string[], extra: { responseNonce?: string } = {}) =>
+      scanSotwRequest(
+        toBinary(
+          DiscoveryRequestSchema,
+          create(DiscoveryRequestSchema, { typeUrl: TYPE_URLS.endpoint, resourceNames, ...extra }),
+        ),
+        WIDE,
+      );
+    const ab = scan(["a", "b"]).namesWire();
+    // An ACK carries a nonce and the same names: the same.
+    expect(scan(["a", "b"], { responseNonce: "1.0" }).sameNamesAs(ab)).toBe(true);
+    // The same set in another order, a repeated name, one name fewer or more, other bytes: not the same.
+    for (const other of [["b", "a"], ["a", "a"], ["a"], ["a", "b", "c"], ["a", "c"], ["ä", "b"], []]) {
+      expect(scan(other).sameNamesAs(ab)).toBe(false);
+    }
+    expect(scan([]).sameNamesAs(scan([]).namesWire())).toBe(true);
+    expect(scan(["a"]).sameNamesAs("")).toBe(false);
+    // Names that are not ASCII are compared as their bytes.
+    const utf8 = scan(["zürich", "東京"]).namesWire();
+    expect(scan(["zürich", "東京"]).sameNamesAs(utf8)).toBe(true);
+    expect(scan(["zürich", "東亰"]).sameNamesAs(utf8)).toBe(false);
   });
 });
 
