@@ -224,10 +224,14 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
         "delta push",
       );
     }
-    const key = `d\0${st.typeUrl}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}\0\0${removed.join("\0")}`;
-    return this.ctx.shared.get(this.ctx.store.generation, key, () =>
-      encodeDeltaResponse({ typeUrl: st.typeUrl, nonce, resources, removed }),
-    );
+    const key = () =>
+      `d\0${st.typeUrl}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}\0\0${removed.join("\0")}`;
+    const build = () => encodeDeltaResponse({ typeUrl: st.typeUrl, nonce, resources, removed });
+    const only = resources.length === 1 && removed.length === 0 ? resources[0] : undefined;
+    if (only !== undefined) {
+      return this.ctx.shared.getOne(this.ctx.store.generation, "delta", only, "", nonce, key, build);
+    }
+    return this.ctx.shared.get(this.ctx.store.generation, key(), build);
   }
 }
 

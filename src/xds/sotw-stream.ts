@@ -213,12 +213,10 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   private emit(st: SotwTypeState, resources: EncodedResource[]): Buffer {
     // Full state: the response is the whole set. Partial: it adds to what is still unanswered.
     const sent = st.fullState ? new Map<string, string>() : this.unanswered(st);
-    let key = "";
     for (const e of resources) {
       st.known.set(e.name, e.version);
       if (st.force.size > 0) st.force.delete(e.name);
       sent.set(e.name, e.version);
-      key += `\0${e.name}\0${e.version}`;
     }
     st.inflight = sent;
     st.nonce = this.nextNonce();
@@ -235,10 +233,22 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
       );
     }
     const nonce = st.nonce;
-    key = `s\0${st.typeUrl}\0${versionInfo}\0${nonce}${key}`;
-    return this.ctx.shared.get(this.ctx.store.generation, key, () =>
-      encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce, resources }),
-    );
+    const build = () => encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce, resources });
+    const only = resources.length === 1 ? resources[0] : undefined;
+    if (only !== undefined) {
+      return this.ctx.shared.getOne(
+        this.ctx.store.generation,
+        "sotw",
+        only,
+        versionInfo,
+        nonce,
+        () => `s\0${st.typeUrl}\0${versionInfo}\0${nonce}\0${only.name}\0${only.version}`,
+        build,
+      );
+    }
+    let key = `s\0${st.typeUrl}\0${versionInfo}\0${nonce}`;
+    for (const e of resources) key += `\0${e.name}\0${e.version}`;
+    return this.ctx.shared.get(this.ctx.store.generation, key, build);
   }
 }
 
