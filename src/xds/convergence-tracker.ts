@@ -60,27 +60,43 @@ export class ConvergenceTracker {
 
 /** The generations one stream has joined and not yet left. */
 export class StreamConvergence {
-  private gens: number[] = [];
+  /**
+   * The latest generation joined (-1: none), and the older ones still open, oldest first: a stream in
+   * step has at most one, and keeping it in a field spares each push and ACK the read of an array.
+   */
+  private last = -1;
+  private older: number[] | undefined;
 
   constructor(private readonly tracker: ConvergenceTracker | undefined) {}
 
   joined(gen: number, at: number): void {
-    if (!this.tracker || this.gens[this.gens.length - 1] === gen) return;
-    this.gens.push(gen);
+    if (!this.tracker || this.last === gen) return;
+    if (this.last >= 0) {
+      this.older ??= [];
+      this.older.push(this.last);
+    }
+    this.last = gen;
     this.tracker.join(gen, at);
-    if (this.gens.length > this.tracker.maxPerStream) this.tracker.leave(this.gens.shift() as number, false);
+    const older = this.older;
+    if (older !== undefined && older.length + 1 > this.tracker.maxPerStream) {
+      this.tracker.leave(older.shift() as number, false);
+    }
   }
 
   /** True when the stream has generations to report: the caller then checks whether it is in step. */
   get waiting(): boolean {
-    return this.gens.length > 0;
+    return this.last >= 0;
   }
 
   leaveAll(converged: boolean): void {
-    const gens = this.gens;
-    if (gens.length === 0) return;
-    // Emptied in place: a stream joins and leaves once per push, and leave() never calls back here.
-    for (const g of gens) this.tracker?.leave(g, converged);
-    gens.length = 0;
+    if (this.last < 0) return;
+    const older = this.older;
+    if (older !== undefined) {
+      // Emptied in place: leave() never calls back here.
+      for (const g of older) this.tracker?.leave(g, converged);
+      older.length = 0;
+    }
+    this.tracker?.leave(this.last, converged);
+    this.last = -1;
   }
 }

@@ -10,8 +10,11 @@ import type { EncodedResource } from "./encoded-resource.js";
 import type { XdsRequest } from "./request-scanner.js";
 import { encodeDeltaResponse } from "./response-encoder.js";
 import {
+  addPending,
+  deletePending,
   newTypeStateBase,
   type Phase,
+  pendingNames,
   type StreamContext,
   type TypeStateBase,
   XdsStreamBase,
@@ -21,8 +24,11 @@ import { isFullStateType, typeLabel } from "./type-urls.js";
 interface DeltaTypeState extends TypeStateBase {
   /** What the client holds (acked, plus what is in flight; reverted on NACK). */
   clientHas: Map<string, string>;
-  /** Subscribed names already reported as absent; reported again only after they existed. */
-  reportedAbsent: Set<string>;
+  /**
+   * Subscribed names already reported as absent; reported again only after they existed. Undefined
+   * until there is one (see `force` in stream-base.ts: one object fewer per push to reach).
+   */
+  reportedAbsent: Set<string> | undefined;
 }
 
 export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
@@ -48,7 +54,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
         st.clientHas.set(n, v);
         st.acked.set(n, v);
         // Checked on the first push: a resource deleted while the client was away must be reported removed.
-        st.pending.add(n);
+        addPending(st, n);
       }
     }
     if (req.responseNonce !== "" && req.responseNonce === st.nonce) {
@@ -65,7 +71,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
       if (v !== "") this.noteAck(st, n, v, now);
       if (v === "") st.acked.delete(n);
       else st.acked.set(n, v);
-      if (st.rejected.size > 0 && st.rejected.get(n) === v) st.rejected.delete(n);
+      if (st.rejected !== undefined && st.rejected.get(n) === v) st.rejected.delete(n);
     }
     st.inflight = undefined;
     st.lastNack = undefined;
@@ -76,8 +82,10 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
     for (const [n, v] of st.inflight ?? []) if (v !== "") refused.push({ name: n, version: v });
     this.onNackCommon(st, detail, refused);
     if (!st.inflight) return;
+    st.rejected ??= new Map();
+    const rejected = st.rejected;
     for (const { name: n, version: v } of refused) {
-      st.rejected.set(n, v);
+      rejected.set(n, v);
       const good = st.acked.get(n);
       if (good === undefined) st.clientHas.delete(n);
       else st.clientHas.set(n, good);
@@ -106,8 +114,10 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
         continue;
       }
       // Asking again for a name already subscribed means the client wants it resent.
-      if (st.names.has(n)) st.force.add(n);
-      else st.names.add(n);
+      if (st.names.has(n)) {
+        st.force ??= new Set();
+        st.force.add(n);
+      } else st.names.add(n);
       added.push(n);
     }
     for (const n of unsubscribe) {
@@ -116,8 +126,8 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
         continue;
       }
       st.names.delete(n);
-      st.force.delete(n);
-      st.reportedAbsent.delete(n);
+      st.force?.delete(n);
+      st.reportedAbsent?.delete(n);
       if (!wildcard) {
         st.clientHas.delete(n);
         this.forgetName(st, n);
@@ -170,30 +180,30 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
   protected build(st: DeltaTypeState, phase: Phase): Buffer | undefined {
     if (phase === "upsert") {
       const out: EncodedResource[] = [];
-      for (const n of st.pending) {
+      for (const n of pendingNames(st)) {
         if (!this.subscribed(st, n)) continue;
         const e = this.lookup(st.typeUrl, n, this.variantKey);
-        if (!e || st.rejected.get(n) === e.version) continue;
-        if (!st.force.has(n) && st.clientHas.get(n) === e.version) continue;
+        if (!e || st.rejected?.get(n) === e.version) continue;
+        if (st.force?.has(n) !== true && st.clientHas.get(n) === e.version) continue;
         out.push(e);
       }
       if (out.length === 0) return undefined;
       const sent = this.unanswered(st);
       for (const e of out) {
         st.clientHas.set(e.name, e.version);
-        st.force.delete(e.name);
-        st.reportedAbsent.delete(e.name);
-        st.pending.delete(e.name);
+        st.force?.delete(e.name);
+        st.reportedAbsent?.delete(e.name);
+        deletePending(st, e.name);
         sent.set(e.name, e.version);
       }
       return this.emit(st, out, []);
     }
     const removed: string[] = [];
-    for (const n of st.pending) {
+    for (const n of pendingNames(st)) {
       if (this.lookup(st.typeUrl, n) !== undefined) continue;
       if (st.clientHas.has(n)) {
         removed.push(n);
-      } else if (st.names.has(n) && !st.reportedAbsent.has(n)) {
+      } else if (st.names.has(n) && st.reportedAbsent?.has(n) !== true) {
         // Tells the client the name does not exist (yet) instead of letting it time out.
         removed.push(n);
       }
@@ -202,8 +212,11 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
     const sent = this.unanswered(st);
     for (const n of removed) {
       st.clientHas.delete(n);
-      if (st.names.has(n)) st.reportedAbsent.add(n);
-      st.pending.delete(n);
+      if (st.names.has(n)) {
+        st.reportedAbsent ??= new Set();
+        st.reportedAbsent.add(n);
+      }
+      deletePending(st, n);
       sent.set(n, "");
     }
     return this.emit(st, [], removed);
@@ -239,6 +252,6 @@ function createState(typeUrl: string): DeltaTypeState {
   return {
     ...newTypeStateBase(typeUrl),
     clientHas: new Map(),
-    reportedAbsent: new Set(),
+    reportedAbsent: undefined,
   };
 }

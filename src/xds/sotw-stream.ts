@@ -11,8 +11,10 @@ import type { EncodedResource } from "./encoded-resource.js";
 import type { XdsRequest } from "./request-scanner.js";
 import { encodeSotwResponse } from "./response-encoder.js";
 import {
+  deletePending,
   newTypeStateBase,
   type Phase,
+  pendingNames,
   type StreamContext,
   type TypeStateBase,
   versionsDigest,
@@ -73,7 +75,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     for (const [n, v] of inflight) {
       this.noteAck(st, n, v, now);
       if (!st.fullState) st.acked.set(n, v);
-      if (rejected.size > 0 && rejected.get(n) === v) rejected.delete(n);
+      if (rejected !== undefined && rejected.get(n) === v) rejected.delete(n);
     }
     // A full-state response replaces what the client holds; its map is ours alone from here on.
     if (st.fullState) st.acked = inflight;
@@ -87,7 +89,9 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     for (const [n, v] of st.inflight ?? []) if (st.acked.get(n) !== v) refused.push({ name: n, version: v });
     this.onNackCommon(st, detail, refused);
     if (!st.inflight) return;
-    for (const r of refused) st.rejected.set(r.name, r.version);
+    st.rejected ??= new Map();
+    const rejected = st.rejected;
+    for (const r of refused) rejected.set(r.name, r.version);
     this.noteNack(
       st,
       detail,
@@ -125,7 +129,10 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     this.reserveNames(names.size - st.names.size, addedBytes - removedBytes);
     if (first) st.legacyWildcard = st.fullState && requested.length === 0;
     const wildcard = st.fullState && (star || (st.legacyWildcard && requested.length === 0));
-    for (const n of added) st.force.add(n);
+    if (added.length > 0) {
+      st.force ??= new Set();
+      for (const n of added) st.force.add(n);
+    }
     for (const n of st.names) {
       if (!names.has(n) && !(wildcard && this.lookup(st.typeUrl, n))) {
         st.known.delete(n);
@@ -151,7 +158,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   }
 
   protected override isDirty(st: SotwTypeState): boolean {
-    return st.pending.size > 0 || st.owesResponse;
+    return st.pending !== undefined || st.owesResponse;
   }
 
   protected build(st: SotwTypeState, phase: Phase): Buffer | undefined {
@@ -162,14 +169,14 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   private buildPartial(st: SotwTypeState, phase: Phase): Buffer | undefined {
     if (phase !== "upsert") return undefined;
     const out: EncodedResource[] = [];
-    for (const n of st.pending) {
+    for (const n of pendingNames(st)) {
       if (!this.subscribed(st, n)) continue;
       const e = this.lookup(st.typeUrl, n, this.variantKey);
       if (!e || !this.wanted(st, e)) continue;
       out.push(e);
     }
     if (out.length === 0) return undefined;
-    for (const e of out) st.pending.delete(e.name);
+    for (const e of out) deletePending(st, e.name);
     return this.emit(st, out);
   }
 
@@ -183,7 +190,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     if (st.wildcard) for (const n of this.wildcardNames(st.typeUrl)) add(n);
     for (const n of st.names) add(n);
     let changed = false;
-    for (const n of st.pending) {
+    for (const n of pendingNames(st)) {
       const e = set.get(n);
       if (e && this.wanted(st, e)) {
         changed = true;
@@ -201,13 +208,13 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     if (!send) return undefined;
     st.owesResponse = false;
     st.known = new Map();
-    for (const n of set.keys()) st.pending.delete(n);
+    for (const n of set.keys()) deletePending(st, n);
     return this.emit(st, [...set.values()]);
   }
 
   private wanted(st: SotwTypeState, e: EncodedResource): boolean {
-    if (st.rejected.get(e.name) === e.version) return false;
-    return st.force.has(e.name) || st.known.get(e.name) !== e.version;
+    if (st.rejected !== undefined && st.rejected.get(e.name) === e.version) return false;
+    return st.force?.has(e.name) === true || st.known.get(e.name) !== e.version;
   }
 
   private emit(st: SotwTypeState, resources: EncodedResource[]): Buffer {
@@ -215,7 +222,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     const sent = st.fullState ? new Map<string, string>() : this.unanswered(st);
     for (const e of resources) {
       st.known.set(e.name, e.version);
-      if (st.force.size > 0) st.force.delete(e.name);
+      st.force?.delete(e.name);
       sent.set(e.name, e.version);
     }
     st.inflight = sent;

@@ -58,22 +58,37 @@ export interface StreamContext {
 
 export interface TypeStateBase {
   typeUrl: string;
+  /**
+   * The stream's next state in PUSH_ORDER: a stream's states are a list through themselves, so finding
+   * or scanning them (on every push and ACK of a fan-out) touches no map or array of the stream.
+   */
+  next: TypeStateBase | undefined;
   /** Explicitly subscribed names. */
   names: Set<string>;
   wildcard: boolean;
-  /** Names that may need a push since the last quiet point. */
-  pending: Set<string>;
-  /** Names to send even if the client has this version (newly requested, Cluster changed). */
-  force: Set<string>;
+  /**
+   * Names that may need a push since the last quiet point: none, the one name (a fan-out's case: one
+   * resource changed), or a set of several in the order they came (never empty). The one name lives
+   * in the state itself: a fan-out adds and takes it on a thousand streams, and a set would be two
+   * more objects per stream to reach each time. Read and written through the functions below.
+   */
+  pending: string | Set<string> | undefined;
+  /**
+   * Names to send even if the client has this version (newly requested, Cluster changed). This,
+   * `rejected` and `nacks` are empty on almost every stream almost always, so they exist only while
+   * they hold something: a push or an ACK then reads a field of the state instead of three more
+   * objects per stream (a fan-out touches a thousand streams' states, and each object is a cache miss).
+   */
+  force: Set<string> | undefined;
   /** Versions the client NACKed: never sent again until the content changes. */
-  rejected: Map<string, string>;
+  rejected: Map<string, string> | undefined;
   /** name → version the client ACKed. */
   acked: Map<string, string>;
   /** Fleet status (stream-status.ts): when the oldest unanswered response was sent ... */
   inflightSince: number | undefined;
   /** ... when each acked version was first ACKed, and the NACK behind each rejected version. */
   ackedAt: Map<string, number>;
-  nacks: Map<string, NackEvent>;
+  nacks: Map<string, NackEvent> | undefined;
   /** Nonce of the latest response of this type. */
   nonce: string;
   /** name → version of the latest response, until the client ACKs or NACKs it ("" = removal). */
@@ -90,21 +105,45 @@ export interface TypeStateBase {
 export function newTypeStateBase(typeUrl: string): TypeStateBase {
   return {
     typeUrl,
+    next: undefined,
     names: new Set(),
     wildcard: false,
-    pending: new Set(),
-    force: new Set(),
-    rejected: new Map(),
+    pending: undefined,
+    force: undefined,
+    rejected: undefined,
     acked: new Map(),
     inflightSince: undefined,
     ackedAt: new Map(),
-    nacks: new Map(),
+    nacks: undefined,
     nonce: "",
     inflight: undefined,
     unanswered: 0,
     lastNack: undefined,
     since: undefined,
   };
+}
+
+export function addPending(st: TypeStateBase, name: string): void {
+  const p = st.pending;
+  if (p === undefined) st.pending = name;
+  else if (typeof p === "string") {
+    if (p !== name) st.pending = new Set([p, name]);
+  } else p.add(name);
+}
+
+export function deletePending(st: TypeStateBase, name: string): void {
+  const p = st.pending;
+  if (p === name) st.pending = undefined;
+  else if (typeof p === "object") {
+    p.delete(name);
+    if (p.size === 0) st.pending = undefined;
+  }
+}
+
+/** The pending names, in the order they came; a caller that deletes some does so after the loop. */
+export function pendingNames(st: TypeStateBase): Iterable<string> {
+  const p = st.pending;
+  return p === undefined ? [] : typeof p === "string" ? [p] : p;
 }
 
 export type Phase = "upsert" | "removal";
@@ -114,9 +153,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   variantKey: string | undefined;
   /** Since when the stream has had no subscription (from its start); undefined while it has one. */
   idleSince: number | undefined;
+  /** The states in the order their types were first requested (for status). */
   protected readonly states = new Map<string, S>();
-  /** The same states in PUSH_ORDER: what every pump scans, without a map lookup per type. */
-  private readonly ordered: S[] = [];
+  /** The same states in PUSH_ORDER, linked by `next`: what requests, store changes and pumps use. */
+  private first: S | undefined;
   protected readonly watch: StoreWatch;
   protected readonly writer: StreamWriter;
   private readonly bucket: TokenBucket;
@@ -129,9 +169,11 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   private nonceSeq = 0;
   private closed = false;
   /**
-   * Nothing left to send and every state settled, as of the last response built. Only a request, a
-   * store change or a kick can make a state dirty, and each clears this; until then the pump that
-   * follows each write's completion returns at once instead of scanning the states again.
+   * Nothing left to send and every state settled (no pending names anywhere), as of the last response
+   * built. Only a store change, a new interest or a kick can make a state dirty, and each clears this
+   * (a request dirties a state only through updateInterest or kick: a plain ACK leaves it set); until
+   * then the pump that follows each write's completion returns at once instead of scanning the states
+   * again, and an ACK's in-step check reads no pending set.
    */
   private quiet = false;
 
@@ -220,13 +262,12 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
 
   private onRequest(req: XdsRequest): void {
     if (this.closed) return;
-    this.quiet = false;
     try {
       if (req.problem) throw req.problem;
       // Checked before the request is applied; answering our own response is never throttled, so a
       // client keeps up with any push rate.
       const typeUrl = this.resolveTypeUrl(req.typeUrl);
-      const st = typeUrl === undefined ? undefined : this.states.get(typeUrl);
+      const st = typeUrl === undefined ? undefined : this.stateOf(typeUrl);
       const l = this.ctx.limits;
       if (
         !this.answersInflight(req, st) &&
@@ -256,8 +297,18 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   }
 
   private hasSubscription(): boolean {
-    for (const st of this.ordered) if (st.wildcard || st.names.size > 0) return true;
+    for (let st = this.first; st !== undefined; st = st.next as S | undefined) {
+      if (st.wildcard || st.names.size > 0) return true;
+    }
     return false;
+  }
+
+  /** The state of `typeUrl` (one of ours: a PUSH_ORDER constant), if the stream has one. */
+  private stateOf(typeUrl: string): S | undefined {
+    for (let st = this.first; st !== undefined; st = st.next as S | undefined) {
+      if (st.typeUrl === typeUrl) return st;
+    }
+    return undefined;
   }
 
   /**
@@ -359,12 +410,16 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     }
     const created = this.newState(typeUrl);
     this.states.set(typeUrl, created);
-    this.ordered.push(created);
-    this.ordered.sort(
-      (a, b) =>
-        PUSH_ORDER.indexOf(a.typeUrl as (typeof PUSH_ORDER)[number]) -
-        PUSH_ORDER.indexOf(b.typeUrl as (typeof PUSH_ORDER)[number]),
-    );
+    const rank = (t: string) => PUSH_ORDER.indexOf(t as (typeof PUSH_ORDER)[number]);
+    if (this.first === undefined || rank(typeUrl) < rank(this.first.typeUrl)) {
+      created.next = this.first;
+      this.first = created;
+    } else {
+      let prev: S = this.first;
+      while (prev.next !== undefined && rank(prev.next.typeUrl) < rank(typeUrl)) prev = prev.next as S;
+      created.next = prev.next;
+      prev.next = created;
+    }
     return created;
   }
 
@@ -415,8 +470,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   /** Re-registers interest with the store and queues every name that may now need a push. */
   protected updateInterest(st: S, added: Iterable<string>, wildcardTurnedOn: boolean): void {
     this.setInterest(st);
-    for (const n of added) st.pending.add(n);
-    if (wildcardTurnedOn) for (const n of this.wildcardNames(st.typeUrl)) st.pending.add(n);
+    for (const n of added) addPending(st, n);
+    if (wildcardTurnedOn) for (const n of this.wildcardNames(st.typeUrl)) addPending(st, n);
     st.since ??= this.ctx.now();
     this.quiet = false;
     this.writer.kick();
@@ -430,10 +485,13 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   private onStoreChange(changes: ResourceChange[]): void {
     let touched = false;
     for (const c of changes) {
-      const st = this.states.get(c.typeUrl);
+      const st = this.stateOf(c.typeUrl);
       if (!st) continue;
-      st.pending.add(c.name);
-      if (c.force) st.force.add(c.name);
+      addPending(st, c.name);
+      if (c.force) {
+        st.force ??= new Set();
+        st.force.add(c.name);
+      }
       if (st.since === undefined || c.at < st.since) st.since = c.at;
       touched = true;
     }
@@ -445,12 +503,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
 
   private produce(): Buffer | undefined {
     if (this.quiet) return undefined;
-    // Runs for every stream of a fan-out, a thousand at a time: plain indexed loops over its own states.
-    const ordered = this.ordered;
+    // Runs for every stream of a fan-out, a thousand at a time: plain loops over its own states.
     for (let p = 0; p < 2; p++) {
       const phase: Phase = p === 0 ? "upsert" : "removal";
-      for (let i = 0; i < ordered.length; i++) {
-        const st = ordered[i] as S;
+      for (let st = this.first; st !== undefined; st = st.next as S | undefined) {
         if (!this.isDirty(st)) continue;
         const t = st.typeUrl;
         const answered = st.inflight === undefined;
@@ -479,20 +535,22 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   }
 
   private anyDirty(): boolean {
-    const ordered = this.ordered;
-    for (let i = 0; i < ordered.length; i++) if (this.isDirty(ordered[i] as S)) return true;
+    for (let st = this.first; st !== undefined; st = st.next as S | undefined) {
+      if (this.isDirty(st)) return true;
+    }
     return false;
   }
 
   private settleQuiet(): void {
-    const ordered = this.ordered;
-    for (let i = 0; i < ordered.length; i++) this.settle(ordered[i] as S);
+    for (let st = this.first; st !== undefined; st = st.next as S | undefined) this.settle(st);
     this.quiet = true;
   }
 
   /** In step: nothing sent unanswered and nothing left to send; the generations it joined converged. */
   private checkInStep(): void {
-    for (const st of this.ordered) if (st.inflight !== undefined || st.pending.size > 0) return;
+    for (let st = this.first; st !== undefined; st = st.next as S | undefined) {
+      if (st.inflight !== undefined || (!this.quiet && st.pending !== undefined)) return;
+    }
     this.convergence.leaveAll(true);
   }
 
@@ -504,20 +562,21 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   protected forgetName(st: S, name: string): void {
     st.acked.delete(name);
     st.ackedAt.delete(name);
-    st.rejected.delete(name);
-    st.nacks.delete(name);
+    st.rejected?.delete(name);
+    st.nacks?.delete(name);
   }
 
   /** Fleet-status bookkeeping of an ACK of `name` at `version`: when the client took a new version. */
   protected noteAck(st: S, name: string, version: string, now: number): void {
     if (st.acked.get(name) !== version) st.ackedAt.set(name, now);
-    if (st.nacks.size > 0) st.nacks.delete(name);
+    st.nacks?.delete(name);
   }
 
   /** Fleet-status bookkeeping of a NACK: which message refused which names; no convergence awaited. */
   protected noteNack(st: S, detail: string, refused: Iterable<string>): void {
     // The NACK onNackCommon just recorded (its detail as clipped there), shared by every refused name.
     const event: NackEvent = st.lastNack ?? { detail, at: this.ctx.now() };
+    st.nacks ??= new Map();
     for (const n of refused) st.nacks.set(n, event);
     this.convergence.leaveAll(false);
   }
@@ -538,8 +597,8 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
         ackedAt: st.ackedAt,
         inflight: st.inflight,
         inflightSince: st.inflightSince,
-        rejected: st.rejected,
-        nacks: st.nacks,
+        rejected: st.rejected ?? NO_VERSIONS,
+        nacks: st.nacks ?? NO_NACKS,
         pendingSince: st.since,
       })),
       // What authorization lets this client see: a forbidden name is absent for it (NOT_SENT).
@@ -550,12 +609,12 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
 
   /** Hook for subclasses with extra dirty reasons (e.g. an initial empty wildcard response). */
   protected isDirty(st: S): boolean {
-    return st.pending.size > 0;
+    return st.pending !== undefined;
   }
 
   protected settle(st: S): void {
-    if (st.pending.size > 0) st.pending.clear();
-    if (st.force.size > 0) st.force.clear();
+    st.pending = undefined;
+    st.force = undefined;
     st.since = undefined;
   }
 
@@ -610,6 +669,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.ctx.onClose(this as unknown as XdsStreamBase<TypeStateBase>);
   }
 }
+
+/** What status views show for a state that never held a rejected version or a NACK. */
+const NO_VERSIONS: ReadonlyMap<string, string> = new Map();
+const NO_NACKS: ReadonlyMap<string, NackEvent> = new Map();
 
 /**
  * The nonce strings of the current generation, made once and shared by every stream (a fan-out asks a
