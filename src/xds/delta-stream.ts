@@ -52,7 +52,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
       this.reserveNames(0, bytes);
       for (const [n, v] of initial) {
         st.clientHas.set(n, v);
-        st.acked.set(n, v);
+        st.acked.set(n, { version: v, at: undefined });
         // Checked on the first push: a resource deleted while the client was away must be reported removed.
         addPending(st, n);
       }
@@ -68,9 +68,8 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
     if (!st.inflight) return;
     const now = this.ctx.now();
     for (const [n, v] of st.inflight) {
-      if (v !== "") this.noteAck(st, n, v, now);
       if (v === "") st.acked.delete(n);
-      else st.acked.set(n, v);
+      else this.noteAck(st, n, v, now);
       if (st.rejected !== undefined && st.rejected.get(n) === v) st.rejected.delete(n);
     }
     st.inflight = undefined;
@@ -86,7 +85,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
     const rejected = st.rejected;
     for (const { name: n, version: v } of refused) {
       rejected.set(n, v);
-      const good = st.acked.get(n);
+      const good = st.acked.get(n)?.version;
       if (good === undefined) st.clientHas.delete(n);
       else st.clientHas.set(n, good);
     }

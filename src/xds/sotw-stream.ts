@@ -72,13 +72,17 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     if (!inflight) return;
     const now = this.ctx.now();
     const rejected = st.rejected;
+    // A full-state response replaces what the client holds: names it left out are no longer held.
+    const before = st.acked;
+    if (st.fullState) st.acked = new Map();
     for (const [n, v] of inflight) {
-      this.noteAck(st, n, v, now);
-      if (!st.fullState) st.acked.set(n, v);
+      if (st.fullState) {
+        const held = before.get(n);
+        st.acked.set(n, held !== undefined && held.version === v ? held : { version: v, at: now });
+        st.nacks?.delete(n);
+      } else this.noteAck(st, n, v, now);
       if (rejected !== undefined && rejected.get(n) === v) rejected.delete(n);
     }
-    // A full-state response replaces what the client holds; its map is ours alone from here on.
-    if (st.fullState) st.acked = inflight;
     st.inflight = undefined;
     st.lastNack = undefined;
   }
@@ -86,7 +90,9 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   private onNack(st: SotwTypeState, detail: string): void {
     // The client keeps its last good versions; remember what it refused so it is not offered again.
     const refused: Array<{ name: string; version: string }> = [];
-    for (const [n, v] of st.inflight ?? []) if (st.acked.get(n) !== v) refused.push({ name: n, version: v });
+    for (const [n, v] of st.inflight ?? []) {
+      if (st.acked.get(n)?.version !== v) refused.push({ name: n, version: v });
+    }
     this.onNackCommon(st, detail, refused);
     if (!st.inflight) return;
     st.rejected ??= new Map();
@@ -97,7 +103,8 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
       detail,
       refused.map((r) => r.name),
     );
-    st.known = new Map(st.acked);
+    st.known = new Map();
+    for (const [n, held] of st.acked) st.known.set(n, held.version);
     st.inflight = undefined;
   }
 

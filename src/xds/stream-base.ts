@@ -20,7 +20,7 @@ import { type NodeInfo, nodeInfoOf } from "./node-info.js";
 import type { XdsRequest } from "./request-scanner.js";
 import type { ResourceChange, ResourceStore, StoreWatch } from "./resource-store.js";
 import type { SharedResponses } from "./shared-responses.js";
-import type { NackEvent, StreamStatusView } from "./stream-status.js";
+import type { AckedVersion, NackEvent, StreamStatusView } from "./stream-status.js";
 import { StreamWriter } from "./stream-writer.js";
 import { TokenBucket } from "./token-bucket.js";
 import { PUSH_ORDER, typeLabel } from "./type-urls.js";
@@ -82,12 +82,14 @@ export interface TypeStateBase {
   force: Set<string> | undefined;
   /** Versions the client NACKed: never sent again until the content changes. */
   rejected: Map<string, string> | undefined;
-  /** name → version the client ACKed. */
-  acked: Map<string, string>;
+  /**
+   * name → version the client ACKed, and (for fleet status) when it first ACKed that version: one map,
+   * so an ACK updates one entry in place instead of two maps.
+   */
+  acked: Map<string, AckedVersion>;
   /** Fleet status (stream-status.ts): when the oldest unanswered response was sent ... */
   inflightSince: number | undefined;
-  /** ... when each acked version was first ACKed, and the NACK behind each rejected version. */
-  ackedAt: Map<string, number>;
+  /** ... and the NACK behind each rejected version. */
   nacks: Map<string, NackEvent> | undefined;
   /** Nonce of the latest response of this type. */
   nonce: string;
@@ -113,7 +115,6 @@ export function newTypeStateBase(typeUrl: string): TypeStateBase {
     rejected: undefined,
     acked: new Map(),
     inflightSince: undefined,
-    ackedAt: new Map(),
     nacks: undefined,
     nonce: "",
     inflight: undefined,
@@ -561,14 +562,18 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
    */
   protected forgetName(st: S, name: string): void {
     st.acked.delete(name);
-    st.ackedAt.delete(name);
     st.rejected?.delete(name);
     st.nacks?.delete(name);
   }
 
-  /** Fleet-status bookkeeping of an ACK of `name` at `version`: when the client took a new version. */
+  /** An ACK of `name` at `version`: what the client holds, and since when if the version is new. */
   protected noteAck(st: S, name: string, version: string, now: number): void {
-    if (st.acked.get(name) !== version) st.ackedAt.set(name, now);
+    const held = st.acked.get(name);
+    if (held === undefined) st.acked.set(name, { version, at: now });
+    else if (held.version !== version) {
+      held.version = version;
+      held.at = now;
+    }
     st.nacks?.delete(name);
   }
 
@@ -594,7 +599,6 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
         wildcard: st.wildcard,
         names: st.names,
         acked: st.acked,
-        ackedAt: st.ackedAt,
         inflight: st.inflight,
         inflightSince: st.inflightSince,
         rejected: st.rejected ?? NO_VERSIONS,

@@ -22,15 +22,22 @@ export interface NackEvent {
   at: number;
 }
 
+/** A version the client ACKed, and when it first ACKed it (undefined: it said so on connecting, Delta). */
+export interface AckedVersion {
+  version: string;
+  at: number | undefined;
+}
+
 /** One type of one stream, as views of the stream's own state. */
 export interface TypeStatusView {
   readonly typeUrl: string;
   readonly wildcard: boolean;
   readonly names: ReadonlySet<string>;
-  /** name → version the client ACKed (Delta: also what it said it had when it connected). */
-  readonly acked: ReadonlyMap<string, string>;
-  /** name → when the client ACKed a version different from the one before. */
-  readonly ackedAt: ReadonlyMap<string, number>;
+  /**
+   * name → version the client ACKed (Delta: also what it said it had when it connected), and when it
+   * ACKed a version different from the one before.
+   */
+  readonly acked: ReadonlyMap<string, Readonly<AckedVersion>>;
   /** name → version sent and not yet answered ("" = a Delta removal). */
   readonly inflight: ReadonlyMap<string, string> | undefined;
   /** When the oldest unanswered response of this type was sent. */
@@ -96,7 +103,8 @@ function classify(view: StreamStatusView, t: TypeStatusView, name: string): Reso
   // Plain literals with every field set (one shape for V8; no spreads): this runs per resource per call.
   const typeUrl = t.typeUrl;
   const cur = view.current(typeUrl, name);
-  const held = t.acked.get(name) ?? "";
+  const ack = t.acked.get(name);
+  const held = ack?.version ?? "";
   const sent = t.inflight?.get(name);
   if (sent !== undefined && sent !== "") {
     const resource = cur?.version === sent ? cur : undefined;
@@ -143,7 +151,7 @@ function classify(view: StreamStatusView, t: TypeStatusView, name: string): Reso
       name,
       status: "SYNCED",
       version: held,
-      lastUpdated: t.ackedAt.get(name),
+      lastUpdated: ack?.at,
       staleSince: undefined,
       error: undefined,
       resource: cur,
