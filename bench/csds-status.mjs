@@ -35,7 +35,7 @@ const resources = new Map(
 );
 const now = Date.now();
 const views = Array.from({ length: S }, (_, s) => {
-  const acked = new Map(names.map((n) => [n, resources.get(n).version]));
+  const acked = new Map(names.map((n) => [n, { version: resources.get(n).version, at: now - 1000 }]));
   const inflight = s % 10 === 0 ? new Map([[names[0], resources.get(names[0]).version]]) : undefined;
   return {
     kind: "ads-sotw",
@@ -58,7 +58,6 @@ const views = Array.from({ length: S }, (_, s) => {
         wildcard: false,
         names: new Set(names),
         acked,
-        ackedAt: new Map(names.map((n) => [n, now - 1000])),
         inflight,
         inflightSince: inflight ? now - 500 : undefined,
         rejected: new Map(),
@@ -95,7 +94,7 @@ const baseline = timeIt(() => {
     peer: v.peer,
     resources: [...v.types[0].names].map((n) => ({
       name: n,
-      version: v.types[0].acked.get(n),
+      version: v.types[0].acked.get(n)?.version,
       status: v.types[0].inflight?.has(n) ? "STALE" : "SYNCED",
     })),
   }));
