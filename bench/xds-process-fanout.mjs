@@ -126,7 +126,10 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
         : [],
     });
   for (pass = 1; pass <= PASSES; pass++) {
-    await run("floor", () => startFloor({ cpus: layout.server }));
+    // BENCH_FLOOR_NODE_ARGS (development): node flags for the floor, e.g. "--trace-gc" to see what its
+    // rounds spend in GC.
+    const floorArgs = process.env.BENCH_FLOOR_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    await run("floor", () => startFloor({ cpus: layout.server, nodeArgs: floorArgs }));
     await run("dnsEdsSotw", dnsEds());
     // Another build (its cli/main.js), interleaved with this one in every pass: an A/B of a change.
     if (AB_MAIN) await run("dnsEdsSotwB", dnsEds(undefined, AB_MAIN));
