@@ -1,28 +1,18 @@
 import { EventEmitter } from "node:events";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import pino from "pino";
 import { describe, expect, it } from "vitest";
 import {
   DiscoveryRequestSchema,
   DiscoveryResponseSchema,
 } from "../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ClientTextLog } from "../../src/xds/client-text-log.js";
-import { withDefaultLimits } from "../../src/xds/limits.js";
-import { NOOP_METRICS } from "../../src/xds/metrics.js";
 import { scanSotwRequest, type XdsRequest } from "../../src/xds/request-scanner.js";
 import { ResourceStore } from "../../src/xds/resource-store.js";
-import { SharedResponses } from "../../src/xds/shared-responses.js";
 import { SotwStream } from "../../src/xds/sotw-stream.js";
-import {
-  addPending,
-  deletePending,
-  newTypeStateBase,
-  pendingNames,
-  type StreamContext,
-} from "../../src/xds/stream-base.js";
+import { addPending, deletePending, newTypeStateBase, pendingNames } from "../../src/xds/stream-base.js";
 import { resourceStatuses } from "../../src/xds/stream-status.js";
 import { TYPE_URLS } from "../../src/xds/type-urls.js";
+import { streamContextForTests } from "../support/stream-context.js";
 import { putCla, putCluster, T } from "./harness.js";
 
 describe("pending names of a type state", () => {
@@ -67,24 +57,8 @@ describe("when a client took each version (fleet status)", () => {
   it("a full-state ACK keeps the time of a version the client already held, and dates a new one", async () => {
     let now = 1_000;
     const store = new ResourceStore({ now: () => now });
-    const logger = pino({ level: "silent" });
-    const limits = withDefaultLimits(undefined);
-    const ctx: StreamContext = {
-      store,
-      logger,
-      metrics: NOOP_METRICS,
-      now: () => now,
-      limits,
-      budget: { nameBytes: 0 },
-      clientLog: new ClientTextLog(logger, {}),
-      peer: "127.0.0.1:1",
-      access: undefined,
-      variantKeyOf: () => undefined,
-      fixedTypeUrl: undefined,
-      kind: "ads-sotw",
-      onClose: () => {},
-      shared: new SharedResponses(),
-    };
+    const ctx = streamContextForTests({ store, now: () => now });
+    const limits = ctx.limits;
     const call = new FakeCall();
     const stream = new SotwStream(ctx, call as unknown as ServerDuplexStream<XdsRequest, Buffer>);
     const send = (nonce: string) =>

@@ -7,21 +7,17 @@
 import { EventEmitter } from "node:events";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import pino from "pino";
 import { describe, expect, it } from "vitest";
 import {
   DiscoveryRequestSchema,
   DiscoveryResponseSchema,
 } from "../../src/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ClientTextLog } from "../../src/xds/client-text-log.js";
 import { ConvergenceTracker } from "../../src/xds/convergence-tracker.js";
 import { withDefaultLimits } from "../../src/xds/limits.js";
-import { NOOP_METRICS } from "../../src/xds/metrics.js";
 import { scanSotwRequest, type XdsRequest } from "../../src/xds/request-scanner.js";
 import { ResourceStore } from "../../src/xds/resource-store.js";
-import { SharedResponses } from "../../src/xds/shared-responses.js";
 import { SotwStream } from "../../src/xds/sotw-stream.js";
-import type { StreamContext } from "../../src/xds/stream-base.js";
+import { streamContextForTests } from "../support/stream-context.js";
 import { putCla, T } from "./harness.js";
 
 /** A call whose writes complete only when the test says so. */
@@ -45,24 +41,11 @@ const turn = () => new Promise<void>((r) => setImmediate(r));
 function setup() {
   const store = new ResourceStore();
   const converged: number[] = [];
-  const logger = pino({ level: "silent" });
-  const ctx: StreamContext = {
-    convergence: new ConvergenceTracker((ms) => converged.push(ms), Date.now),
+  const ctx = streamContextForTests({
     store,
-    logger,
-    metrics: NOOP_METRICS,
-    now: Date.now,
+    convergence: new ConvergenceTracker((ms) => converged.push(ms), Date.now),
     limits,
-    budget: { nameBytes: 0 },
-    clientLog: new ClientTextLog(logger, {}),
-    peer: "127.0.0.1:1",
-    access: undefined,
-    variantKeyOf: () => undefined,
-    fixedTypeUrl: undefined,
-    kind: "ads-sotw",
-    onClose: () => {},
-    shared: new SharedResponses(),
-  };
+  });
   const call = new FakeCall();
   const stream = new SotwStream(ctx, call as unknown as ServerDuplexStream<XdsRequest, Buffer>);
   const send = (nonce: string, version: string) =>
