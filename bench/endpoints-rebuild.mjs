@@ -5,8 +5,18 @@
 // endpoints, i.e. everything made and checked from scratch (what every rebuild cost before candidates,
 // endpoint messages and address checks were kept for unchanged names). CPU per build from
 // process.cpuUsage(), p50/p90 over ROUNDS after WARMUP. The whole-process W2 figure is xds-process-fanout's.
-import { EndpointPipeline } from "../dist/endpoints/endpoint-pipeline.js";
-import { ResourceStore } from "../dist/xds/resource-store.js";
+// Development A/B: `--rebuild-only` skips the first builds between rebuilds (each leaves a pipeline's
+// garbage behind that the next rebuild's GC pays for), and `--dist DIR` loads another build's dist/.
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const argv = process.argv.slice(2);
+const distAt = argv.indexOf("--dist");
+const DIST =
+  distAt >= 0 ? pathToFileURL(resolve(argv[distAt + 1])).href : new URL("../dist", import.meta.url).href;
+const REBUILD_ONLY = argv.includes("--rebuild-only");
+const { EndpointPipeline } = await import(`${DIST}/endpoints/endpoint-pipeline.js`);
+const { ResourceStore } = await import(`${DIST}/xds/resource-store.js`);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
 const WARMUP = 20;
@@ -131,6 +141,10 @@ for (let r = 1; r <= WARMUP + ROUNDS; r++) {
     live.change(r % NAMES, r);
     await live.p.flush();
   })();
+  if (REBUILD_ONLY) {
+    if (r > WARMUP) incremental.push(inc);
+    continue;
+  }
   // The same content built by a pipeline that has kept nothing.
   const fresh = pipeline(r);
   const first = await cpuMs(async () => {
@@ -144,6 +158,20 @@ for (let r = 1; r <= WARMUP + ROUNDS; r++) {
   }
 }
 live.p.close();
+if (REBUILD_ONLY) {
+  const p50 = +pct(incremental, 0.5).toFixed(2);
+  console.log(
+    JSON.stringify({
+      "endpoints-rebuild-only": {
+        dist: DIST,
+        p50Ms: p50,
+        p90Ms: +pct(incremental, 0.9).toFixed(2),
+        rounds: ROUNDS,
+      },
+    }),
+  );
+  process.exit(0);
+}
 const out = {
   rebuildOneOfTenNamesP50Ms: +pct(incremental, 0.5).toFixed(2),
   rebuildP90Ms: +pct(incremental, 0.9).toFixed(2),
