@@ -25,7 +25,7 @@ import {
   ClusterLoadAssignment_PolicySchema,
   ClusterLoadAssignmentSchema,
 } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { isFrozenLbEndpoint } from "./frozen-lb-endpoint.js";
+import { frozenLbFacts } from "./frozen-lb-endpoint.js";
 
 // Every field number handled here is below 16, so each tag is one byte: (number << 3) | wire type.
 const T_CLA_CLUSTER_NAME = 0x0a;
@@ -155,14 +155,13 @@ let sizes = new Int32Array(1024);
 let slot = 0;
 
 /**
- * The encoded body of every LbEndpoint that can never change (frozen-lb-endpoint.ts), from the first
- * assignment that listed it. A rebuild of a 10,000-endpoint cluster after one name changed lists 9,999
- * of the same endpoint objects again: their bytes are copied instead of checked, sized and written.
- * Held as latin1 strings (one char per byte), held only as long as the endpoint object is: a string
- * costs its bytes plus a small header, where a Uint8Array of each cost about 200 bytes more.
+ * The encoded body of every LbEndpoint that can never change is kept in its facts (frozen-lb-endpoint.ts),
+ * from the first assignment that listed it. A rebuild of a 10,000-endpoint cluster after one name changed
+ * lists 9,999 of the same endpoint objects again: their bytes are copied instead of checked, sized and
+ * written. Held as latin1 strings (one char per byte), held only as long as the endpoint object is: a
+ * string costs its bytes plus a small header, where a Uint8Array of each cost about 200 bytes more.
+ * Bodies pass 1 took from the facts, in order; pass 2 copies them where their slot says so.
  */
-const lbBodies = new WeakMap<object, string>();
-/** Bodies pass 1 took from `lbBodies`, in order; pass 2 copies them where their slot says so. */
 let bodies: string[] = [];
 let bodyAt = 0;
 
@@ -255,7 +254,7 @@ function sizeLle(m: Msg): number {
   const lbs = m.lbEndpoints as Msg[];
   for (let i = 0; i < lbs.length; i++) {
     const lb = lbs[i] as Msg;
-    const body = lbBodies.get(lb);
+    const body = frozenLbFacts(lb as unknown as LbEndpoint)?.body;
     if (body === undefined) {
       s += lenField(sizeLbe(lb));
       continue;
@@ -479,7 +478,8 @@ function writeLle(m: Msg, b: Buffer, p: number): number {
     const start = p;
     p = writeLbe(lb, b, p);
     // A copy: a view would keep this whole assignment's buffer alive for as long as the endpoint.
-    if (isFrozenLbEndpoint(lb as unknown as LbEndpoint)) lbBodies.set(lb, b.toString("latin1", start, p));
+    const facts = frozenLbFacts(lb as unknown as LbEndpoint);
+    if (facts !== undefined) facts.body = b.toString("latin1", start, p);
   }
   if (m.loadBalancingWeight !== undefined)
     p = putWrapper(b, p, T_LLE_WEIGHT, m.loadBalancingWeight as number);

@@ -13,7 +13,7 @@ import {
   ClusterLoadAssignmentSchema,
 } from "../../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { invalidResource } from "../errors.js";
-import { isFrozenLbEndpoint } from "../frozen-lb-endpoint.js";
+import { frozenLbFacts } from "../frozen-lb-endpoint.js";
 import { TYPE_URLS } from "../type-urls.js";
 import type { ResourceRef, ResourceType } from "./resource-type.js";
 
@@ -67,14 +67,15 @@ export class EndpointResourceType implements ResourceType {
         if (lb.hostIdentifier.case !== "endpoint")
           throw invalidResource(T, name, `${lbField(i, j)}.endpoint`, "is required");
         const ep = lb.hostIdentifier.value;
-        let keys = checkedAddresses.get(lb);
+        const facts = frozenLbFacts(lb);
+        let keys = facts?.keys;
         if (keys === undefined) {
           const checked = [checkAddress(name, i, j, -1, ep.address)];
           for (let k = 0; k < ep.additionalAddresses.length; k++)
             checked.push(checkAddress(name, i, j, k, ep.additionalAddresses[k]?.address));
           keys = checked;
           // Unchangeable from here on: a later assignment listing it needs only the uniqueness check.
-          if (isFrozenLbEndpoint(lb)) checkedAddresses.set(lb, keys);
+          if (facts !== undefined) facts.keys = keys;
         }
         if (inOrder) {
           const first = keys[0] as string;
@@ -114,13 +115,9 @@ export class EndpointResourceType implements ResourceType {
   }
 }
 
-/**
- * The address keys (`address|port`) of LbEndpoints that passed checkAddress and cannot change since:
- * every object on the path to their addresses is frozen (the assignment builder freezes what it makes,
- * and reuses those messages from one rebuild to the next). A 10,000-endpoint assignment rebuilt for one
- * changed name then re-checks only the endpoints that are new.
- */
-const checkedAddresses = new WeakMap<LbEndpoint, readonly string[]>();
+// The address keys (`address|port`) of LbEndpoints that passed checkAddress and cannot change since are
+// kept in their facts (frozen-lb-endpoint.ts): a 10,000-endpoint assignment rebuilt for one changed name
+// then re-checks only the endpoints that are new.
 
 const lbField = (i: number, j: number): string => `endpoints[${i}].lb_endpoints[${j}]`;
 
@@ -176,7 +173,7 @@ function firstRepeatedAddress(name: string, cla: ClusterLoadAssignment): Error |
     const lbs = cla.endpoints[i]?.lbEndpoints ?? [];
     for (let j = 0; j < lbs.length; j++) {
       const lb = lbs[j] as LbEndpoint;
-      let keys = checkedAddresses.get(lb);
+      let keys = frozenLbFacts(lb)?.keys;
       if (keys === undefined) {
         if (lb.hostIdentifier.case !== "endpoint") continue;
         const ep = lb.hostIdentifier.value;
