@@ -24,6 +24,7 @@ import {
   ClusterLoadAssignmentSchema,
 } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import type { EndpointHealth } from "../health/types.js";
+import { freezeLbEndpoint } from "../xds/frozen-lb-endpoint.js";
 import type { ClusterSpec, LocalitySpec } from "./cluster-spec.js";
 import { type EndpointCandidate, extractCandidates, type SourceResolution } from "./endpoint-candidates.js";
 
@@ -117,38 +118,53 @@ function preferredFamily(spec: ClusterSpec): 4 | 6 {
 const dedupOrder = (x: EndpointCandidate, y: EndpointCandidate): number =>
   x.sourceIndex - y.sourceIndex || x.srvPriority - y.srvPriority || y.weight - x.weight;
 
-/** The list in dedup order; the list itself when it is already in that order (the common case). */
-function inDedupOrder(list: readonly EndpointCandidate[]): readonly EndpointCandidate[] {
-  for (let i = 1; i < list.length; i++) {
-    if (dedupOrder(list[i - 1] as EndpointCandidate, list[i] as EndpointCandidate) > 0) {
-      return [...list].sort(dedupOrder);
-    }
-  }
-  return list;
-}
+/**
+ * Address, then port (the order of each locality's endpoints in the assignment), then dedup order, so the
+ * candidate that wins a key comes first among its equals. `address|port` keys are equal exactly when
+ * both parts are, so equal keys sit next to each other.
+ */
+const unitOrder = (x: EndpointCandidate, y: EndpointCandidate): number =>
+  x.address < y.address ? -1 : x.address > y.address ? 1 : x.port - y.port || dedupOrder(x, y);
 
 /**
- * One unit per endpoint key, in a stable order: current before draining, then source order, then SRV
- * priority; each with its health. Units are made here directly (not via an intermediate entry per
- * candidate): a 10,000-endpoint cluster is rebuilt often, and each extra object per endpoint shows.
+ * One unit per endpoint key, each with its health, in address-then-port order: for every key the
+ * current candidate first in dedup order (source, SRV priority, heavier weight) wins, or, with none
+ * current, the draining one. Sorting instead of a set of keys: each source's candidates come in address
+ * order (endpoint-candidates.ts), so the sort merges a few runs, and its order is the one the builder
+ * lists endpoints in anyway; a set of 10,000 keys, filled on every rebuild, cost more than both.
  */
 function dedup(
   current: readonly EndpointCandidate[],
   draining: readonly EndpointCandidate[],
   healthOf: (c: EndpointCandidate) => EndpointHealth,
 ): Unit[] {
-  const seen = new Set<string>();
+  const cur = [...current].sort(unitOrder);
+  const dra = draining.length > 0 ? [...draining].sort(unitOrder) : draining;
   const out: Unit[] = [];
-  const take = (list: readonly EndpointCandidate[], isDraining: boolean): void => {
-    for (const c of inDedupOrder(list)) {
-      const before = seen.size;
-      seen.add(c.key);
-      if (seen.size === before) continue;
-      out.push({ primary: c, additional: undefined, health: isDraining ? "DRAINING" : healthOf(c), tier: 0 });
+  let last: EndpointCandidate | undefined;
+  const same = (c: EndpointCandidate): boolean =>
+    last !== undefined && last.address === c.address && last.port === c.port;
+  let i = 0;
+  let j = 0;
+  while (i < cur.length || j < dra.length) {
+    const c = cur[i];
+    const d = dra[j];
+    // On equal keys the current one goes first, so it is the one kept.
+    if (
+      c !== undefined &&
+      (d === undefined || unitOrder(c, d) <= 0 || (c.address === d.address && c.port === d.port))
+    ) {
+      i++;
+      if (same(c)) continue;
+      last = c;
+      out.push({ primary: c, additional: undefined, health: healthOf(c), tier: 0 });
+    } else if (d !== undefined) {
+      j++;
+      if (same(d)) continue;
+      last = d;
+      out.push({ primary: d, additional: undefined, health: "DRAINING", tier: 0 });
     }
-  };
-  take(current, false);
-  take(draining, true);
+  }
   return out;
 }
 
@@ -234,19 +250,26 @@ function addressOf(c: EndpointCandidate): Address {
 }
 
 /**
- * The last LbEndpoint built for each primary candidate, with what else went into it. Candidates of
+ * The last LbEndpoint built for a primary candidate, with what else went into it. Candidates of
  * unchanged answers are the same objects from one rebuild to the next (candidate-memo.ts), so a rebuild
  * of a large cluster reuses the messages of every endpoint that did not change instead of making them
  * again. Messages handed to the store are never changed, so sharing one between assignments is safe.
+ * Kept in a hidden slot of the candidate (a non-enumerable symbol, so copies and equality never see it)
+ * rather than a WeakMap: a rebuild asks once per endpoint, and the lookup's hashing showed.
  */
-const builtFor = new WeakMap<
-  EndpointCandidate,
-  { additional: EndpointCandidate | undefined; health: HealthStatus; weight: number; lb: LbEndpoint }
->();
+interface Built {
+  additional: EndpointCandidate | undefined;
+  health: HealthStatus;
+  weight: number;
+  lb: LbEndpoint;
+}
+const BUILT = Symbol("dns-eds.built-lb-endpoint");
+type WithBuilt = { [BUILT]?: Built };
 
 function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint {
   const healthStatus = u.health === "DRAINING" || healthChecked ? toStatus[u.health] : HealthStatus.UNKNOWN;
-  const prev = builtFor.get(u.primary);
+  const primary = u.primary as WithBuilt;
+  const prev = primary[BUILT];
   if (
     prev !== undefined &&
     prev.additional === u.additional &&
@@ -256,42 +279,12 @@ function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint
     return prev.lb;
   }
   const lb = freezeLbEndpoint(newLbEndpoint(u, healthStatus, weight));
-  builtFor.set(u.primary, { additional: u.additional, health: healthStatus, weight, lb });
+  const built: Built = { additional: u.additional, health: healthStatus, weight, lb };
+  if (prev !== undefined) primary[BUILT] = built;
+  // A candidate someone froze just goes without.
+  else if (Object.isExtensible(primary))
+    Object.defineProperty(primary, BUILT, { value: built, writable: true });
   return lb;
-}
-
-/**
- * Freezes the message all the way down. A shared message must never change, and a frozen one lets the
- * store keep what it checked about it (resource-types/endpoint.ts) instead of checking it again.
- */
-function freezeLbEndpoint(lb: LbEndpoint): LbEndpoint {
-  const freezeAddress = (a: Address | undefined): void => {
-    if (a === undefined) return;
-    if (a.address.case === "socketAddress") {
-      Object.freeze(a.address.value.portSpecifier);
-      Object.freeze(a.address.value);
-    }
-    Object.freeze(a.address);
-    Object.freeze(a);
-  };
-  if (lb.hostIdentifier.case === "endpoint") {
-    const ep = lb.hostIdentifier.value;
-    freezeAddress(ep.address);
-    for (const extra of ep.additionalAddresses) {
-      freezeAddress(extra.address);
-      Object.freeze(extra);
-    }
-    Object.freeze(ep.additionalAddresses);
-    Object.freeze(ep);
-  }
-  Object.freeze(lb.hostIdentifier);
-  if (lb.metadata) {
-    for (const struct of Object.values(lb.metadata.filterMetadata)) Object.freeze(struct);
-    Object.freeze(lb.metadata.filterMetadata);
-    Object.freeze(lb.metadata.typedFilterMetadata);
-    Object.freeze(lb.metadata);
-  }
-  return Object.freeze(lb);
 }
 
 function newLbEndpoint(u: Unit, healthStatus: HealthStatus, weight: number): LbEndpoint {
@@ -345,10 +338,12 @@ export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
     draining = input.draining.filter((c) => !currentKeys.has(c.key) && matchesSelector(c, selector));
   }
   const health = input.health;
-  const units = pairUnits(
-    spec,
-    dedup(current, draining, (c) => (healthChecked ? (health?.(c.key) ?? "UNKNOWN") : "UNKNOWN")),
+  const single = dedup(current, draining, (c) =>
+    healthChecked ? (health?.(c.key) ?? "UNKNOWN") : "UNKNOWN",
   );
+  const units = pairUnits(spec, single);
+  // Unpaired units come out of dedup in address order and keep it through grouping.
+  const inOrder = units === single;
 
   const zoneAware = spec.zoneAware && input.clientZone !== undefined;
   const tierSet = new Set<number>();
@@ -405,9 +400,10 @@ export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
   }
 
   const endpoints: LocalityLbEndpoints[] = ordered.map((g) => {
-    g.units.sort(
-      (a, b) => compareStr(a.primary.address, b.primary.address) || a.primary.port - b.primary.port,
-    );
+    if (!inOrder)
+      g.units.sort(
+        (a, b) => compareStr(a.primary.address, b.primary.address) || a.primary.port - b.primary.port,
+      );
     const weightOf = unitWeights(g.units);
     const lbEndpoints: LbEndpoint[] = new Array(g.units.length);
     for (let i = 0; i < g.units.length; i++)
