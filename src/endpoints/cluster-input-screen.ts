@@ -210,7 +210,7 @@ export class ClusterInputScreen {
       const kept: EndpointCandidate[] = [];
       const denied: Array<{ c: EndpointCandidate; why: GuardCategory }> = [];
       for (const c of given) {
-        const why = guard.check(c.address);
+        const why = verdictOf(guard, c);
         if (why === undefined) kept.push(c);
         else denied.push({ c, why });
       }
@@ -295,6 +295,32 @@ export class ClusterInputScreen {
     }
     return this.guard;
   }
+}
+
+/**
+ * The guard's verdict on a candidate, kept in a hidden slot of it (a non-enumerable symbol: copies and
+ * equality never see it) for as long as the guard is the same object; the screen makes a new guard
+ * whenever the cluster's guard settings change. A 10,000-endpoint cluster is screened on every rebuild
+ * and its unchanged candidates are the same objects each time (candidate-memo.ts): a property load each,
+ * where the guard's own memo hashed every address string again.
+ */
+const JUDGED_BY = Symbol("dns-eds.guard-judged-by");
+const VERDICT = Symbol("dns-eds.guard-verdict");
+// Two slots rather than one record: no object per candidate for what is usually "allowed".
+type WithVerdict = { [JUDGED_BY]?: AddressGuard; [VERDICT]?: GuardCategory | undefined };
+
+function verdictOf(guard: AddressGuard, c: EndpointCandidate): GuardCategory | undefined {
+  const held = c as WithVerdict;
+  if (held[JUDGED_BY] === guard) return held[VERDICT];
+  const why = guard.check(c.address);
+  if (held[JUDGED_BY] !== undefined) {
+    held[JUDGED_BY] = guard;
+    held[VERDICT] = why;
+  } else if (Object.isExtensible(c)) {
+    Object.defineProperty(c, JUDGED_BY, { value: guard, writable: true });
+    Object.defineProperty(c, VERDICT, { value: why, writable: true });
+  }
+  return why;
 }
 
 /** The first candidates covering at most `max` distinct endpoint keys, in order. */

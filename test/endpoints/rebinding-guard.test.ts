@@ -4,7 +4,9 @@
  * denied keeps its last good set and the cluster says so.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { ClusterInputScreen } from "../../src/endpoints/cluster-input-screen.js";
 import type { ClusterSpec } from "../../src/endpoints/cluster-spec.js";
+import { type EndpointCandidate, extractCandidates } from "../../src/endpoints/endpoint-candidates.js";
 import { healthCheckSpec } from "../support/health-check-spec.js";
 import { a, aaaa, cluster, dnsSource, srv, srvSource, staticSource } from "./fixtures.js";
 import { closeRigs, pipelineRig, rows } from "./pipeline-harness.js";
@@ -116,5 +118,41 @@ describe("rebinding guard in the endpoint pipeline (on by default)", () => {
       "0 10.0.0.1:8080 UNKNOWN",
       "0 127.0.0.1:9 UNKNOWN",
     ]);
+  });
+});
+
+describe("ClusterInputScreen: verdicts kept on the candidates", () => {
+  const loopback = () =>
+    extractCandidates(cluster({ ipFamily: "V4_ONLY", allowLoopback: true }), [
+      { a: a("svc.example.com", "127.0.0.1", "10.0.0.1") },
+    ]);
+  const addresses = (list: readonly EndpointCandidate[]) => list.map((c) => c.address);
+
+  it("the same candidate objects are judged again when the cluster's guard settings change", () => {
+    const screen = new ClusterInputScreen();
+    const open = cluster({ ipFamily: "V4_ONLY", allowLoopback: true });
+    const shut = cluster({ ipFamily: "V4_ONLY", allowLoopback: false });
+    const candidates = loopback();
+    const res = [{ a: a("svc.example.com", "127.0.0.1", "10.0.0.1") }];
+    expect(addresses(screen.screen(open, res, candidates))).toEqual(["10.0.0.1", "127.0.0.1"]);
+    expect(addresses(screen.screen(shut, res, candidates))).toEqual(["10.0.0.1"]);
+    expect(screen.notes.map((n) => n.kind)).toEqual(["rebinding_denied"]);
+    expect(addresses(screen.screen(open, res, candidates))).toEqual(["10.0.0.1", "127.0.0.1"]);
+    // A deny range added by a reload applies to candidates that passed before.
+    const ranged = cluster({ ipFamily: "V4_ONLY", allowLoopback: true, denyRanges: ["10.0.0.0/8"] });
+    expect(addresses(screen.screen(ranged, res, candidates))).toEqual(["127.0.0.1"]);
+  });
+
+  it("two clusters with different guards screening the same objects each get their own verdict", () => {
+    const mine = new ClusterInputScreen();
+    const theirs = new ClusterInputScreen();
+    const open = cluster({ ipFamily: "V4_ONLY", allowLoopback: true });
+    const shut = cluster({ ipFamily: "V4_ONLY", allowLoopback: false });
+    const candidates = loopback();
+    const res = [{ a: a("svc.example.com", "127.0.0.1", "10.0.0.1") }];
+    for (let i = 0; i < 3; i++) {
+      expect(addresses(mine.screen(open, res, candidates))).toEqual(["10.0.0.1", "127.0.0.1"]);
+      expect(addresses(theirs.screen(shut, res, candidates))).toEqual(["10.0.0.1"]);
+    }
   });
 });
