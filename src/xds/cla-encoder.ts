@@ -25,7 +25,7 @@ import {
   ClusterLoadAssignment_PolicySchema,
   ClusterLoadAssignmentSchema,
 } from "../gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { frozenLbFacts } from "./frozen-lb-endpoint.js";
+import { type FrozenLbFacts, frozenLbFacts } from "./frozen-lb-endpoint.js";
 
 // Every field number handled here is below 16, so each tag is one byte: (number << 3) | wire type.
 const T_CLA_CLUSTER_NAME = 0x0a;
@@ -155,15 +155,22 @@ let sizes = new Int32Array(1024);
 let slot = 0;
 
 /**
- * The encoded body of every LbEndpoint that can never change is kept in its facts (frozen-lb-endpoint.ts),
- * from the first assignment that listed it. A rebuild of a 10,000-endpoint cluster after one name changed
- * lists 9,999 of the same endpoint objects again: their bytes are copied instead of checked, sized and
- * written. Held as latin1 strings (one char per byte), held only as long as the endpoint object is: a
- * string costs its bytes plus a small header, where a Uint8Array of each cost about 200 bytes more.
- * Bodies pass 1 took from the facts, in order; pass 2 copies them where their slot says so.
+ * Every LbEndpoint that can never change is copied from where the encoder last wrote it (its facts in
+ * frozen-lb-endpoint.ts point there), not checked, sized and written again. A rebuild of a 10,000-endpoint
+ * cluster after one name changed lists 9,999 of the same endpoint objects, mostly in the order the last
+ * assignment had them: neighbours that were neighbours there form one run, copied with one call. The
+ * facts then point into the new buffer, so each old assignment buffer is held only until the next
+ * encode of the same endpoints (about what the per-endpoint copies this replaced cost in memory).
+ * Runs pass 1 found, in order; pass 2 copies run r where a slot holds ~r.
  */
-let bodies: string[] = [];
-let bodyAt = 0;
+let runSrc: Uint8Array[] = [];
+let runStart: number[] = [];
+let runLen: number[] = [];
+let runCount: number[] = [];
+/** The run the previous LbEndpoint of the current LocalityLbEndpoints went into, or -1. */
+let openRun = -1;
+/** Runs up to this many bytes are copied byte by byte: a native copy call costs more below it. */
+const SHORT_RUN = 64;
 
 function reserve(): number {
   if (slot === sizes.length) {
@@ -252,17 +259,30 @@ function sizeLle(m: Msg): number {
   let s = 0;
   if (m.locality !== undefined) s += lenField(sizeLocality(m.locality as Msg));
   const lbs = m.lbEndpoints as Msg[];
+  openRun = -1;
   for (let i = 0; i < lbs.length; i++) {
     const lb = lbs[i] as Msg;
-    const body = frozenLbFacts(lb as unknown as LbEndpoint)?.body;
-    if (body === undefined) {
+    const facts = frozenLbFacts(lb as unknown as LbEndpoint);
+    const src = facts?.src;
+    if (facts === undefined || src === undefined) {
       s += lenField(sizeLbe(lb));
+      openRun = -1;
       continue;
     }
-    // A negative slot tells pass 2 to copy the next remembered body instead of writing the message.
-    sizes[reserve()] = ~body.length;
-    bodies.push(body);
-    s += lenField(body.length);
+    s += facts.len;
+    const r = openRun;
+    if (r >= 0 && runSrc[r] === src && (runStart[r] as number) + (runLen[r] as number) === facts.at) {
+      runLen[r] = (runLen[r] as number) + facts.len;
+      runCount[r] = (runCount[r] as number) + 1;
+      continue;
+    }
+    // A negative slot tells pass 2 to copy run ~slot (this endpoint and the neighbours that join it).
+    openRun = runSrc.length;
+    sizes[reserve()] = ~openRun;
+    runSrc.push(src);
+    runStart.push(facts.at);
+    runLen.push(facts.len);
+    runCount.push(1);
   }
   if (m.loadBalancingWeight !== undefined) s += lenField(wrapperBody(m.loadBalancingWeight));
   const p = uint32(m.priority);
@@ -462,24 +482,37 @@ function writeLle(m: Msg, b: Buffer, p: number): number {
     if (loc.subZone !== "") p = putStr(b, p, T_LOC_SUB_ZONE, loc.subZone as string);
   }
   const lbs = m.lbEndpoints as Msg[];
-  for (let i = 0; i < lbs.length; i++) {
+  for (let i = 0; i < lbs.length; ) {
     const n = sizes[slot] as number;
     if (n < 0) {
       slot++;
-      b[p++] = T_LLE_LB_ENDPOINTS;
-      p = putVarint(b, p, ~n);
-      const body = bodies[bodyAt++] as string;
-      for (let k = 0; k < body.length; k++) b[p + k] = body.charCodeAt(k);
-      p += body.length;
+      const r = ~n;
+      const src = runSrc[r] as Uint8Array;
+      const from = runStart[r] as number;
+      const len = runLen[r] as number;
+      if (len <= SHORT_RUN) for (let k = 0; k < len; k++) b[p + k] = src[from + k] as number;
+      else b.set(src.subarray(from, from + len), p);
+      // Each endpoint of the run now lives here too; from its own length, not its old offset, since
+      // one endpoint object listed twice has had its offset moved already.
+      const end = i + (runCount[r] as number);
+      for (; i < end; i++) {
+        const facts = frozenLbFacts(lbs[i] as unknown as LbEndpoint) as FrozenLbFacts;
+        facts.src = b;
+        facts.at = p;
+        p += facts.len;
+      }
       continue;
     }
+    const lb = lbs[i++] as Msg;
+    const at = p;
     p = putLen(b, p, T_LLE_LB_ENDPOINTS);
-    const lb = lbs[i] as Msg;
-    const start = p;
     p = writeLbe(lb, b, p);
-    // A copy: a view would keep this whole assignment's buffer alive for as long as the endpoint.
     const facts = frozenLbFacts(lb as unknown as LbEndpoint);
-    if (facts !== undefined) facts.body = b.toString("latin1", start, p);
+    if (facts !== undefined) {
+      facts.src = b;
+      facts.at = at;
+      facts.len = p - at;
+    }
   }
   if (m.loadBalancingWeight !== undefined)
     p = putWrapper(b, p, T_LLE_WEIGHT, m.loadBalancingWeight as number);
@@ -569,25 +602,38 @@ function writeMetadata(m: Msg, b: Buffer, p: number): number {
   return p;
 }
 
+/** Drops the runs' references to older buffers, so only endpoints' facts keep those alive. */
+function clearRuns(): void {
+  runSrc = [];
+  runStart = [];
+  runLen = [];
+  runCount = [];
+}
+
 /**
  * Encodes `cla` exactly as `toBinary(ClusterLoadAssignmentSchema, cla)` would, or returns undefined
  * when the message uses anything this encoder does not handle (the caller then uses `toBinary`).
  */
 export function encodeClusterLoadAssignment(cla: ClusterLoadAssignment): Uint8Array | undefined {
   slot = 0;
-  bodies = [];
-  bodyAt = 0;
   let total: number;
   try {
     total = sizeCla(cla);
   } catch (e) {
+    clearRuns();
     if (e === UNSUPPORTED) return undefined;
     throw e;
   }
-  const out = Buffer.allocUnsafe(total);
+  // Not from the shared pool: endpoints point into this buffer, and a pooled slice would hold its
+  // whole 8 KiB slab for as long as they do.
+  const out = Buffer.allocUnsafeSlow(total);
   slot = 1; // slot 0 is the top-level message's own size, which has no prefix
-  const end = writeCla(cla, out, 0);
-  bodies = [];
+  let end: number;
+  try {
+    end = writeCla(cla, out, 0);
+  } finally {
+    clearRuns();
+  }
   if (end !== total) throw new Error(`cla-encoder: wrote ${end} of ${total} bytes`);
   return out;
 }

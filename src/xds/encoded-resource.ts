@@ -81,7 +81,8 @@ export function encodeResource(
   message: Message,
 ): EncodedResource {
   const pre = ahead.get(message);
-  // Taken, not kept: the stored buffer below holds a copy, and the standalone bytes become garbage.
+  // Taken, not kept here: the stored buffer below holds a copy. (A CLA's standalone bytes stay alive while
+  // its endpoints point into them, as the place the next encode copies them from: cla-encoder.ts.)
   if (pre) ahead.delete(message);
   const bytes = pre?.bytes ?? encodeMessage(typeUrl, schema, message);
   const version = pre?.version ?? contentVersion(bytes);
@@ -109,7 +110,7 @@ export function encodeResource(
     name,
     version,
     message,
-    // Keep only the one buffer alive: the standalone encoding becomes garbage.
+    // Views of the one buffer, not of the standalone encoding.
     bytes: buf.subarray(buf.length - bytes.length),
     sotwField: buf.subarray(sotwStart),
     deltaField: buf,

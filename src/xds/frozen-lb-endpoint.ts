@@ -3,7 +3,7 @@
  * every object on the paths the store checks and the CLA encoder writes is frozen, and none carries
  * unknown fields (an array of them could still grow). The assignment builder freezes what it makes and
  * reuses those messages from one rebuild to the next, so what the store checked (address keys) and the
- * encoder wrote (the message's bytes) about such an endpoint holds for every later assignment listing it.
+ * encoder wrote (where the message's bytes are) about such an endpoint holds for every later assignment listing it.
  *
  * Those facts live in one record per endpoint. The builder's endpoints carry theirs in a hidden slot of
  * their own, attached as it freezes them: a rebuild of a 10,000-endpoint cluster reads each endpoint's
@@ -18,8 +18,14 @@ import type { LbEndpoint } from "../gen/envoy/config/endpoint/v3/endpoint_compon
 export interface FrozenLbFacts {
   /** The address keys (`address|port`) the store's EDS check returned: primary first, then additional. */
   keys: readonly string[] | undefined;
-  /** The message's encoded body as latin1 (one char per byte), from the first assignment that listed it. */
-  body: string | undefined;
+  /**
+   * Where the encoder last wrote this endpoint: `src` is the last assignment buffer that listed it and
+   * `at`/`len` bound its whole `lb_endpoints` field there (tag, length, body). Assignment buffers are
+   * never written after encoding, so those bytes stay this endpoint's encoding for as long as it lives.
+   */
+  src: Uint8Array | undefined;
+  at: number;
+  len: number;
 }
 
 const FACTS = Symbol("dns-eds.frozen-lb-facts");
@@ -66,7 +72,7 @@ export function frozenLbFacts(lb: LbEndpoint): FrozenLbFacts | undefined {
   if (own !== undefined) return own.proven ? own : undefined;
   let facts = adopted.get(lb);
   if (facts === undefined && isFrozenLbEndpoint(lb)) {
-    facts = { keys: undefined, body: undefined };
+    facts = { keys: undefined, src: undefined, at: 0, len: 0 };
     adopted.set(lb, facts);
   }
   return facts;
@@ -79,7 +85,7 @@ export function frozenLbFacts(lb: LbEndpoint): FrozenLbFacts | undefined {
  * copies by own enumerable keys, so neither sees it.
  */
 export function freezeLbEndpoint(lb: LbEndpoint): LbEndpoint {
-  const own: OwnFacts = { keys: undefined, body: undefined, proven: false };
+  const own: OwnFacts = { keys: undefined, src: undefined, at: 0, len: 0, proven: false };
   // Before the freeze: a frozen object takes no new property.
   Object.defineProperty(lb, FACTS, { value: own });
   const freezeAddress = (a: Address | undefined): void => {

@@ -5,6 +5,7 @@ import { buildAssignmentFromAnswers } from "../../src/endpoints/assignment-build
 import { MetadataSchema } from "../../src/gen/envoy/config/core/v3/base_pb.js";
 import {
   EndpointSchema,
+  type LbEndpoint,
   LbEndpointSchema,
 } from "../../src/gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
 import {
@@ -203,6 +204,58 @@ describe("encodeClusterLoadAssignment with remembered endpoint bodies", () => {
       ),
       seeded({ seed: 15006, runs: 300, label: "cla encoder, remembered bodies" }),
     );
+  });
+
+  it("copies runs of endpoints that were neighbours before, across rotations, removals, splits and repeats", () => {
+    // 2,000 frozen endpoints; each assignment reuses them in a new arrangement, so runs of the last
+    // buffer start and end mid-list, cross locality boundaries and meet endpoints listed twice.
+    const pool = Array.from({ length: 2000 }, (_, i) =>
+      deepFreeze(
+        create(LbEndpointSchema, {
+          hostIdentifier: {
+            case: "endpoint",
+            value: {
+              address: {
+                address: {
+                  case: "socketAddress",
+                  value: {
+                    address: `127.0.${i >> 8}.${i & 255}`,
+                    portSpecifier: { case: "portValue", value: 1024 + i },
+                  },
+                },
+              },
+            },
+          },
+          loadBalancingWeight: 1 + (i % 5),
+        }),
+      ),
+    );
+    const arrangements: LbEndpoint[][][] = [
+      [pool],
+      [[...pool.slice(1), pool[0] as LbEndpoint]], // rotated by one
+      [[...pool.slice(0, 700), ...pool.slice(701)]], // one removed mid-list
+      [pool.slice(0, 1000), pool.slice(1000)], // split across two localities
+      [[...pool.slice(1000), ...pool.slice(0, 1000)]], // the halves swapped into one
+      [[pool[5] as LbEndpoint, pool[5] as LbEndpoint, ...pool.slice(3, 9), pool[5] as LbEndpoint]], // repeats
+      [pool.slice(0, 1000).reverse()], // no two neighbours kept
+      [pool],
+    ];
+    let previous: Uint8Array | undefined;
+    for (const groups of arrangements) {
+      const cla = create(ClusterLoadAssignmentSchema, {
+        clusterName: "c",
+        endpoints: groups.map((lbEndpoints, k) => ({
+          locality: { zone: `z${k}` },
+          lbEndpoints,
+          priority: k,
+        })),
+      });
+      expectSameAsToBinary(cla);
+      const ours = encodeClusterLoadAssignment(cla) as Uint8Array;
+      // A new buffer every time: the one just made is where later copies come from.
+      expect(ours).not.toBe(previous);
+      previous = ours;
+    }
   });
 
   it("writes an endpoint afresh when something under it can still change, though the endpoint itself is frozen", () => {

@@ -43,7 +43,7 @@ function built(): LbEndpoint {
 describe("frozen LbEndpoint facts", () => {
   it("a builder-made endpoint has a record, invisible to protobuf-es, copies and equality", () => {
     const lb = built();
-    expect(frozenLbFacts(lb)).toMatchObject({ keys: undefined, body: undefined });
+    expect(frozenLbFacts(lb)).toMatchObject({ keys: undefined, src: undefined });
     expect(Object.keys({ ...lb })).toEqual(Object.keys(lb));
     expect(Object.getOwnPropertySymbols({ ...lb })).toEqual([]);
     const twin = fresh();
@@ -64,9 +64,17 @@ describe("frozen LbEndpoint facts", () => {
     new EndpointResourceType().validate("svc", cla);
     const facts = frozenLbFacts(lb);
     expect(facts?.keys).toEqual(["10.0.0.1|80"]);
-    expect(Buffer.from(facts?.body ?? "", "latin1")).toEqual(Buffer.from(toBinary(LbEndpointSchema, lb)));
-    // The second encode copies the kept body: same bytes as toBinary.
-    expect(encodeClusterLoadAssignment(cla)).toEqual(first);
+    // They point at the endpoint's whole lb_endpoints field (tag 2, length, body) in the buffer just made.
+    const body = toBinary(LbEndpointSchema, lb);
+    const field = Buffer.from([0x12, body.length, ...body]);
+    expect(facts?.src).toBe(first);
+    const kept = (f: typeof facts) => Buffer.from(f?.src?.subarray(f.at, f.at + f.len) ?? []);
+    expect(kept(facts)).toEqual(field);
+    // The second encode copies those bytes: same bytes as toBinary, and the facts move to the new buffer.
+    const second = encodeClusterLoadAssignment(cla);
+    expect(second).toEqual(first);
+    expect(facts?.src).toBe(second);
+    expect(kept(facts)).toEqual(field);
     expect(Buffer.from(first as Uint8Array)).toEqual(Buffer.from(toBinary(ClusterLoadAssignmentSchema, cla)));
   });
 
