@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import { recordAnswer } from "../dns/answer-history.js";
-import type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "../dns/types.js";
+import type { Answer, RecordType, ResolveOptions, Resolver } from "../dns/types.js";
 import type { HealthSink } from "../health/types.js";
 import { cacheKey, normalizeName } from "./cache-key.js";
 import type { CacheMetrics, EtcdTierState } from "./cache-metrics.js";
