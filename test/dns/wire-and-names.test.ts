@@ -205,6 +205,50 @@ describe("wire decoder", () => {
     });
   });
 
+  it("reads A and AAAA addresses as RFC 5952 / dotted text, the same on every read", () => {
+    // The decoder keeps addresses as numbers and makes the text on first read; the text must be what
+    // it was when made eagerly (these expectations are the eager decoder's output).
+    const cases: [type: 1 | 28, hex: string, text: string][] = [
+      [1, "0a000001", "10.0.0.1"],
+      [1, "00000000", "0.0.0.0"],
+      [1, "ffffffff", "255.255.255.255"],
+      [1, "c0a8010a", "192.168.1.10"],
+      [28, "00000000000000000000000000000000", "::"],
+      [28, "00000000000000000000000000000001", "::1"],
+      [28, "00010000000000000000000000000000", "1::"],
+      // Leading zeros of each group dropped, lower case.
+      [28, "20010db8000a00b00c00000d0000000e", "2001:db8:a:b0:c00:d:0:e"],
+      [28, "00010002000300040005000600070008", "1:2:3:4:5:6:7:8"],
+      [28, "abcdef01234567890000000000000000", "abcd:ef01:2345:6789::"],
+      // The longest zero run is compressed, not the first.
+      [28, "00010000000000020000000000000003", "1:0:0:2::3"],
+      // Runs of equal length: the first one.
+      [28, "20010db8000000000001000000000001", "2001:db8::1:0:0:1"],
+      // A single zero group is never "::".
+      [28, "20010db8000000010001000100010001", "2001:db8:0:1:1:1:1:1"],
+      [28, "fe800000000000000000000000000000", "fe80::"],
+      // IPv4-mapped: printed as hex words, as formatIpv6 always has.
+      [28, "00000000000000000000ffff01020304", "::ffff:102:304"],
+      [28, "00000000000000000000ffffc0a8010a", "::ffff:c0a8:10a"],
+    ];
+    const rr = ([type, hex]: [number, string, string]) => {
+      const rdata = [...Buffer.from(hex, "hex")];
+      return [0xc0, 12, 0, type, 0, 1, 0, 0, 0, 9, 0, rdata.length, ...rdata];
+    };
+    const buf = Buffer.from([...header(1, 0x8180, 1, cases.length), ...question, ...cases.flatMap(rr)]);
+    const d = decodeMessage(buf);
+    if (!d.ok) throw new Error(`decode failed: ${d.reason}`);
+    const data = d.msg.answers.map((r) => r.data);
+    expect(data.map((x) => x.kind)).toEqual(cases.map(([t]) => (t === 1 ? "A" : "AAAA")));
+    const read = () => data.map((x) => (x.kind === "A" || x.kind === "AAAA" ? x.address : ""));
+    const first = read();
+    expect(first).toEqual(cases.map(([, , text]) => text));
+    expect(read()).toEqual(first);
+    // formatIpv6 on the bytes says the same.
+    for (const [type, hex, text] of cases)
+      if (type === 28) expect(formatIpv6(Buffer.from(hex, "hex"), 0)).toBe(text);
+  });
+
   it("formats IPv6 in RFC 5952 form", () => {
     const b = Buffer.alloc(16);
     expect(formatIpv6(b, 0)).toBe("::");
