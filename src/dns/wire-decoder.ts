@@ -5,7 +5,10 @@
  * AAAA = 16, names and SRV/SOA fixed parts exactly), compression pointers must point strictly backwards,
  * names ≤ 255 octets, and nothing may follow the last record. Failure returns a reason, never throws.
  * Semantic checks against the query (ID, question, QR, opcode) live in message-validator.ts.
+ * A and AAAA addresses are kept as numbers (Ipv4Data, Ipv6Data) and made text only when read.
  */
+
+import { formatIpv6Words, Ipv4Data, Ipv6Data } from "./address-data.js";
 
 export const TYPE_A = 1;
 export const TYPE_NS = 2;
@@ -17,6 +20,10 @@ export const TYPE_SRV = 33;
 export const TYPE_OPT = 41;
 export const CLASS_IN = 1;
 
+/**
+ * A record's RDATA. The decoder gives A and AAAA as Ipv4Data and Ipv6Data (the same `kind` and `address`,
+ * plus the numbers: address-data.ts); code that reads only `kind` and `address` may be handed plain objects.
+ */
 export type RecordData =
   | { kind: "A"; address: string }
   | { kind: "AAAA"; address: string }
@@ -151,27 +158,7 @@ function readU32(buf: Uint8Array, off: number): number {
 export function formatIpv6(buf: Uint8Array, off: number): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(readU16(buf, off + i * 2));
-  // Longest run of ≥ 2 zero words becomes "::" (first one wins a tie).
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestStart < 0) return words.map((w) => w.toString(16)).join(":");
-  const head = words.slice(0, bestStart).map((w) => w.toString(16));
-  const tail = words.slice(bestStart + bestLen).map((w) => w.toString(16));
-  // Embedded IPv4 forms (::ffff:a.b.c.d) are printed as hex words; both are valid inputs to net.
-  return `${head.join(":")}::${tail.join(":")}`;
+  return formatIpv6Words(words);
 }
 
 /**
@@ -228,14 +215,20 @@ function readRecord(
   switch (type) {
     case TYPE_A:
       if (rdlen !== 4) throw new Fail("bad-rdlength");
-      data = {
-        kind: "A",
-        address: `${buf[rdStart]}.${buf[rdStart + 1]}.${buf[rdStart + 2]}.${buf[rdStart + 3]}`,
-      };
+      data = new Ipv4Data(readU16(buf, rdStart), readU16(buf, rdStart + 2));
       break;
     case TYPE_AAAA:
       if (rdlen !== 16) throw new Fail("bad-rdlength");
-      data = { kind: "AAAA", address: formatIpv6(buf, rdStart) };
+      data = new Ipv6Data(
+        readU16(buf, rdStart),
+        readU16(buf, rdStart + 2),
+        readU16(buf, rdStart + 4),
+        readU16(buf, rdStart + 6),
+        readU16(buf, rdStart + 8),
+        readU16(buf, rdStart + 10),
+        readU16(buf, rdStart + 12),
+        readU16(buf, rdStart + 14),
+      );
       break;
     case TYPE_CNAME:
     case TYPE_NS: {
