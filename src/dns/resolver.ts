@@ -41,7 +41,7 @@ import type { Transport } from "./transport.js";
 import { TruncationMemo } from "./truncation-memo.js";
 import type { Answer, DnsRecord, RecordType, ResolveOptions, Resolver } from "./types.js";
 import { UdpTransport } from "./udp-transport.js";
-import { sameAddressRecords } from "./unchanged-records.js";
+import { noteAddressNumbers, sameAddressRecords } from "./unchanged-records.js";
 import type { WireMessage, WireRecord } from "./wire-decoder.js";
 
 /** Per-try timeout when neither options nor resolv.conf say otherwise. */
@@ -340,6 +340,8 @@ class StubResolver implements DnsResolver {
         out.push({ type: "TXT", strings: d.strings, ttl: r.ttl });
       }
     }
+    // The next refresh's unchanged check (ResolveOptions.previous) then needs no parse of these addresses.
+    if (this.guard === undefined) noteAddressNumbers(out, wire);
     return out;
   }
 
