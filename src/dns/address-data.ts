@@ -12,27 +12,36 @@ export function formatIpv4(hi: number, lo: number): string {
   return `${hi >>> 8}.${hi & 0xff}.${lo >>> 8}.${lo & 0xff}`;
 }
 
-/** RFC 5952 text form of an IPv6 address given as its eight 16-bit groups. */
-export function formatIpv6Words(words: readonly number[]): string {
-  // Longest run of ≥ 2 zero words becomes "::" (first one wins a tie).
-  let bestStart = -1;
-  let bestLen = 1;
+/**
+ * Where RFC 5952 puts "::" in the eight groups at `groups[at..at+7]`: the first longest run of two or more
+ * zero groups, or start −1 when there is none. The formatter writes it there and the parser accepts it only
+ * there, so both ask this one function.
+ */
+function zeroRun(groups: ArrayLike<number>, at: number): { start: number; len: number } {
+  let start = -1;
+  let len = 1;
   for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
+    if (groups[at + i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
+    while (j < 8 && groups[at + j] === 0) j++;
+    if (j - i > len) {
+      start = i;
+      len = j - i;
     }
     i = j;
   }
-  if (bestStart < 0) return words.map((w) => w.toString(16)).join(":");
-  const head = words.slice(0, bestStart).map((w) => w.toString(16));
-  const tail = words.slice(bestStart + bestLen).map((w) => w.toString(16));
+  return { start, len };
+}
+
+/** RFC 5952 text form of an IPv6 address given as its eight 16-bit groups. */
+export function formatIpv6Words(words: readonly number[]): string {
+  const { start, len } = zeroRun(words, 0);
+  if (start < 0) return words.map((w) => w.toString(16)).join(":");
+  const head = words.slice(0, start).map((w) => w.toString(16));
+  const tail = words.slice(start + len).map((w) => w.toString(16));
   // Embedded IPv4 forms (::ffff:a.b.c.d) are printed as hex words; both are valid inputs to net.
   return `${head.join(":")}::${tail.join(":")}`;
 }
@@ -101,18 +110,13 @@ export class Ipv6Data {
    */
   static fromText(text: string): Ipv6Data | undefined {
     const w = new Uint16Array(8);
-    if (!parseIpv6(text, w, 0)) return undefined;
-    const [w0, w1, w2, w3, w4, w5, w6, w7] = w as unknown as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    return new Ipv6Data(w0, w1, w2, w3, w4, w5, w6, w7, text);
+    return parseIpv6(text, w, 0) ? Ipv6Data.fromGroups(w, 0, text) : undefined;
+  }
+
+  /** The address whose eight groups are `groups[at..at+7]`. */
+  static fromGroups(groups: ArrayLike<number>, at: number, text?: string): Ipv6Data {
+    const g = (i: number) => groups[at + i] as number;
+    return new Ipv6Data(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7), text);
   }
 }
 
@@ -194,20 +198,6 @@ export function parseIpv6(text: string, out: Uint16Array, off: number): boolean 
     out.fill(0, off + gapAt, off + gapAt + gap);
   }
   // formatIpv6Words writes "::" for the first longest run of ≥ 2 zero groups, and only there.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (out[off + k] !== 0) {
-      k++;
-      continue;
-    }
-    let j = k;
-    while (j < 8 && out[off + j] === 0) j++;
-    if (j - k > bestLen) {
-      bestStart = k;
-      bestLen = j - k;
-    }
-    k = j;
-  }
-  return gapAt < 0 ? bestStart < 0 : bestStart === gapAt && bestLen === gap;
+  const run = zeroRun(out, off);
+  return gapAt < 0 ? run.start < 0 : run.start === gapAt && run.len === gap;
 }

@@ -49,18 +49,8 @@ const tables = new WeakMap<readonly DnsRecord[], HeldAddresses>();
  */
 const m = new Uint32Array(10);
 randomFillSync(m);
-const [m0, m1, m2, m3, m4, m5, m6, m7, offsetA, offsetAAAA] = m as unknown as [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
+type Ten = [number, number, number, number, number, number, number, number, number, number];
+const [m0, m1, m2, m3, m4, m5, m6, m7, offsetA, offsetAAAA] = m as unknown as Ten;
 
 function hashA(hi: number, lo: number): number {
   return (Math.imul(hi, m0) + Math.imul(lo, m1) + offsetA) | 0;
@@ -222,10 +212,7 @@ function buildTable(held: readonly DnsRecord[]): HeldAddresses {
       if (findA(t, hi, lo) >= 0) return "never";
       s = hashA(hi, lo) >>> t.shift;
     } else {
-      const w = words.subarray(o, o + 8);
-      const d = new Ipv6Data(
-        ...(w as unknown as [number, number, number, number, number, number, number, number]),
-      );
+      const d = Ipv6Data.fromGroups(words, o);
       if (findAAAA(t, d) >= 0) return "never";
       s = hashAAAA(d.w0, d.w1, d.w2, d.w3, d.w4, d.w5, d.w6, d.w7) >>> t.shift;
     }
