@@ -19,6 +19,7 @@ import { clusterLoadAssignment } from "../../src/xds/resource-builders.js";
 import { TYPE_URLS } from "../../src/xds/type-urls.js";
 import { a, aaaa, cluster, dnsSource, loc } from "../endpoints/fixtures.js";
 import { deepFreeze } from "../support/deep-freeze.js";
+import { lbEndpointAt } from "../support/lb-endpoint.js";
 import { seeded } from "../support/property-seed.js";
 
 type ClaInit = MessageInitShape<typeof ClusterLoadAssignmentSchema>;
@@ -210,25 +211,7 @@ describe("encodeClusterLoadAssignment with remembered endpoint bodies", () => {
     // 2,000 frozen endpoints; each assignment reuses them in a new arrangement, so runs of the last
     // buffer start and end mid-list, cross locality boundaries and meet endpoints listed twice.
     const pool = Array.from({ length: 2000 }, (_, i) =>
-      deepFreeze(
-        create(LbEndpointSchema, {
-          hostIdentifier: {
-            case: "endpoint",
-            value: {
-              address: {
-                address: {
-                  case: "socketAddress",
-                  value: {
-                    address: `127.0.${i >> 8}.${i & 255}`,
-                    portSpecifier: { case: "portValue", value: 1024 + i },
-                  },
-                },
-              },
-            },
-          },
-          loadBalancingWeight: 1 + (i % 5),
-        }),
-      ),
+      deepFreeze(lbEndpointAt(`127.0.${i >> 8}.${i & 255}`, 1024 + i, 1 + (i % 5))),
     );
     const arrangements: LbEndpoint[][][] = [
       [pool],
@@ -259,19 +242,7 @@ describe("encodeClusterLoadAssignment with remembered endpoint bodies", () => {
   });
 
   it("writes an endpoint afresh when something under it can still change, though the endpoint itself is frozen", () => {
-    const lb = create(LbEndpointSchema, {
-      hostIdentifier: {
-        case: "endpoint",
-        value: {
-          address: {
-            address: {
-              case: "socketAddress",
-              value: { address: "10.0.0.1", portSpecifier: { case: "portValue", value: 80 } },
-            },
-          },
-        },
-      },
-    });
+    const lb = lbEndpointAt("10.0.0.1", 80);
     Object.freeze(lb);
     Object.freeze(lb.hostIdentifier);
     const cla = () =>

@@ -17,22 +17,9 @@ import { freezeLbEndpoint, frozenLbFacts } from "../../src/xds/frozen-lb-endpoin
 import { EndpointResourceType } from "../../src/xds/resource-types/endpoint.js";
 import { a, cluster, dnsSource } from "../endpoints/fixtures.js";
 import { deepFreeze } from "../support/deep-freeze.js";
+import { lbEndpointAt } from "../support/lb-endpoint.js";
 
-const fresh = (address = "10.0.0.1", port = 80): LbEndpoint =>
-  create(LbEndpointSchema, {
-    hostIdentifier: {
-      case: "endpoint",
-      value: {
-        address: {
-          address: {
-            case: "socketAddress",
-            value: { address, portSpecifier: { case: "portValue", value: port } },
-          },
-        },
-      },
-    },
-    loadBalancingWeight: 1,
-  });
+const fresh = (address = "10.0.0.1", port = 80): LbEndpoint => lbEndpointAt(address, port, 1);
 
 function built(): LbEndpoint {
   const spec = cluster({ ipFamily: "V4_ONLY", sources: [dnsSource("svc.test", 80)], allowLoopback: true });
