@@ -22,6 +22,15 @@ export interface ConnectionGateOptions {
   clientLog: ClientTextLog;
 }
 
+/**
+ * Connections the kernel may hold completed for us while the event loop is busy. Node's default is
+ * 511; a fleet reconnecting at once (a control-plane restart, W4's 5,000 streams) overflows that, and
+ * each connection over it loses its SYN and waits out TCP's retransmission (1 s, then 3 s) before it is
+ * even seen. Go's net.Listen asks for the kernel's whole limit (net.core.somaxconn); so does this: the
+ * kernel lowers the request to somaxconn.
+ */
+const LISTEN_BACKLOG = 65_535;
+
 interface Connection {
   socket: Socket;
   peer: string;
@@ -59,7 +68,7 @@ export class ConnectionGate {
         reject(new XdsError("ERR_XDS_SERVER_STATE", `cannot listen on ${host}:${port}: ${err.message}`));
       };
       this.server.once("error", onError);
-      this.server.listen({ host, port }, () => {
+      this.server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
         this.server.off("error", onError);
         const addr = this.server.address();
         resolve(typeof addr === "object" && addr !== null ? addr.port : port);
