@@ -4,7 +4,8 @@
 // server's memory per idle stream once they are all served: RSS (and JS heap where there is one) after a
 // full GC, minus the same before the storm, divided by the streams. dns-eds runs as `dns-eds serve`; the
 // floor and go-control-plane serve the same assignments.
-// Flags: --streams 5000 --names 10 --size 100 --clients 1 --only floor,dnsEds --cpu-prof DIR (dns-eds
+// Flags: --streams 5000 --names 10 --size 100 --clients 1 --only floor,dnsEds,dnsEdsB --passes 1
+// --ab-main OTHER/dist/cli/main.js (another build as dnsEdsB) --cpu-prof DIR (dns-eds
 // runs under `node --cpu-prof`, profile in DIR; for development: the profiler's cost reaches the figures)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +32,10 @@ const layout = coreLayout();
 const CLIENTS = flag("clients", Math.max(1, layout.clientCpus.length));
 const onlyAt = argv.indexOf("--only");
 const ONLY = onlyAt >= 0 ? argv[onlyAt + 1].split(",") : undefined;
+const abAt = argv.indexOf("--ab-main");
+// Another build's cli/main.js, run as "dnsEdsB" right after dnsEds in every pass: an A/B of a change.
+const AB_MAIN = abAt >= 0 ? argv[abAt + 1] : undefined;
+const PASSES = Math.max(1, flag("passes", 1));
 const profAt = argv.indexOf("--cpu-prof");
 const CPU_PROF = profAt >= 0 ? argv[profAt + 1] : undefined;
 if (CPU_PROF) mkdirSync(CPU_PROF, { recursive: true });
@@ -44,6 +49,7 @@ const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-connect-"));
 const names = Array.from({ length: NAMES }, (_, i) => `w${i}`);
 const content = new Map(names.map((n, i) => [n, endpoints(10 + i, SIZE, 0)]));
 const results = {};
+let pass = 1;
 
 async function storm(id, start) {
   if (ONLY && !ONLY.includes(id)) return;
@@ -87,7 +93,7 @@ async function storm(id, start) {
       rssMiB: +(after.rssKiB / 1024).toFixed(1),
     };
     results[id] = out;
-    console.log(JSON.stringify({ w4: id, ...out }));
+    console.log(JSON.stringify({ w4: id, ...out, ...(PASSES > 1 ? { pass } : {}) }));
   } finally {
     await clients.close();
     await server.stop();
@@ -101,9 +107,9 @@ try {
     zones: [{ origin: "connect.test", records: zone.render() }],
     cpus: layout.others,
   });
-  await storm("floor", () => startFloor({ cpus: layout.server }));
-  await storm("dnsEds", () =>
+  const dnsEds = (main) => () =>
     startDnsEds({
+      main,
       cpus: layout.server,
       named: zone,
       tmpDir: tmp,
@@ -116,10 +122,15 @@ try {
           ipFamily: "V4_ONLY",
         })),
       },
-    }),
-  );
-  await storm("goLinear", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
-  await storm("goSnapshot", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));
+    });
+  // With --passes N every storm runs N times, interleaved; the summary is the last pass's.
+  for (pass = 1; pass <= PASSES; pass++) {
+    await storm("floor", () => startFloor({ cpus: layout.server }));
+    await storm("dnsEds", dnsEds(undefined));
+    if (AB_MAIN) await storm("dnsEdsB", dnsEds(AB_MAIN));
+    await storm("goLinear", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
+    await storm("goSnapshot", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));
+  }
   await zone.named.stop();
   const r = results;
   if (r.dnsEds && r.floor && r.goLinear && r.goSnapshot) {

@@ -6,7 +6,8 @@
 // figure: the whole-process W1 (xds-process-fanout.mjs) is the figure.
 //
 //   node bench/tools/stream-bookkeeping.mjs [DIST_A [DIST_B]]   (default: dist/; B alternates with A)
-//   env: N (streams, 1000), ROUNDS (400), TRIALS (3 per build), PROM=1 (real prom-client metrics)
+//   env: N (streams, 1000), ROUNDS (400), TRIALS (3 per build), PROM=1 (real prom-client metrics),
+//        CHILD_NODE_ARGS (node flags of each trial's process, e.g. "--max-semi-space-size=4")
 import { spawnSync } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { dirname, join, resolve } from "node:path";
@@ -26,10 +27,14 @@ if (process.env.BOOKKEEPING_CHILD) {
   // Alternating trials, each in a fresh process: a drift of the shared box reaches both builds alike.
   for (let t = 0; t < trials; t++) {
     dists.forEach((d, i) => {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], {
-        env: { ...process.env, BOOKKEEPING_CHILD: d },
-        encoding: "utf8",
-      });
+      const r = spawnSync(
+        process.execPath,
+        [...(process.env.CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? []), fileURLToPath(import.meta.url)],
+        {
+          env: { ...process.env, BOOKKEEPING_CHILD: d },
+          encoding: "utf8",
+        },
+      );
       if (r.status !== 0) throw new Error(`trial of ${d} failed:\n${r.stderr}`);
       medians[i].push(JSON.parse(r.stdout).medianMs);
     });
@@ -37,8 +42,14 @@ if (process.env.BOOKKEEPING_CHILD) {
   const mid = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const out = dists.map((d, i) => ({ dist: d, medianMsPerRound: mid(medians[i]), trials: medians[i] }));
   const result = { bench: "stream-bookkeeping", streams: N, rounds: ROUNDS, builds: out };
-  if (out.length === 2)
+  if (out.length === 2) {
     result.bOverA = Number((out[1].medianMsPerRound / out[0].medianMsPerRound).toFixed(2));
+    // Each trial of B ran right after one of A: the box's drift between trials (large on shared
+    // machines) cancels in the ratio of each pair, and the median of those is the steadier figure.
+    const pairs = medians[1].map((b, t) => b / medians[0][t]);
+    result.bOverAPairedMedian = Number(mid(pairs).toFixed(3));
+    result.bOverAPairs = pairs.map((x) => Number(x.toFixed(3)));
+  }
   console.log(JSON.stringify(result));
 }
 
