@@ -12,23 +12,22 @@ import { encodeDeltaResponse } from "./response-encoder.js";
 import {
   addPending,
   deletePending,
-  newTypeStateBase,
   type Phase,
   pendingNames,
   type StreamContext,
-  type TypeStateBase,
+  TypeStateFields,
   XdsStreamBase,
 } from "./stream-base.js";
 import { isFullStateType, typeLabel } from "./type-urls.js";
 
-interface DeltaTypeState extends TypeStateBase {
+class DeltaTypeState extends TypeStateFields {
   /** What the client holds (acked, plus what is in flight; reverted on NACK). */
-  clientHas: Map<string, string>;
+  clientHas = new Map<string, string>();
   /**
    * Subscribed names already reported as absent; reported again only after they existed. Undefined
    * until there is one (see `force` in stream-base.ts: one object fewer per push to reach).
    */
-  reportedAbsent: Set<string> | undefined;
+  reportedAbsent: Set<string> | undefined = undefined;
 }
 
 export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
@@ -37,7 +36,7 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
   }
 
   protected newState(typeUrl: string): DeltaTypeState {
-    return createState(typeUrl);
+    return new DeltaTypeState(typeUrl);
   }
 
   protected handle(req: XdsRequest, typeUrl: string | undefined, existing: DeltaTypeState | undefined): void {
@@ -236,21 +235,21 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
         "delta push",
       );
     }
-    const key = () =>
-      `d\0${st.typeUrl}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}\0\0${removed.join("\0")}`;
-    const build = () => encodeDeltaResponse({ typeUrl: st.typeUrl, nonce, resources, removed });
     const only = resources.length === 1 && removed.length === 0 ? resources[0] : undefined;
-    if (only !== undefined) {
-      return this.ctx.shared.getOne(this.ctx.store.generation, "delta", only, "", nonce, key, build);
-    }
-    return this.ctx.shared.get(this.ctx.store.generation, key(), build);
+    const gen = this.ctx.store.generation;
+    const found = only === undefined ? undefined : this.ctx.shared.findOne(gen, "delta", only, "", nonce);
+    if (found !== undefined) return found;
+    return this.assemble(st.typeUrl, nonce, resources, removed);
   }
-}
 
-function createState(typeUrl: string): DeltaTypeState {
-  return {
-    ...newTypeStateBase(typeUrl),
-    clientHas: new Map(),
-    reportedAbsent: undefined,
-  };
+  /** The response no other stream has assembled yet; apart from `emit`, as in sotw-stream.ts. */
+  private assemble(typeUrl: string, nonce: string, resources: EncodedResource[], removed: string[]): Buffer {
+    const gen = this.ctx.store.generation;
+    const key = () =>
+      `d\0${typeUrl}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}\0\0${removed.join("\0")}`;
+    const build = () => encodeDeltaResponse({ typeUrl, nonce, resources, removed });
+    const only = resources.length === 1 && removed.length === 0 ? resources[0] : undefined;
+    if (only !== undefined) return this.ctx.shared.getOne(gen, "delta", only, "", nonce, key, build);
+    return this.ctx.shared.get(gen, key(), build);
+  }
 }

@@ -69,16 +69,8 @@ export class SharedResponses {
     key: () => string,
     build: () => Buffer,
   ): Buffer {
-    this.roll(generation);
-    const hit = this.byResource.get(resource);
-    if (
-      hit !== undefined &&
-      hit.nonce === nonce &&
-      hit.versionInfo === versionInfo &&
-      hit.protocol === protocol
-    ) {
-      return hit.buf;
-    }
+    const hit = this.findOne(generation, protocol, resource, versionInfo, nonce);
+    if (hit !== undefined) return hit;
     const k = key();
     const buf = this.get(generation, k, build, resource);
     // Only for the entry this resource made, so it goes when that entry is evicted (a response over
@@ -88,6 +80,28 @@ export class SharedResponses {
       this.byResource.set(resource, { protocol, versionInfo, nonce, buf });
     }
     return buf;
+  }
+
+  /**
+   * The response `getOne` would return with these arguments, if it is already assembled; undefined
+   * otherwise. A stream asks this first: on a fan-out all streams but the first find it here, and then
+   * make neither the key nor the build closures `getOne` takes.
+   */
+  findOne(
+    generation: number,
+    protocol: string,
+    resource: object,
+    versionInfo: string,
+    nonce: string,
+  ): Buffer | undefined {
+    this.roll(generation);
+    const hit = this.byResource.get(resource);
+    return hit !== undefined &&
+      hit.nonce === nonce &&
+      hit.versionInfo === versionInfo &&
+      hit.protocol === protocol
+      ? hit.buf
+      : undefined;
   }
 
   private roll(generation: number): void {

@@ -4,7 +4,6 @@
  * newly requested names are sent even if unchanged; unknown names are remembered and pushed when they
  * appear; LDS/CDS responses carry the full set; NACKed content is never sent again until it changes.
  */
-import { createHash } from "node:crypto";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { clipClientText } from "./client-text-log.js";
 import type { EncodedResource } from "./encoded-resource.js";
@@ -12,32 +11,34 @@ import type { XdsRequest } from "./request-scanner.js";
 import { encodeSotwResponse } from "./response-encoder.js";
 import {
   deletePending,
-  newTypeStateBase,
   type Phase,
   pendingNames,
   type StreamContext,
-  type TypeStateBase,
-  versionsDigest,
+  TypeStateFields,
   XdsStreamBase,
 } from "./stream-base.js";
 import { isFullStateType, typeLabel } from "./type-urls.js";
+import { versionsDigest } from "./versions-digest.js";
 
-interface SotwTypeState extends TypeStateBase {
-  fullState: boolean;
+class SotwTypeState extends TypeStateFields {
+  readonly fullState: boolean;
   /** What we believe the client holds: acked plus the latest response, reverted on NACK. */
-  known: Map<string, string>;
+  known = new Map<string, string>();
   /** First request had no names: legacy wildcard, kept while later requests also name nothing. */
-  legacyWildcard: boolean;
+  legacyWildcard = false;
   /** A wildcard subscription must get a response even when the set is empty. */
-  owesResponse: boolean;
+  owesResponse = false;
   /**
    * The names field of the last request applied, as its bytes: a later request with the same bytes
    * (every ACK) would apply the same names again, which changes nothing. Undefined before the first.
    */
-  namesWire: string | undefined;
-}
+  namesWire: string | undefined = undefined;
 
-const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
+  constructor(typeUrl: string) {
+    super(typeUrl);
+    this.fullState = isFullStateType(typeUrl);
+  }
+}
 
 export class SotwStream extends XdsStreamBase<SotwTypeState> {
   constructor(ctx: StreamContext, call: ServerDuplexStream<XdsRequest, Buffer>) {
@@ -45,7 +46,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
   }
 
   protected newState(typeUrl: string): SotwTypeState {
-    return createState(typeUrl);
+    return new SotwTypeState(typeUrl);
   }
 
   protected handle(req: XdsRequest, typeUrl: string | undefined, existing: SotwTypeState | undefined): void {
@@ -234,7 +235,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     }
     st.inflight = sent;
     st.nonce = this.nextNonce();
-    const versionInfo = versionsDigest(st.known, shortHash);
+    const versionInfo = versionsDigest(st.known);
     if (this.ctx.logger.isLevelEnabled("debug")) {
       this.ctx.logger.debug(
         {
@@ -246,23 +247,41 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
         "sotw push",
       );
     }
-    const nonce = st.nonce;
-    const build = () => encodeSotwResponse({ versionInfo, typeUrl: st.typeUrl, nonce, resources });
+    const only = resources.length === 1 ? resources[0] : undefined;
+    if (only !== undefined) {
+      const found = this.ctx.shared.findOne(this.ctx.store.generation, "sotw", only, versionInfo, st.nonce);
+      if (found !== undefined) return found;
+    }
+    return this.assemble(st.typeUrl, versionInfo, st.nonce, resources);
+  }
+
+  /**
+   * The response no other stream has assembled yet (in a fan-out, the first stream's). Apart from
+   * `emit` so that the closures here, and the context they need, are made only on this path.
+   */
+  private assemble(
+    typeUrl: string,
+    versionInfo: string,
+    nonce: string,
+    resources: EncodedResource[],
+  ): Buffer {
+    const build = () => encodeSotwResponse({ versionInfo, typeUrl, nonce, resources });
+    const gen = this.ctx.store.generation;
     const only = resources.length === 1 ? resources[0] : undefined;
     if (only !== undefined) {
       return this.ctx.shared.getOne(
-        this.ctx.store.generation,
+        gen,
         "sotw",
         only,
         versionInfo,
         nonce,
-        () => `s\0${st.typeUrl}\0${versionInfo}\0${nonce}\0${only.name}\0${only.version}`,
+        () => `s\0${typeUrl}\0${versionInfo}\0${nonce}\0${only.name}\0${only.version}`,
         build,
       );
     }
-    let key = `s\0${st.typeUrl}\0${versionInfo}\0${nonce}`;
+    let key = `s\0${typeUrl}\0${versionInfo}\0${nonce}`;
     for (const e of resources) key += `\0${e.name}\0${e.version}`;
-    return this.ctx.shared.get(this.ctx.store.generation, key, build);
+    return this.ctx.shared.get(gen, key, build);
   }
 }
 
@@ -279,15 +298,4 @@ function sameSubscription(st: SotwTypeState, requested: readonly string[]): bool
   for (const n of requested) if (!st.names.has(n)) return false;
   // Every requested name is held and there are as many: the same set unless one is repeated.
   return requested.length === 1 || new Set(requested).size === requested.length;
-}
-
-function createState(typeUrl: string): SotwTypeState {
-  return {
-    ...newTypeStateBase(typeUrl),
-    fullState: isFullStateType(typeUrl),
-    known: new Map(),
-    legacyWildcard: false,
-    owesResponse: false,
-    namesWire: undefined,
-  };
 }

@@ -21,7 +21,7 @@ import type { XdsRequest } from "./request-scanner.js";
 import type { ResourceChange, ResourceStore, StoreWatch } from "./resource-store.js";
 import type { SharedResponses } from "./shared-responses.js";
 import type { AckedVersion, NackEvent, StreamStatusView } from "./stream-status.js";
-import { StreamWriter } from "./stream-writer.js";
+import { ResponsePump } from "./stream-writer.js";
 import { TokenBucket } from "./token-bucket.js";
 import { PUSH_ORDER, typeLabel } from "./type-urls.js";
 
@@ -103,25 +103,33 @@ export interface TypeStateBase {
   since: number | undefined;
 }
 
-/** The fields every protocol's per-type state starts with (a type's first request creates it). */
+/**
+ * The fields every protocol's per-type state starts with (a type's first request creates it). A class,
+ * which each protocol's state extends: its instances hold every field in the object itself, where
+ * spreading a base literal into a larger one built each state through a slow path (a connect storm
+ * creates thousands per second).
+ */
+export class TypeStateFields implements TypeStateBase {
+  next: TypeStateBase | undefined = undefined;
+  names = new Set<string>();
+  wildcard = false;
+  pending: string | Set<string> | undefined = undefined;
+  force: Set<string> | undefined = undefined;
+  rejected: Map<string, string> | undefined = undefined;
+  acked = new Map<string, AckedVersion>();
+  inflightSince: number | undefined = undefined;
+  nacks: Map<string, NackEvent> | undefined = undefined;
+  nonce = "";
+  inflight: Map<string, string> | undefined = undefined;
+  unanswered = 0;
+  lastNack: { detail: string; at: number; nonce: string } | undefined = undefined;
+  since: number | undefined = undefined;
+
+  constructor(readonly typeUrl: string) {}
+}
+
 export function newTypeStateBase(typeUrl: string): TypeStateBase {
-  return {
-    typeUrl,
-    next: undefined,
-    names: new Set(),
-    wildcard: false,
-    pending: undefined,
-    force: undefined,
-    rejected: undefined,
-    acked: new Map(),
-    inflightSince: undefined,
-    nacks: undefined,
-    nonce: "",
-    inflight: undefined,
-    unanswered: 0,
-    lastNack: undefined,
-    since: undefined,
-  };
+  return new TypeStateFields(typeUrl);
 }
 
 export function addPending(st: TypeStateBase, name: string): void {
@@ -149,7 +157,7 @@ export function pendingNames(st: TypeStateBase): Iterable<string> {
 
 export type Phase = "upsert" | "removal";
 
-export abstract class XdsStreamBase<S extends TypeStateBase> {
+export abstract class XdsStreamBase<S extends TypeStateBase> extends ResponsePump {
   node: NodeInfo | undefined;
   variantKey: string | undefined;
   /** Since when the stream has had no subscription (from its start); undefined while it has one. */
@@ -159,7 +167,6 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
   /** The same states in PUSH_ORDER, linked by `next`: what requests, store changes and pumps use. */
   private first: S | undefined;
   protected readonly watch: StoreWatch;
-  protected readonly writer: StreamWriter;
   private readonly bucket: TokenBucket;
   /** Distinct subscribed names, and their bytes plus Delta initial versions' (see reserveNames). */
   private nameCount = 0;
@@ -182,16 +189,12 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     protected readonly ctx: StreamContext,
     protected readonly call: ServerDuplexStream<XdsRequest, Buffer>,
   ) {
+    super(call);
     this.idleSince = ctx.now();
     this.bucket = new TokenBucket(ctx.limits.requestBurst, this.idleSince);
     this.openedAt = ctx.now();
     this.convergence = new StreamConvergence(ctx.convergence);
     this.watch = ctx.store.watch((changes) => this.onStoreChange(changes));
-    this.writer = new StreamWriter(
-      call,
-      () => this.produce(),
-      (e) => this.fail(e),
-    );
     ctx.metrics.streamOpened(ctx.kind);
     call.on("data", (req: XdsRequest) => this.onRequest(req));
     call.on("end", () => {
@@ -475,12 +478,12 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     if (wildcardTurnedOn) for (const n of this.wildcardNames(st.typeUrl)) addPending(st, n);
     st.since ??= this.ctx.now();
     this.quiet = false;
-    this.writer.kick();
+    this.schedulePump();
   }
 
   protected kick(): void {
     this.quiet = false;
-    this.writer.kick();
+    this.schedulePump();
   }
 
   private onStoreChange(changes: ResourceChange[]): void {
@@ -499,10 +502,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     const first = changes[0];
     if (touched && first) this.convergence.joined(this.ctx.store.generation, first.at);
     this.quiet = false;
-    this.writer.kick();
+    this.schedulePump();
   }
 
-  private produce(): Buffer | undefined {
+  protected produce(): Buffer | undefined {
     if (this.quiet) return undefined;
     // Runs for every stream of a fan-out, a thousand at a time: plain loops over its own states.
     for (let p = 0; p < 2; p++) {
@@ -533,6 +536,10 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.settleQuiet();
     if (this.convergence.waiting) this.checkInStep();
     return undefined;
+  }
+
+  protected onPumpError(err: unknown): void {
+    this.fail(err);
   }
 
   private anyDirty(): boolean {
@@ -668,7 +675,7 @@ export abstract class XdsStreamBase<S extends TypeStateBase> {
     this.nameBytes = 0;
     this.convergence.leaveAll(false);
     this.watch.close();
-    this.writer.close();
+    this.closePump();
     this.ctx.metrics.streamClosed(this.ctx.kind);
     this.ctx.onClose(this as unknown as XdsStreamBase<TypeStateBase>);
   }
@@ -700,12 +707,4 @@ function nonceOf(gen: number, seq: number): string {
 function emitStatus(call: ServerDuplexStream<XdsRequest, Buffer>, code: status, details: string): void {
   // grpc-js turns an 'error' event carrying {code, details} into the call's final status.
   call.emit("error", { code, details });
-}
-
-/** Stable digest of a name → version map, for SotW `version_info`. */
-export function versionsDigest(known: ReadonlyMap<string, string>, hash: (s: string) => string): string {
-  // One resource (the common EDS case): its own content hash already identifies the state.
-  if (known.size === 1) for (const v of known.values()) return v;
-  const parts = [...known.entries()].map(([n, v]) => `${n}=${v}`).sort();
-  return hash(parts.join("\n"));
 }

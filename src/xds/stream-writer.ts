@@ -5,6 +5,10 @@
  * would buffer ~32 messages for a client that stopped reading; waiting for each write's completion keeps
  * that to one. Because the producer builds each response from the latest state at pull time, a slow client
  * holds at most one pending response per type and intermediate versions are coalesced.
+ *
+ * `ResponsePump` is the mechanism as a base class: an xDS stream is its own pump (its `produce` builds the
+ * next response), so a fan-out's kick, pump and write completion touch the stream object alone and no
+ * writer or callback object beside it. `StreamWriter` is the same pump around a producer callback.
  */
 import { useFramedWrites } from "./framed-writes.js";
 
@@ -14,40 +18,51 @@ export interface WritableCall {
 }
 
 /**
- * Writers kicked during one turn, pumped together on the next: a fan-out kicks a thousand writers from
- * one store notification, and one setImmediate for all of them costs less than one each.
+ * Pumps kicked during one turn, run together on the next: a fan-out kicks a thousand streams from one
+ * store notification, and one setImmediate for all of them costs less than one each. An array, not a
+ * set: a pump is queued at most once per turn (its `scheduled` flag says so).
  */
-const kicked = new Set<StreamWriter>();
+let kicked: ResponsePump[] = [];
+let spare: ResponsePump[] = [];
 let flushScheduled = false;
 
 function flushKicked(): void {
   flushScheduled = false;
-  // Writers kicked while this runs (a pump that frees another) wait for the next turn, as before.
-  const batch = [...kicked];
-  kicked.clear();
-  for (const w of batch) w.runScheduled();
+  // Pumps kicked while this runs (a pump that frees another) wait for the next turn, as before.
+  const batch = kicked;
+  kicked = spare;
+  for (let i = 0; i < batch.length; i++) (batch[i] as ResponsePump).runScheduled();
+  batch.length = 0;
+  spare = batch;
 }
 
-export class StreamWriter {
+export abstract class ResponsePump {
   private scheduled = false;
   private blocked = false;
   private inFlight = false;
-  private closed = false;
+  private pumpClosed = false;
+  /** The write completion, made once per stream rather than once per write. */
+  private readonly written = (): void => {
+    this.inFlight = false;
+    // Next response right away if one is pending; the producer decides.
+    if (!this.blocked) this.pump();
+  };
 
-  constructor(
-    private readonly call: WritableCall,
-    private readonly produce: () => Buffer | undefined,
-    private readonly onError: (err: unknown) => void,
-  ) {
+  constructor(private readonly out: WritableCall) {
     // Responses come framed from the encoder; let this stream write them without grpc-js's copy.
-    useFramedWrites(call);
+    useFramedWrites(out);
   }
 
-  /** Asks for a pump on the next turn; many kicks in one turn coalesce into one pump. */
-  kick(): void {
-    if (this.scheduled || this.blocked || this.inFlight || this.closed) return;
+  /** The next response to write, or undefined when there is nothing to send now. */
+  protected abstract produce(): Buffer | undefined;
+  /** A throw from `produce`: the stream is failed with it. */
+  protected abstract onPumpError(err: unknown): void;
+
+  /** Asks for a pump on the next turn; many asks in one turn coalesce into one pump. */
+  protected schedulePump(): void {
+    if (this.scheduled || this.blocked || this.inFlight || this.pumpClosed) return;
     this.scheduled = true;
-    kicked.add(this);
+    kicked.push(this);
     if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flushKicked);
@@ -60,8 +75,9 @@ export class StreamWriter {
     this.pump();
   }
 
-  close(): void {
-    this.closed = true;
+  /** No pump runs after this (a queued one returns at once). */
+  protected closePump(): void {
+    this.pumpClosed = true;
   }
 
   /** True while the transport has not taken the last response (client slow or stalled). */
@@ -70,27 +86,49 @@ export class StreamWriter {
   }
 
   private pump(): void {
-    if (this.blocked || this.inFlight || this.closed) return;
+    if (this.blocked || this.inFlight || this.pumpClosed) return;
     let buf: Buffer | undefined;
     try {
       buf = this.produce();
     } catch (e) {
-      this.onError(e);
+      this.onPumpError(e);
       return;
     }
     if (!buf) return;
     this.inFlight = true;
-    const ok = this.call.write(buf, () => {
-      this.inFlight = false;
-      // Next response right away if one is pending; the producer decides.
-      if (!this.blocked) this.pump();
-    });
-    if (!ok) {
+    if (!this.out.write(buf, this.written)) {
       this.blocked = true;
-      this.call.once("drain", () => {
+      this.out.once("drain", () => {
         this.blocked = false;
         this.pump();
       });
     }
+  }
+}
+
+/** The pump around a producer callback, for a call that is not an xDS stream. */
+export class StreamWriter extends ResponsePump {
+  constructor(
+    call: WritableCall,
+    private readonly producer: () => Buffer | undefined,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    super(call);
+  }
+
+  kick(): void {
+    this.schedulePump();
+  }
+
+  close(): void {
+    this.closePump();
+  }
+
+  protected produce(): Buffer | undefined {
+    return this.producer();
+  }
+
+  protected onPumpError(err: unknown): void {
+    this.onError(err);
   }
 }

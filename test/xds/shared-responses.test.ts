@@ -64,6 +64,41 @@ describe("SharedResponses", () => {
     expect(builds).toBe(5);
   });
 
+  it("findOne answers what getOne assembled, and nothing for another nonce, version_info, protocol or generation", () => {
+    const c = new SharedResponses();
+    const e = { name: "x" };
+    expect(c.findOne(1, "sotw", e, "v", "1.0")).toBeUndefined();
+    const a = c.getOne(
+      1,
+      "sotw",
+      e,
+      "v",
+      "1.0",
+      () => "e/v/1.0",
+      () => Buffer.from("a"),
+    );
+    expect(c.findOne(1, "sotw", e, "v", "1.0")).toBe(a);
+    expect(c.findOne(1, "sotw", e, "v", "1.1")).toBeUndefined();
+    expect(c.findOne(1, "sotw", e, "w", "1.0")).toBeUndefined();
+    expect(c.findOne(1, "delta", e, "v", "1.0")).toBeUndefined();
+    expect(c.findOne(1, "sotw", { name: "x" }, "v", "1.0")).toBeUndefined();
+    expect(c.findOne(2, "sotw", e, "v", "1.0")).toBeUndefined();
+    // The new generation forgot it for getOne too.
+    expect(
+      c
+        .getOne(
+          2,
+          "sotw",
+          e,
+          "v",
+          "1.0",
+          () => "e/v/1.0",
+          () => Buffer.from("b"),
+        )
+        .toString(),
+    ).toBe("b");
+  });
+
   it("keeps a response found by resource only while its keyed entry is kept", () => {
     const c = new SharedResponses(2, 10);
     let builds = 0;
