@@ -4,20 +4,30 @@
  * shards of the replica that came or went).
  */
 
-/** FNV-1a, 32 bit. Not cryptographic; only needs to be stable across replicas and versions. */
+/** FNV-1a's 32-bit offset basis and prime. */
+export const FNV_OFFSET = 0x811c9dc5;
+export const FNV_PRIME = 0x01000193;
+
+/**
+ * FNV-1a, 32 bit, with murmur3's finaliser. Not cryptographic; only needs to be stable across replicas
+ * and versions.
+ */
 export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // Final avalanche (murmur3 fmix32): FNV alone clusters on short, similar inputs like "3|r1".
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return fmix32(h);
+}
+
+/**
+ * murmur3's fmix32, as an unsigned 32-bit number: FNV alone clusters on short, similar inputs like
+ * "3|r1". Also SotW version_info's finaliser (src/xds/versions-digest.ts).
+ */
+export function fmix32(h: number): number {
+  let x = h ^ (h >>> 16);
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }
 
 export function shardOf(key: string, shards: number): number {

@@ -15,12 +15,12 @@ import {
   type Phase,
   pendingNames,
   type StreamContext,
-  TypeStateFields,
+  TypeStateBase,
   XdsStreamBase,
 } from "./stream-base.js";
 import { isFullStateType, typeLabel } from "./type-urls.js";
 
-class DeltaTypeState extends TypeStateFields {
+class DeltaTypeState extends TypeStateBase {
   /** What the client holds (acked, plus what is in flight; reverted on NACK). */
   clientHas = new Map<string, string>();
   /**
@@ -239,16 +239,21 @@ export class DeltaStream extends XdsStreamBase<DeltaTypeState> {
     const gen = this.ctx.store.generation;
     const found = only === undefined ? undefined : this.ctx.shared.findOne(gen, "delta", only, "", nonce);
     if (found !== undefined) return found;
-    return this.assemble(st.typeUrl, nonce, resources, removed);
+    return this.assemble(st.typeUrl, nonce, resources, removed, only);
   }
 
   /** The response no other stream has assembled yet; apart from `emit`, as in sotw-stream.ts. */
-  private assemble(typeUrl: string, nonce: string, resources: EncodedResource[], removed: string[]): Buffer {
+  private assemble(
+    typeUrl: string,
+    nonce: string,
+    resources: EncodedResource[],
+    removed: string[],
+    only: EncodedResource | undefined,
+  ): Buffer {
     const gen = this.ctx.store.generation;
     const key = () =>
       `d\0${typeUrl}\0${nonce}\0${resources.map((e) => `${e.name}\0${e.version}`).join("\0")}\0\0${removed.join("\0")}`;
     const build = () => encodeDeltaResponse({ typeUrl, nonce, resources, removed });
-    const only = resources.length === 1 && removed.length === 0 ? resources[0] : undefined;
     if (only !== undefined) return this.ctx.shared.getOne(gen, "delta", only, "", nonce, key, build);
     return this.ctx.shared.get(gen, key(), build);
   }

@@ -14,13 +14,13 @@ import {
   type Phase,
   pendingNames,
   type StreamContext,
-  TypeStateFields,
+  TypeStateBase,
   XdsStreamBase,
 } from "./stream-base.js";
 import { isFullStateType, typeLabel } from "./type-urls.js";
 import { versionsDigest } from "./versions-digest.js";
 
-class SotwTypeState extends TypeStateFields {
+class SotwTypeState extends TypeStateBase {
   readonly fullState: boolean;
   /** What we believe the client holds: acked plus the latest response, reverted on NACK. */
   known = new Map<string, string>();
@@ -252,7 +252,7 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
       const found = this.ctx.shared.findOne(this.ctx.store.generation, "sotw", only, versionInfo, st.nonce);
       if (found !== undefined) return found;
     }
-    return this.assemble(st.typeUrl, versionInfo, st.nonce, resources);
+    return this.assemble(st.typeUrl, versionInfo, st.nonce, resources, only);
   }
 
   /**
@@ -264,10 +264,10 @@ export class SotwStream extends XdsStreamBase<SotwTypeState> {
     versionInfo: string,
     nonce: string,
     resources: EncodedResource[],
+    only: EncodedResource | undefined,
   ): Buffer {
     const build = () => encodeSotwResponse({ versionInfo, typeUrl, nonce, resources });
     const gen = this.ctx.store.generation;
-    const only = resources.length === 1 ? resources[0] : undefined;
     if (only !== undefined) {
       return this.ctx.shared.getOne(
         gen,

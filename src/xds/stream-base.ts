@@ -56,80 +56,58 @@ export interface StreamContext {
   convergence?: ConvergenceTracker | undefined;
 }
 
-export interface TypeStateBase {
-  typeUrl: string;
+/**
+ * A stream's state of one type: the fields every protocol's state starts with (a type's first request
+ * creates it); each protocol's state extends it. A class, so its instances hold every field in the
+ * object itself: spreading a base literal into a larger one built each state through a slow path (a
+ * connect storm creates thousands per second).
+ */
+export class TypeStateBase {
   /**
    * The stream's next state in PUSH_ORDER: a stream's states are a list through themselves, so finding
    * or scanning them (on every push and ACK of a fan-out) touches no map or array of the stream.
    */
-  next: TypeStateBase | undefined;
+  next: TypeStateBase | undefined = undefined;
   /** Explicitly subscribed names. */
-  names: Set<string>;
-  wildcard: boolean;
+  names = new Set<string>();
+  wildcard = false;
   /**
    * Names that may need a push since the last quiet point: none, the one name (a fan-out's case: one
    * resource changed), or a set of several in the order they came (never empty). The one name lives
    * in the state itself: a fan-out adds and takes it on a thousand streams, and a set would be two
    * more objects per stream to reach each time. Read and written through the functions below.
    */
-  pending: string | Set<string> | undefined;
+  pending: string | Set<string> | undefined = undefined;
   /**
    * Names to send even if the client has this version (newly requested, Cluster changed). This,
    * `rejected` and `nacks` are empty on almost every stream almost always, so they exist only while
    * they hold something: a push or an ACK then reads a field of the state instead of three more
    * objects per stream (a fan-out touches a thousand streams' states, and each object is a cache miss).
    */
-  force: Set<string> | undefined;
+  force: Set<string> | undefined = undefined;
   /** Versions the client NACKed: never sent again until the content changes. */
-  rejected: Map<string, string> | undefined;
+  rejected: Map<string, string> | undefined = undefined;
   /**
    * name → version the client ACKed, and (for fleet status) when it first ACKed that version: one map,
    * so an ACK updates one entry in place instead of two maps.
    */
-  acked: Map<string, AckedVersion>;
-  /** Fleet status (stream-status.ts): when the oldest unanswered response was sent ... */
-  inflightSince: number | undefined;
-  /** ... and the NACK behind each rejected version. */
-  nacks: Map<string, NackEvent> | undefined;
-  /** Nonce of the latest response of this type. */
-  nonce: string;
-  /** name → version of the latest response, until the client ACKs or NACKs it ("" = removal). */
-  inflight: Map<string, string> | undefined;
-  /** Responses of this type sent and not yet answered by a request carrying a nonce. */
-  unanswered: number;
-  /** The last NACK of this type, until a later response is ACKed (for fleet status). */
-  lastNack: { detail: string; at: number; nonce: string } | undefined;
-  /** Earliest change not yet pushed, for the latency metric. */
-  since: number | undefined;
-}
-
-/**
- * The fields every protocol's per-type state starts with (a type's first request creates it). A class,
- * which each protocol's state extends: its instances hold every field in the object itself, where
- * spreading a base literal into a larger one built each state through a slow path (a connect storm
- * creates thousands per second).
- */
-export class TypeStateFields implements TypeStateBase {
-  next: TypeStateBase | undefined = undefined;
-  names = new Set<string>();
-  wildcard = false;
-  pending: string | Set<string> | undefined = undefined;
-  force: Set<string> | undefined = undefined;
-  rejected: Map<string, string> | undefined = undefined;
   acked = new Map<string, AckedVersion>();
+  /** Fleet status (stream-status.ts): when the oldest unanswered response was sent ... */
   inflightSince: number | undefined = undefined;
+  /** ... and the NACK behind each rejected version. */
   nacks: Map<string, NackEvent> | undefined = undefined;
+  /** Nonce of the latest response of this type. */
   nonce = "";
+  /** name → version of the latest response, until the client ACKs or NACKs it ("" = removal). */
   inflight: Map<string, string> | undefined = undefined;
+  /** Responses of this type sent and not yet answered by a request carrying a nonce. */
   unanswered = 0;
+  /** The last NACK of this type, until a later response is ACKed (for fleet status). */
   lastNack: { detail: string; at: number; nonce: string } | undefined = undefined;
+  /** Earliest change not yet pushed, for the latency metric. */
   since: number | undefined = undefined;
 
   constructor(readonly typeUrl: string) {}
-}
-
-export function newTypeStateBase(typeUrl: string): TypeStateBase {
-  return new TypeStateFields(typeUrl);
 }
 
 export function addPending(st: TypeStateBase, name: string): void {

@@ -8,7 +8,7 @@
  *
  * `ResponsePump` is the mechanism as a base class: an xDS stream is its own pump (its `produce` builds the
  * next response), so a fan-out's kick, pump and write completion touch the stream object alone and no
- * writer or callback object beside it. `StreamWriter` is the same pump around a producer callback.
+ * writer or callback object beside it.
  */
 import { useFramedWrites } from "./framed-writes.js";
 
@@ -103,32 +103,5 @@ export abstract class ResponsePump {
         this.pump();
       });
     }
-  }
-}
-
-/** The pump around a producer callback, for a call that is not an xDS stream. */
-export class StreamWriter extends ResponsePump {
-  constructor(
-    call: WritableCall,
-    private readonly producer: () => Buffer | undefined,
-    private readonly onError: (err: unknown) => void,
-  ) {
-    super(call);
-  }
-
-  kick(): void {
-    this.schedulePump();
-  }
-
-  close(): void {
-    this.closePump();
-  }
-
-  protected produce(): Buffer | undefined {
-    return this.producer();
-  }
-
-  protected onPumpError(err: unknown): void {
-    this.onError(err);
   }
 }

@@ -10,42 +10,40 @@
  * hard to forge: versions are content hashes of what we serve, and version_info only tells a client's
  * state apart in logs, CSDS and its next request.
  */
+import { FNV_OFFSET, FNV_PRIME, fmix32 } from "../cache/shard-hash.js";
+
+/** The second lane's offset basis (the first is FNV's own). */
+const LANE_B = 0x2f6b7a13;
 
 /** The two lanes of the last pair hashed (module scratch: no array per pair). */
 let laneA = 0;
 let laneB = 0;
 
-/** FNV-1a over `name`, a separator, then `version`, in two lanes with different offset bases. */
+/**
+ * FNV-1a of "name=version" in two lanes at once, without making that string. This is shard-hash.ts's
+ * `fnv1a` (same basis, prime and finaliser) for lane A, written out here because both lanes in one pass
+ * over the characters cost about 0.6× of hashing lane by lane through a shared step (10 pairs: 2.0
+ * against 3.4 µs), and this runs on every push of a multi-resource state.
+ */
 function hashPair(name: string, version: string): void {
-  let a = 0x811c9dc5;
-  let b = 0x2f6b7a13;
+  let a = FNV_OFFSET;
+  let b = LANE_B;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193);
+    a = Math.imul(a ^ c, FNV_PRIME);
+    b = Math.imul(b ^ c, FNV_PRIME);
   }
   // "=" between the two: ("ab", "c") and ("a", "bc") are different pairs.
-  a = Math.imul(a ^ 0x3d, 0x01000193);
-  b = Math.imul(b ^ 0x3d, 0x01000193);
+  a = Math.imul(a ^ 0x3d, FNV_PRIME);
+  b = Math.imul(b ^ 0x3d, FNV_PRIME);
   for (let i = 0; i < version.length; i++) {
     const c = version.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193);
+    a = Math.imul(a ^ c, FNV_PRIME);
+    b = Math.imul(b ^ c, FNV_PRIME);
   }
+  // The finaliser matters: a sum of weakly mixed terms would let small changes cancel out.
   laneA = fmix32(a);
   laneB = fmix32(b);
-}
-
-/**
- * murmur3's finaliser: FNV's low bits depend little on the last characters, and a sum of weakly mixed
- * terms would let small changes cancel out.
- */
-function fmix32(h: number): number {
-  let x = h ^ (h >>> 16);
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
 }
 
 const hex8 = (n: number) => (n >>> 0).toString(16).padStart(8, "0");

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { ClusterLoadAssignment } from "../../src/gen/envoy/config/endpoint/v3/endpoint_pb.js";
 import { clusterLoadAssignment } from "../../src/xds/resource-builders.js";
 import { shutdownOnSignals } from "../../src/xds/server.js";
-import { StreamWriter } from "../../src/xds/stream-writer.js";
+import { StreamWriter } from "../support/stream-writer.js";
 import { node, putCla, startServer, T } from "./harness.js";
 import { RawXdsClient, sotwResources } from "./raw-client.js";
 

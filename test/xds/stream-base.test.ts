@@ -9,7 +9,7 @@ import {
 import { scanSotwRequest, type XdsRequest } from "../../src/xds/request-scanner.js";
 import { ResourceStore } from "../../src/xds/resource-store.js";
 import { SotwStream } from "../../src/xds/sotw-stream.js";
-import { addPending, deletePending, newTypeStateBase, pendingNames } from "../../src/xds/stream-base.js";
+import { addPending, deletePending, pendingNames, TypeStateBase } from "../../src/xds/stream-base.js";
 import { resourceStatuses } from "../../src/xds/stream-status.js";
 import { TYPE_URLS } from "../../src/xds/type-urls.js";
 import { streamContextForTests } from "../support/stream-context.js";
@@ -17,7 +17,7 @@ import { putCla, putCluster, T } from "./harness.js";
 
 describe("pending names of a type state", () => {
   it("hold one name in the state and several in order, and are none once the last is taken", () => {
-    const st = newTypeStateBase(TYPE_URLS.endpoint);
+    const st = new TypeStateBase(TYPE_URLS.endpoint);
     expect([...pendingNames(st)]).toEqual([]);
     addPending(st, "a");
     addPending(st, "a");
