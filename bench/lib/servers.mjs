@@ -9,7 +9,7 @@
 // - go-control-plane: bench/peers/go-control-plane, built here into .tmp/tools/ (see buildGoPeer).
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -35,6 +35,19 @@ async function stopChild(child, signal = "SIGTERM") {
   const t = setTimeout(() => child.kill("SIGKILL"), 10_000);
   await exited;
   clearTimeout(t);
+}
+
+/**
+ * Development only: `BENCH_SERVER_NODE_ARGS="--trace-opt --trace-deopt"` (space-separated) passes V8 or
+ * Node flags to every dns-eds server a bench starts, and `BENCH_SERVER_STDOUT=DIR` keeps each one's
+ * stdout, where V8 writes such traces, in DIR/dns-eds-PORT.out (otherwise stdout is dropped).
+ */
+const serverNodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter((a) => a !== "") ?? [];
+function serverStdout(port) {
+  const dir = process.env.BENCH_SERVER_STDOUT;
+  if (!dir) return "ignore";
+  mkdirSync(dir, { recursive: true });
+  return openSync(join(dir, `dns-eds-${port}.out`), "w");
 }
 
 /**
@@ -64,6 +77,7 @@ export async function startDnsEds({
   };
   // JSON is YAML: the config loader reads it as is.
   writeFileSync(file, JSON.stringify(full, null, 2));
+  const stdout = serverStdout(xdsPort);
   const child = spawnPinned(
     cpus,
     process.execPath,
@@ -72,6 +86,7 @@ export async function startDnsEds({
       "-r",
       join(here, "gc-on-signal.cjs"),
       ...nodeArgs,
+      ...serverNodeArgs,
       main,
       "serve",
       "--config",
@@ -79,8 +94,10 @@ export async function startDnsEds({
       "--log-level",
       "warn",
     ],
-    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } },
+    { stdio: ["ignore", stdout, "pipe"], env: { ...process.env, ...env } },
   );
+  // The child holds its own copy of the trace file's descriptor.
+  if (typeof stdout === "number") closeSync(stdout);
   let stderr = "";
   const memWaiters = [];
   createInterface({ input: child.stderr }).on("line", (line) => {

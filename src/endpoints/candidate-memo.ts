@@ -35,11 +35,15 @@ export class CandidateMemo {
   extract(spec: ClusterSpec, resolutions: ReadonlyArray<SourceResolution | undefined>): EndpointCandidate[] {
     const out: EndpointCandidate[] = [];
     const next: Array<SourceEntry | undefined> = [];
-    spec.sources.forEach((source, i) => {
+    // A plain loop, not forEach. A callback made on every call, with a hot loop inside, was optimised
+    // by V8 again and again in a running server (W2 rebuilds one large cluster a second): this one 5
+    // times and the screen's 5 times in 30 rebuilds, each time on V8's helper threads.
+    for (let i = 0; i < spec.sources.length; i++) {
+      const source = spec.sources[i] as SourceSpec;
       const res = resolutions[i];
       if (source.kind === "srv") {
         extractSource(spec, i, res, out);
-        return;
+        continue;
       }
       const prev = this.entries[i];
       let entry: SourceEntry;
@@ -61,7 +65,7 @@ export class CandidateMemo {
       }
       next[i] = entry;
       for (const c of entry.candidates) out.push(c);
-    });
+    }
     this.entries = next;
     return out;
   }

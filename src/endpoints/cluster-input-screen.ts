@@ -127,11 +127,13 @@ export class ClusterInputScreen {
     const keptText = (n: number): string =>
       n > 0 ? `keeping its last good ${n} endpoint(s)` : "it has no earlier endpoints to keep";
 
-    spec.sources.forEach((source, index) => {
+    // A plain loop, not forEach: see candidate-memo.ts.
+    for (let index = 0; index < spec.sources.length; index++) {
+      const source = spec.sources[index] as SourceSpec;
       let given = bySource.get(index) ?? [];
       if (source.kind === "static") {
         out.push(...given);
-        return;
+        continue;
       }
       const id = sourceId(source);
       const label = sourceLabel(source);
@@ -176,7 +178,7 @@ export class ClusterInputScreen {
           message: `${label} has ${over.what}; ${keptText(previous.length)}`,
         });
         out.push(...previous);
-        return;
+        continue;
       }
 
       // SRV targets: only host names; a failed target is named (its own lookup keeps what it had).
@@ -235,11 +237,11 @@ export class ClusterInputScreen {
           message: `every address from ${label} was denied by the rebinding guard; ${keptText(previous.length)}`,
         });
         out.push(...previous);
-        return;
+        continue;
       }
       this.lastGood.set(id, kept);
       out.push(...kept);
-    });
+    }
     for (const id of this.lastGood.keys()) if (!live.has(id)) this.lastGood.delete(id);
 
     // The endpoint cap, over the whole cluster (an address listed by two sources counts once).

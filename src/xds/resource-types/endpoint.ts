@@ -7,7 +7,10 @@
 import { isIP } from "node:net";
 import { isMessage, type Message } from "@bufbuild/protobuf";
 import type { Address } from "../../gen/envoy/config/core/v3/address_pb.js";
-import type { LbEndpoint } from "../../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
+import type {
+  LbEndpoint,
+  LocalityLbEndpoints,
+} from "../../gen/envoy/config/endpoint/v3/endpoint_components_pb.js";
 import {
   type ClusterLoadAssignment,
   ClusterLoadAssignmentSchema,
@@ -43,7 +46,10 @@ export class EndpointResourceType implements ResourceType {
     // rebuilt for one changed name would otherwise fill every time. Otherwise a second walk uses one.
     let last: string | undefined;
     let inOrder = true;
-    cla.endpoints.forEach((loc, i) => {
+    // A plain loop, not forEach: as a callback made on every call, the per-endpoint loop was optimised
+    // by V8 again for a third of a running server's validations of one large assignment (10 times in 30).
+    for (let i = 0; i < cla.endpoints.length; i++) {
+      const loc = cla.endpoints[i] as LocalityLbEndpoints;
       const f = `endpoints[${i}]`;
       if (!loc.locality) throw invalidResource(T, name, `${f}.locality`, "is required");
       const w = loc.loadBalancingWeight;
@@ -94,7 +100,7 @@ export class EndpointResourceType implements ResourceType {
             "weight sum overflows uint32",
           );
       }
-    });
+    }
     if (!inOrder) {
       const repeated = firstRepeatedAddress(name, cla);
       if (repeated !== undefined) throw repeated;
