@@ -38,9 +38,9 @@ startReport("xds-process-churn", layout);
 const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-churn-"));
 const results = {};
 try {
-  const base = churnPlan({ clusters: CLUSTERS, size: SIZE });
   const zone = dnsZone("churn.test", (name, eps) => [[name, ipsOf(eps)]]);
-  zone.set(base.all());
+  const hosted = (changes) => zone.hosted(changes);
+  zone.set(churnPlan({ clusters: CLUSTERS, size: SIZE }).all());
   zone.named = await startNamed({
     zones: [{ origin: "churn.test", records: zone.render() }],
     cpus: layout.others,
@@ -48,7 +48,7 @@ try {
   const run = async (id, start, via) => {
     if (ONLY && !ONLY.includes(id)) return;
     // Every run starts from version 0 of every cluster.
-    const plan = churnPlan({ clusters: CLUSTERS, size: SIZE });
+    const plan = churnPlan({ clusters: CLUSTERS, size: SIZE, hosted });
     await zone.apply(plan.all());
     const server = await start();
     try {

@@ -47,7 +47,9 @@ pinSelf(layout);
 startReport("xds-process-connect", layout);
 const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-connect-"));
 const names = Array.from({ length: NAMES }, (_, i) => `w${i}`);
-const content = new Map(names.map((n, i) => [n, endpoints(10 + i, SIZE, 0)]));
+const zone = dnsZone("connect.test", (name, eps) => [[name, ipsOf(eps)]]);
+// Each endpoint with its DNS name, which every server sends as Endpoint.hostname (workloads.mjs).
+const content = zone.hosted(new Map(names.map((n, i) => [n, endpoints(10 + i, SIZE, 0)])));
 const results = {};
 let pass = 1;
 
@@ -101,7 +103,6 @@ async function storm(id, start) {
 }
 
 try {
-  const zone = dnsZone("connect.test", (name, eps) => [[name, ipsOf(eps)]]);
   zone.set(content);
   zone.named = await startNamed({
     zones: [{ origin: "connect.test", records: zone.render() }],

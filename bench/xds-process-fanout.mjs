@@ -49,8 +49,9 @@ const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-fanout-"));
 /** One workload (W1 or W2) against every server. */
 async function workload({ key, resource, size, labelsOf, clusters, streams }) {
   // Round r's assignment: the fixed records plus marker r.
-  const content = (r) => new Map([[resource, endpoints(1, size, r)]]);
   const zone = dnsZone("bench.test", labelsOf);
+  // Each endpoint with its DNS name, which every server sends as Endpoint.hostname (workloads.mjs).
+  const content = (r) => zone.hosted(new Map([[resource, endpoints(1, size, r)]]));
   zone.set(content(0));
   zone.named = await startNamed({
     zones: [{ origin: "bench.test", records: zone.render() }],

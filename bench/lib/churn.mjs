@@ -18,9 +18,10 @@ export const clusterName = (i) => `c${i}`;
 /** Cluster i's endpoints at version seq: its own block of fixed addresses plus marker seq. */
 export const clusterEndpoints = (i, size, seq) => endpoints(10 + i, size, seq);
 
-export function churnPlan({ clusters, size }) {
+/** `hosted` (a zone's, named.mjs) gives each endpoint its DNS name, for the servers that are not dns-eds. */
+export function churnPlan({ clusters, size, hosted = (changes) => changes }) {
   const seq = new Array(clusters).fill(0);
-  const all = () => new Map(seq.map((s, i) => [clusterName(i), clusterEndpoints(i, size, s)]));
+  const all = () => hosted(new Map(seq.map((s, i) => [clusterName(i), clusterEndpoints(i, size, s)])));
   return {
     seq,
     all,
@@ -30,7 +31,7 @@ export function churnPlan({ clusters, size }) {
         seq[i]++;
         changes.set(clusterName(i), clusterEndpoints(i, size, seq[i]));
       }
-      return changes;
+      return hosted(changes);
     },
     expect() {
       return Object.fromEntries(seq.map((s, i) => [clusterName(i), markerHex(markerIp(s))]));

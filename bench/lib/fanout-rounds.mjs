@@ -90,6 +90,8 @@ export async function fanoutRounds({
       clientCpuMs: +median(clientCpu).toFixed(1),
       idleCpuMsPerS: +idleMsPerS.toFixed(1),
       responsesPerStream: +(counts.responses / streams).toFixed(2),
+      // The same assignment from every server: this differs only by version, nonce and identifier.
+      bytesPerResponse: Math.round(counts.bytes / Math.max(1, counts.responses)),
       clientBound: median(clientCpu) > median(cpu),
     };
     if (process.env.BENCH_THREADS) {

@@ -5,11 +5,12 @@
 // same changed set share one buffer. No ACK handling, no nonces per stream, no backpressure: the least
 // a server can do to deliver the same bytes.
 //
-// IPC in: { cmd: "set", name, endpoints: ["ip:port", ...] }, { cmd: "commit" }, { cmd: "mem" }, close.
+// IPC in: { cmd: "set", name, endpoints: ["ip:port/hostname", ...] }, { cmd: "commit" }, { cmd: "mem" }, close.
 // IPC out: { port }, { committed }, { mem }.
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { ADS_SOTW, lengthDelimited } from "./protobuf-wire.mjs";
+import { endpointParts } from "./workloads.mjs";
 
 if (!process.send) {
   console.log("floor-server: helper of the whole-process xDS benchmarks; run by them");
@@ -54,16 +55,18 @@ const watchers = new Map();
 let version = 0;
 
 function anyField(name, endpoints) {
+  const parts = endpoints.map(endpointParts);
   const cla = clusterLoadAssignment(name, [
     {
       region: "r",
       zone: "z",
-      endpoints: endpoints.map((e) => {
-        const i = e.lastIndexOf(":");
-        return { address: e.slice(0, i), port: Number(e.slice(i + 1)), weight: 1 };
-      }),
+      endpoints: parts.map((p) => ({ address: p.address, port: p.port, weight: 1 })),
     },
   ]);
+  // Endpoint.hostname, as dns-eds sends it (workloads.mjs).
+  cla.endpoints[0].lbEndpoints.forEach((lb, i) => {
+    lb.hostIdentifier.value.hostname = parts[i].hostname;
+  });
   const value = toBinary(ClusterLoadAssignmentSchema, create(ClusterLoadAssignmentSchema, cla));
   return lengthDelimited(
     2,

@@ -131,7 +131,7 @@ export class LoadClients {
     const p = this.all((m) => m.counts, 30_000, "counts");
     for (const c of this.children) c.send({ cmd: "counts", silentMs });
     const xs = await p;
-    const out = { responses: 0, updates: 0, redundant: 0, reconnects: 0, streams: 0, silent: 0 };
+    const out = { responses: 0, bytes: 0, updates: 0, redundant: 0, reconnects: 0, streams: 0, silent: 0 };
     for (const x of xs) for (const k of Object.keys(out)) out[k] += x[k];
     return out;
   }

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.mjs";
+import { endpointParts } from "./workloads.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -125,6 +126,23 @@ export function dnsZone(origin, labelsOf) {
     async apply(changes) {
       this.set(changes);
       await this.named.setZone(origin, render());
+    },
+    /**
+     * `changes` with each endpoint given the DNS name that carries it ("ip:port/name"): what dns-eds
+     * sends as its `Endpoint.hostname`, and so what the floor and the go peer must send too.
+     */
+    hosted(changes) {
+      const out = new Map();
+      for (const [name, endpoints] of changes) {
+        const hostOf = new Map();
+        for (const [label, ips] of labelsOf(name, endpoints))
+          for (const ip of ips) hostOf.set(ip, `${label}.${origin}`);
+        out.set(
+          name,
+          endpoints.map((e) => `${e}/${hostOf.get(endpointParts(e).address)}`),
+        );
+      }
+      return out;
     },
     render,
   };

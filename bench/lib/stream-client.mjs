@@ -149,7 +149,9 @@ let closing = false;
 const RECONNECT_DELAY_MS = 200;
 /** Per stream: a server that keeps ending streams is a finding, not something to retry forever. */
 const MAX_RECONNECTS = 100;
-const totals = { responses: 0, updates: 0, redundant: 0, reconnects: 0 };
+// bytes: gRPC message bytes of every response, so a bench can show that the servers it compares sent
+// the same content (the same assignment differs between servers only in version, nonce and identifier).
+const totals = { responses: 0, bytes: 0, updates: 0, redundant: 0, reconnects: 0 };
 /** round → { marker, reached, first, last } */
 const rounds = new Map();
 let initialPending = 0;
@@ -283,6 +285,7 @@ function onResponse(s, buf, typeUrl, delta) {
   const at = now();
   s.lastAt = at;
   totals.responses++;
+  totals.bytes += buf.length;
   const r = parse(buf, delta);
   if (!delta) s.version = r.version;
   for (const [name, value] of r.resources) {

@@ -5,7 +5,8 @@
 //
 // The bench drives it over stdin, one command per line, and reads one reply line per command on stdout:
 //
-//	set NAME IP:PORT,IP:PORT,...   stage an assignment (one locality, region "r", zone "z")
+//	set NAME IP:PORT/HOST,...      stage an assignment (one locality, region "r", zone "z"); HOST,
+//	                               optional, is each endpoint's Endpoint.hostname
 //	commit                         publish what was staged; replies "ok VERSION"
 //	mem                            full GC, memory back to the OS; replies "mem HEAP_ALLOC_BYTES"
 //	quit                           stops the server
@@ -47,7 +48,9 @@ func (oneGroup) ID(*core.Node) string { return "all" }
 
 func assignment(name string, addrs []string) (*endpoint.ClusterLoadAssignment, error) {
 	lbs := make([]*endpoint.LbEndpoint, 0, len(addrs))
-	for _, a := range addrs {
+	for _, entry := range addrs {
+		// "ip:port/hostname": the hostname is the DNS name dns-eds gives the same endpoint.
+		a, hostname, _ := strings.Cut(entry, "/")
 		host, portText, err := net.SplitHostPort(a)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %q: %w", a, err)
@@ -62,6 +65,7 @@ func assignment(name string, addrs []string) (*endpoint.ClusterLoadAssignment, e
 					Address:       host,
 					PortSpecifier: &core.SocketAddress_PortValue{PortValue: uint32(port)},
 				}}},
+				Hostname: hostname,
 			}},
 			LoadBalancingWeight: wrapperspb.UInt32(1),
 		})
