@@ -137,10 +137,12 @@ export function dnsZone(origin, labelsOf) {
         const hostOf = new Map();
         for (const [label, ips] of labelsOf(name, endpoints))
           for (const ip of ips) hostOf.set(ip, `${label}.${origin}`);
-        out.set(
-          name,
-          endpoints.map((e) => `${e}/${hostOf.get(endpointParts(e).address)}`),
-        );
+        const hosted = endpoints.map((e) => {
+          const host = hostOf.get(endpointParts(e).address);
+          if (host === undefined) throw new Error(`${name}: no DNS name of this zone carries ${e}`);
+          return `${e}/${host}`;
+        });
+        out.set(name, hosted);
       }
       return out;
     },

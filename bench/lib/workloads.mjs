@@ -1,7 +1,7 @@
 // Endpoint sets of the whole-process xDS workloads, shared by dns-eds (as A records on BIND), the floor and
 // the go-control-plane peer (as "ip:port/hostname" lists), so all three serve the same assignment: dns-eds
 // gives every endpoint its DNS name as `Endpoint.hostname` (as Envoy's own DNS clusters do), so the peers
-// are given that name to send too (named.mjs `hosted`), and every server writes the same bytes per endpoint. Addresses are
+// are given that name to send too (named.mjs `hosted`) and every server writes the same bytes. Addresses are
 // loopback (127.0.0.0/8): nothing ever connects to them, and benches use no other range. One address
 // per change is a marker (127.200.x.y) that only the new content holds, so a load client can tell a
 // stream has the change by finding it in the bytes it received.
