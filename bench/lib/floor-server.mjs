@@ -55,18 +55,14 @@ const watchers = new Map();
 let version = 0;
 
 function anyField(name, endpoints) {
-  const parts = endpoints.map(endpointParts);
   const cla = clusterLoadAssignment(name, [
     {
       region: "r",
       zone: "z",
-      endpoints: parts.map((p) => ({ address: p.address, port: p.port, weight: 1 })),
+      // Endpoint.hostname too, as dns-eds sends it (workloads.mjs).
+      endpoints: endpoints.map((e) => ({ ...endpointParts(e), weight: 1 })),
     },
   ]);
-  // Endpoint.hostname, as dns-eds sends it (workloads.mjs).
-  cla.endpoints[0].lbEndpoints.forEach((lb, i) => {
-    lb.hostIdentifier.value.hostname = parts[i].hostname;
-  });
   const value = toBinary(ClusterLoadAssignmentSchema, create(ClusterLoadAssignmentSchema, cla));
   return lengthDelimited(
     2,

@@ -364,11 +364,7 @@ function groupUnits(spec: ClusterSpec, units: readonly Unit[], rank: Map<number,
     let group = bySource.get(priority * nSources + si);
     if (group === undefined) {
       const g = `${priority}|${localityKey(source.locality)}`;
-      group = groups.get(g);
-      if (group === undefined) {
-        group = { priority, locality: source.locality, weight: 0, units: [] };
-        groups.set(g, group);
-      }
+      group = groupOf(groups, g, () => ({ priority, locality: source.locality, weight: 0, units: [] }));
       // Sources sharing a locality share one entry; its weight is the largest of theirs.
       group.weight = Math.max(group.weight, source.weight);
       bySource.set(priority * nSources + si, group);
@@ -383,6 +379,8 @@ function groupUnits(spec: ClusterSpec, units: readonly Unit[], rank: Map<number,
 /** Each group's locality weight, fitted to uint32 within its priority. */
 function localityWeights(ordered: readonly Group[]): Map<Group, number> {
   const byPriority = new Map<number, Group[]>();
+  // Not groupOf(…, () => []): the empty literal's array kind differs from a grown list's, and the push
+  // after it deoptimised the caller on every rebuild.
   for (const g of ordered) {
     const list = byPriority.get(g.priority);
     if (list === undefined) byPriority.set(g.priority, [g]);

@@ -48,6 +48,8 @@ export interface EndpointInput {
   port: number;
   health?: keyof typeof HealthStatus;
   weight?: number;
+  /** `Endpoint.hostname` (dns-eds gives it the DNS name the address came from). */
+  hostname?: string;
 }
 
 export interface LocalityInput {
@@ -79,6 +81,7 @@ export function clusterLoadAssignment(
                 value: { address: e.address, portSpecifier: { case: "portValue" as const, value: e.port } },
               },
             },
+            hostname: e.hostname ?? "",
           },
         },
         healthStatus: HealthStatus[e.health ?? "UNKNOWN"],
