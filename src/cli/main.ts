@@ -3,7 +3,10 @@
  * Entry point of the `dns-eds` binary: builds the command line and runs it. Exit codes: 0 ok,
  * 1 run-time failure, 2 invalid config (see exit-codes.ts).
  */
+import { applyHeapTuning } from "./heap-tuning.js";
 import { buildProgram } from "./program.js";
+
+applyHeapTuning();
 
 const program = await buildProgram();
 try {
