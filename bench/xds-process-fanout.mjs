@@ -109,23 +109,25 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
       await server.stop();
     }
   };
-  const dnsEds = (profDir, main) => () =>
-    startDnsEds({
-      main,
-      cpus: layout.server,
-      named: zone,
-      tmpDir: tmp,
-      config: { clusters, dns: { allowLoopback: true } },
-      nodeArgs: profDir
-        ? [
-            "--cpu-prof",
-            "--cpu-prof-dir",
-            profDir,
-            "--cpu-prof-interval",
-            process.env.BENCH_PROF_INTERVAL_US ?? "1000",
-          ]
-        : [],
-    });
+  const dnsEds =
+    (profDir, main, nodeArgs = []) =>
+    () =>
+      startDnsEds({
+        main,
+        cpus: layout.server,
+        named: zone,
+        tmpDir: tmp,
+        config: { clusters, dns: { allowLoopback: true } },
+        nodeArgs: profDir
+          ? [
+              "--cpu-prof",
+              "--cpu-prof-dir",
+              profDir,
+              "--cpu-prof-interval",
+              process.env.BENCH_PROF_INTERVAL_US ?? "1000",
+            ]
+          : nodeArgs,
+      });
   for (pass = 1; pass <= PASSES; pass++) {
     // BENCH_FLOOR_NODE_ARGS (development): node flags for the floor, e.g. "--trace-gc" to see what its
     // rounds spend in GC.
@@ -133,7 +135,9 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
     await run("floor", () => startFloor({ cpus: layout.server, nodeArgs: floorArgs }));
     await run("dnsEdsSotw", dnsEds());
     // Another build (its cli/main.js), interleaved with this one in every pass: an A/B of a change.
-    if (AB_MAIN) await run("dnsEdsSotwB", dnsEds(undefined, AB_MAIN));
+    // BENCH_B_NODE_ARGS (development): node flags for that one alone, for an A/B of a flag on one build.
+    const bArgs = process.env.BENCH_B_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    if (AB_MAIN) await run("dnsEdsSotwB", dnsEds(undefined, AB_MAIN, bArgs));
     await run("dnsEdsDelta", dnsEds(), true);
     await run("goLinearSotw", () => startGoPeer({ cpus: layout.server, cache: "linear" }));
     await run("goSnapshotSotw", () => startGoPeer({ cpus: layout.server, cache: "snapshot" }));

@@ -77,6 +77,11 @@ export async function fanoutRounds({
       // ACKs of this round settle before the next one starts.
       await sleep(150);
     }
+    // Development: every measured round's server CPU and latency, where a median hides slow rounds.
+    if (process.env.BENCH_ROUNDS) {
+      const list = (xs) => xs.map((x) => x.toFixed(0)).join(" ");
+      console.error(`${server.name}: CPU per round (ms) ${list(cpu)} | latency (ms) ${list(latency)}`);
+    }
     const counts = await clients.counts();
     const out = {
       server: server.name,
