@@ -204,6 +204,8 @@ export const KEY_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "clusters[].happyEyeballs":
     "Publish dual-stack hosts as one endpoint with the other family in additional_addresses.",
   "clusters[].zoneAware": "Put localities in the client's zone at priority 0 and the rest after.",
+  "clusters[].endpointHostname":
+    "Give every endpoint the DNS name its address came from as `Endpoint.hostname` (Envoy uses it for `auto_host_rewrite` and shows it in its admin). false leaves it out: about a third fewer bytes per A-record endpoint for clients that do not use it.",
   "clusters[].selector": "Keep only endpoints whose metadata has all these key/values.",
   "clusters[].subsetSelectors":
     "Envoy subset load balancing: each entry is a list of metadata keys (from `metadata`/TXT) Envoy builds subsets on; a route's `metadata_match` under `envoy.lb` then picks a subset, and requests matching none go to any endpoint. gRPC ignores it.",

@@ -134,6 +134,7 @@ export const CLUSTER_DEFAULTS = {
   ipFamily: "V4_PREFERRED",
   happyEyeballs: false,
   zoneAware: false,
+  endpointHostname: true,
   grpcListener: false,
   connectTimeoutMs: 5_000,
   lbPolicy: "ROUND_ROBIN",

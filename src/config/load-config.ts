@@ -293,6 +293,7 @@ function toClusterSpec(c: ClusterEntry, healthDefaults: HealthFields, dns: Confi
     ipFamily: c.ipFamily,
     happyEyeballs: c.happyEyeballs,
     zoneAware: c.zoneAware,
+    endpointHostname: c.endpointHostname,
     grpcListener: c.grpcListener,
     connectTimeoutMs: c.connectTimeoutMs,
     lbPolicy: c.lbPolicy,

@@ -484,6 +484,7 @@ const clusterEntry = z
     ipFamily: z.enum(IP_FAMILIES).default(CLUSTER_DEFAULTS.ipFamily),
     happyEyeballs: bool().default(CLUSTER_DEFAULTS.happyEyeballs),
     zoneAware: bool().default(CLUSTER_DEFAULTS.zoneAware),
+    endpointHostname: bool().default(CLUSTER_DEFAULTS.endpointHostname),
     selector: stringMap().optional(),
     subsetSelectors: z
       .array(

@@ -257,12 +257,14 @@ interface Built {
   additional: EndpointCandidate | undefined;
   health: HealthStatus;
   weight: number;
+  /** Whether `lb` carries the DNS name as hostname (the cluster's `endpointHostname`, live on reload). */
+  named: boolean;
   lb: LbEndpoint;
 }
 const BUILT = Symbol("dns-eds.built-lb-endpoint");
 type WithBuilt = { [BUILT]?: Built };
 
-function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint {
+function lbEndpoint(u: Unit, healthChecked: boolean, named: boolean, weight: number): LbEndpoint {
   const healthStatus = u.health === "DRAINING" || healthChecked ? toStatus[u.health] : HealthStatus.UNKNOWN;
   const primary = u.primary as WithBuilt;
   const prev = primary[BUILT];
@@ -270,12 +272,13 @@ function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint
     prev !== undefined &&
     prev.additional === u.additional &&
     prev.health === healthStatus &&
-    prev.weight === weight
+    prev.weight === weight &&
+    prev.named === named
   ) {
     return prev.lb;
   }
-  const lb = freezeLbEndpoint(newLbEndpoint(u, healthStatus, weight));
-  const built: Built = { additional: u.additional, health: healthStatus, weight, lb };
+  const lb = freezeLbEndpoint(newLbEndpoint(u, healthStatus, named, weight));
+  const built: Built = { additional: u.additional, health: healthStatus, weight, named, lb };
   if (prev !== undefined) primary[BUILT] = built;
   // A candidate someone froze just goes without.
   else if (Object.isExtensible(primary))
@@ -283,9 +286,9 @@ function lbEndpoint(u: Unit, healthChecked: boolean, weight: number): LbEndpoint
   return lb;
 }
 
-function newLbEndpoint(u: Unit, healthStatus: HealthStatus, weight: number): LbEndpoint {
+function newLbEndpoint(u: Unit, healthStatus: HealthStatus, named: boolean, weight: number): LbEndpoint {
   const md = u.primary.metadata;
-  const host = u.primary.host;
+  const host = named ? u.primary.host : "";
   const endpoint: Endpoint = {
     $typeName: "envoy.config.endpoint.v3.Endpoint",
     address: addressOf(u.primary),
@@ -402,6 +405,7 @@ function localityEntry(
   g: Group,
   inOrder: boolean,
   healthChecked: boolean,
+  named: boolean,
   weight: number,
 ): LocalityLbEndpoints {
   if (!inOrder) g.units.sort(byAddressThenPort);
@@ -410,7 +414,8 @@ function localityEntry(
   const lbEndpoints: LbEndpoint[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const u = g.units[i] as Unit;
-    lbEndpoints[i] = lbEndpoint(u, healthChecked, fitted === undefined ? u.primary.weight : (fitted[i] ?? 1));
+    const w = fitted === undefined ? u.primary.weight : (fitted[i] ?? 1);
+    lbEndpoints[i] = lbEndpoint(u, healthChecked, named, w);
   }
   // A typed literal, as create() would make it: create() would also walk all the endpoints to ask each
   // whether it is already a message.
@@ -441,6 +446,7 @@ function localityEntry(
 export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
   const { spec } = input;
   const healthChecked = spec.healthCheck !== undefined;
+  const named = spec.endpointHostname !== false;
   const selector = spec.selector;
   const current = selector ? input.candidates.filter((c) => matchesSelector(c, selector)) : input.candidates;
   let draining: readonly EndpointCandidate[] = [];
@@ -458,7 +464,7 @@ export function buildAssignment(input: BuildInput): ClusterLoadAssignment {
   const endpoints: LocalityLbEndpoints[] = new Array(ordered.length);
   for (let i = 0; i < ordered.length; i++) {
     const g = ordered[i] as Group;
-    endpoints[i] = localityEntry(g, inOrder, healthChecked, weights.get(g) ?? 1);
+    endpoints[i] = localityEntry(g, inOrder, healthChecked, named, weights.get(g) ?? 1);
   }
   return create(ClusterLoadAssignmentSchema, {
     clusterName: spec.name,

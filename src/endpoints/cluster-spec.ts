@@ -60,6 +60,11 @@ export interface ClusterSpec {
   happyEyeballs: boolean;
   /** Put localities in the client's zone at priority 0, others after. */
   zoneAware: boolean;
+  /**
+   * Give every endpoint its DNS name as `Endpoint.hostname` (what Envoy's `auto_host_rewrite` and its
+   * admin show). Absent = true: specs built in code need not set it; false leaves the field empty.
+   */
+  endpointHostname?: boolean;
   /** Keep only endpoints whose metadata has all these key/values. */
   selector?: Readonly<Record<string, string>>;
   /** Envoy's lb_subset_config: one subset selector (metadata keys) per entry. */

@@ -251,6 +251,7 @@ describe("defaults and mapping", () => {
         ipFamily: "V6_PREFERRED",
         happyEyeballs: false,
         zoneAware: false,
+        endpointHostname: true,
         grpcListener: true,
         connectTimeoutMs: CLUSTER_DEFAULTS.connectTimeoutMs,
         lbPolicy: "ROUND_ROBIN",
@@ -299,6 +300,26 @@ clusters:
     );
     expect(d.clusters[0]?.allowLoopback).toBe(false);
     expect(d.clusters[0]?.denyRanges).toBeUndefined();
+  });
+
+  it("maps endpointHostname (default true) and refuses a value that is not a boolean", () => {
+    const c = parseConfigText(
+      `clusters:
+  - name: a
+    dns: { name: a.example.com, port: 80 }
+  - name: b
+    dns: { name: b.example.com, port: 80 }
+    endpointHostname: false
+`,
+      noResolvConf,
+    );
+    expect(c.clusters.map((x) => [x.name, x.endpointHostname])).toEqual([
+      ["a", true],
+      ["b", false],
+    ]);
+    expect(problemsOf(oneCluster("    endpointHostname: no\n"))).toEqual([
+      'clusters[0].endpointHostname: expected true or false, got "no"',
+    ]);
   });
 
   it("maps srv, static and multi-source clusters with localities, weights and selectors", () => {

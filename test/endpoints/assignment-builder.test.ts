@@ -85,6 +85,35 @@ describe("assignment builder", () => {
     expect(ep?.case === "endpoint" && ep.value.hostname).toBe("svc.example.com");
   });
 
+  it("leaves Endpoint.hostname out with endpointHostname: false, and follows the setting when it changes", () => {
+    const hostnames = (cla: ClusterLoadAssignment) =>
+      cla.endpoints.flatMap((l) =>
+        l.lbEndpoints.map((lb) =>
+          lb.hostIdentifier.case === "endpoint" ? lb.hostIdentifier.value.hostname : "?",
+        ),
+      );
+    // The same candidate objects for every build, as a running pipeline hands them over for an unchanged
+    // answer: each build reuses the LbEndpoints of the last unless the setting changed.
+    const candidates = extractCandidates(cluster(), [{ a: a("svc.example.com", "10.0.0.2", "10.0.0.1") }]);
+    const build = (endpointHostname: boolean | undefined) =>
+      buildAssignment({
+        spec: cluster(endpointHostname === undefined ? {} : { endpointHostname }),
+        candidates,
+      });
+    expect(hostnames(build(undefined))).toEqual(["svc.example.com", "svc.example.com"]);
+    const bare = build(false);
+    expect(hostnames(bare)).toEqual(["", ""]);
+    // Nothing else differs, and the encoded endpoint carries no hostname field at all.
+    expect(flat(bare)).toEqual(flat(build(true)));
+    const endpoint = bare.endpoints[0]?.lbEndpoints[0]?.hostIdentifier;
+    const bytes = toBinary(
+      EndpointSchema,
+      endpoint?.case === "endpoint" ? endpoint.value : create(EndpointSchema),
+    );
+    expect(Buffer.from(bytes).includes(Buffer.from("svc.example.com"))).toBe(false);
+    expect(hostnames(build(true))).toEqual(["svc.example.com", "svc.example.com"]);
+  });
+
   it("keeps addresses unique across the cluster when two sources resolve to the same IP and port", () => {
     const spec = cluster({
       sources: [

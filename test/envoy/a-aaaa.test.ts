@@ -2,7 +2,8 @@
  * Envoy in the loop, A/AAAA: a name with three A records (127.0.0.31–33) and one AAAA (::1) on real BIND,
  * dns-eds serving it with `ipFamily: ALL`, a real Envoy fetching CDS + EDS over ADS (SotW, then Delta).
  * Every endpoint gets traffic through the HTTP router and through a TCP proxy, and Envoy's admin shows
- * the four hosts at priority 0, healthy, with the DNS name as hostname, and zero rejected updates.
+ * the four hosts at priority 0, healthy, with the DNS name as hostname, and zero rejected updates; a
+ * second cluster on the same name with `endpointHostname: false` shows the same hosts without one.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BindServer, startBindServer } from "../support/bind-server.js";
@@ -36,7 +37,11 @@ beforeAll(async () => {
   });
   cp = await startDnsEds({
     dns: { servers: [bind.server], minTtl: 1, allowLoopback: true },
-    clusters: [{ name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "ALL" }],
+    clusters: [
+      { name: "web", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "ALL" },
+      // The same name, with the hostname left out of every endpoint.
+      { name: "web-bare", dns: { name: `web.${ORIGIN}`, port }, ipFamily: "ALL", endpointHostname: false },
+    ],
   });
 }, 60_000);
 
@@ -75,6 +80,16 @@ describe.each(ADS_MODES)("A/AAAA cluster through Envoy (ADS %s)", (mode) => {
     // What Envoy holds is what dns-eds serves: the dumped assignment lists the same four addresses.
     const cla = JSON.stringify(await envoy.edsAssignment("web"));
     for (const a of ALL) expect(cla).toContain(`"address":"${a}"`);
+  });
+
+  it("shows the same four hosts without a hostname for a cluster with endpointHostname: false", async () => {
+    const hosts = await waitFor("Envoy to hold 4 hosts for web-bare", 20_000, async () => {
+      const h = await envoy.hosts("web-bare");
+      return h && h.length === 4 ? h : undefined;
+    });
+    expect(hosts.map((h) => h.address).sort()).toEqual([...ALL].sort());
+    for (const h of hosts) expect(h.hostname).toBe("");
+    expect(await envoy.stat("cluster.web-bare.update_rejected")).toBe(0);
   });
 
   it("spreads HTTP requests over all four endpoints (round robin: 40 requests, each gets 10 ± 3)", async () => {
