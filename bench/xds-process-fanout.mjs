@@ -14,6 +14,8 @@
 //   only these; the table rows need all of them, so they are printed only for a full run)
 //   --ab-main PATH/cli/main.js: also runs that build of dns-eds SotW as `dnsEdsSotwB`, right after this
 //   one in every pass (development A/B: `--servers floor,dnsEdsSotw,dnsEdsSotwB --passes 4`)
+//   --no-hostname: every server leaves Endpoint.hostname out (dns-eds by `endpointHostname: false`), for
+//   the figures at the smaller responses of users who do not need it (not the table's)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +43,8 @@ const ONLY = flag("only", "");
 const CPU_PROF = flag("cpu-prof", undefined);
 const SERVERS = flag("servers", undefined)?.split(",");
 const AB_MAIN = flag("ab-main", undefined);
+const NO_HOSTNAME = argv.includes("--no-hostname");
+const BARE = NO_HOSTNAME ? " (no hostname)" : "";
 
 pinSelf(layout);
 startReport("xds-process-fanout", layout);
@@ -50,8 +54,12 @@ const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-fanout-"));
 async function workload({ key, resource, size, labelsOf, clusters, streams }) {
   // Round r's assignment: the fixed records plus marker r.
   const zone = dnsZone("bench.test", labelsOf);
-  // Each endpoint with its DNS name, which every server sends as Endpoint.hostname (workloads.mjs).
-  const content = (r) => zone.hosted(new Map([[resource, endpoints(1, size, r)]]));
+  // Each endpoint with its DNS name, which every server sends as Endpoint.hostname (workloads.mjs), or
+  // without one, which none then sends.
+  const content = (r) => {
+    const changes = new Map([[resource, endpoints(1, size, r)]]);
+    return NO_HOSTNAME ? changes : zone.hosted(changes);
+  };
   zone.set(content(0));
   zone.named = await startNamed({
     zones: [{ origin: "bench.test", records: zone.render() }],
@@ -117,7 +125,10 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
         cpus: layout.server,
         named: zone,
         tmpDir: tmp,
-        config: { clusters, dns: { allowLoopback: true } },
+        config: {
+          clusters: NO_HOSTNAME ? clusters.map((c) => ({ ...c, endpointHostname: false })) : clusters,
+          dns: { allowLoopback: true },
+        },
         nodeArgs: profDir
           ? [
               "--cpu-prof",
@@ -259,8 +270,15 @@ try {
         { name: "svc", dns: { name: "svc.bench.test", port: PORT }, ipFamily: "V4_ONLY", drainMs: 0 },
       ],
     });
-    if (!SERVERS) report("w1", { streams: STREAMS, endpoints: 1000, rounds: ROUNDS, ...ratios(w1) });
-    if (!SERVERS) rows("W1", `1,000-endpoint CLA to ${STREAMS.toLocaleString("en-US")} streams`, w1);
+    if (!SERVERS)
+      report("w1", {
+        hostname: !NO_HOSTNAME,
+        streams: STREAMS,
+        endpoints: 1000,
+        rounds: ROUNDS,
+        ...ratios(w1),
+      });
+    if (!SERVERS) rows("W1", `1,000-endpoint CLA to ${STREAMS.toLocaleString("en-US")} streams${BARE}`, w1);
   }
   if (ONLY === "" || ONLY === "w2") {
     const w2 = await workload({
@@ -282,8 +300,16 @@ try {
         },
       ],
     });
-    if (!SERVERS) report("w2", { streams: W2_STREAMS, endpoints: 10_000, rounds: ROUNDS, ...ratios(w2) });
-    if (!SERVERS) rows("W2", `10,000-endpoint CLA to ${W2_STREAMS.toLocaleString("en-US")} streams`, w2);
+    if (!SERVERS)
+      report("w2", {
+        hostname: !NO_HOSTNAME,
+        streams: W2_STREAMS,
+        endpoints: 10_000,
+        rounds: ROUNDS,
+        ...ratios(w2),
+      });
+    if (!SERVERS)
+      rows("W2", `10,000-endpoint CLA to ${W2_STREAMS.toLocaleString("en-US")} streams${BARE}`, w2);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
