@@ -10,8 +10,10 @@
  * more per byte than scavenges. Measured in the W2 fan-out (ten names of 1,000 A records at TTL 1, one
  * 10,000-endpoint cluster pushed to 100 streams, bench/README): over 18 s, 53 MB of allocations outlived
  * the young generation (27 MB of them decoded DNS records, 12 MB builder units), and a mark-compact
- * cycle (50-90 ms of CPU) ran every third round; with pretenuring off, 15 MB did, and the slow rounds
- * were gone (server CPU per round p90 85-105 ms against 121-164 ms, median 0.87x).
+ * cycle ran every third round (`--trace-gc`: 17-55 ms of marking steps and a 7-13 ms pause on the main
+ * thread, besides concurrent marking), which made those rounds cost 130-170 ms instead of 60-90. With
+ * pretenuring off, 15 MB did, and the slow rounds were gone: server CPU per round, p90 85-105 ms against
+ * 121-164 ms and medians 0.80-0.94x, three passes each in the same run.
  *
  * Anyone who wants V8's default back passes --allocation-site-pretenuring to node (on its command line or
  * in NODE_OPTIONS): an explicit setting of the flag, either way, is left alone.
