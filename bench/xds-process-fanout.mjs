@@ -44,7 +44,8 @@ const CPU_PROF = flag("cpu-prof", undefined);
 const SERVERS = flag("servers", undefined)?.split(",");
 const AB_MAIN = flag("ab-main", undefined);
 const NO_HOSTNAME = argv.includes("--no-hostname");
-const BARE = NO_HOSTNAME ? " (no hostname)" : "";
+// Said in the table rows of such a run, so they are never read as the default run's.
+const ROW_SUFFIX = NO_HOSTNAME ? " (no hostname)" : "";
 
 pinSelf(layout);
 startReport("xds-process-fanout", layout);
@@ -54,6 +55,7 @@ const tmp = mkdtempSync(join(tmpdir(), "dnseds-bench-fanout-"));
 async function workload({ key, resource, size, labelsOf, clusters, streams }) {
   // Round r's assignment: the fixed records plus marker r.
   const zone = dnsZone("bench.test", labelsOf);
+  const served = NO_HOSTNAME ? clusters.map((c) => ({ ...c, endpointHostname: false })) : clusters;
   // Each endpoint with its DNS name, which every server sends as Endpoint.hostname (workloads.mjs), or
   // without one, which none then sends.
   const content = (r) => {
@@ -126,7 +128,7 @@ async function workload({ key, resource, size, labelsOf, clusters, streams }) {
         named: zone,
         tmpDir: tmp,
         config: {
-          clusters: NO_HOSTNAME ? clusters.map((c) => ({ ...c, endpointHostname: false })) : clusters,
+          clusters: served,
           dns: { allowLoopback: true },
         },
         nodeArgs: profDir
@@ -278,7 +280,8 @@ try {
         rounds: ROUNDS,
         ...ratios(w1),
       });
-    if (!SERVERS) rows("W1", `1,000-endpoint CLA to ${STREAMS.toLocaleString("en-US")} streams${BARE}`, w1);
+    if (!SERVERS)
+      rows("W1", `1,000-endpoint CLA to ${STREAMS.toLocaleString("en-US")} streams${ROW_SUFFIX}`, w1);
   }
   if (ONLY === "" || ONLY === "w2") {
     const w2 = await workload({
@@ -309,7 +312,7 @@ try {
         ...ratios(w2),
       });
     if (!SERVERS)
-      rows("W2", `10,000-endpoint CLA to ${W2_STREAMS.toLocaleString("en-US")} streams${BARE}`, w2);
+      rows("W2", `10,000-endpoint CLA to ${W2_STREAMS.toLocaleString("en-US")} streams${ROW_SUFFIX}`, w2);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
